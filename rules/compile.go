@@ -1,0 +1,254 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Limits that keep one pattern from exploding the matcher. EventBridge has
+// similar quotas; PATTERNS.md documents ours.
+const (
+	// MaxPatternBytes is the largest pattern source accepted.
+	MaxPatternBytes = 64 << 10
+	// MaxDepth is the deepest nesting of objects in a pattern.
+	MaxDepth = 32
+	// MaxAlternatives bounds the alternatives a pattern's $or expand into.
+	MaxAlternatives = 1024
+	// MaxValues bounds the values listed for one field.
+	MaxValues = 1024
+	// MaxWildcards bounds the '*' in one wildcard expression.
+	MaxWildcards = 32
+)
+
+// condition is one field of an alternative: the values listed for it are
+// ORed. A condition holds when some leaf value at the path matches one of
+// ms, or, when absentOK, when no leaf value is there.
+type condition struct {
+	keys     []string
+	path     string // keys joined by "." for messages
+	ms       []matcher
+	absentOK bool   // the list holds {"exists": false}
+	src      string // the JSON of the value list, for Explain
+}
+
+// alternative is one conjunction of conditions, sorted by path, one per path.
+type alternative []condition
+
+// group is a pattern object before $or expansion.
+type group struct {
+	conds []condition
+	ors   [][]*group // each $or: its branches
+}
+
+func compile(src []byte) ([]alternative, error) {
+	if len(src) > MaxPatternBytes {
+		return nil, &Error{Reason: fmt.Sprintf("pattern is %d bytes, more than the limit of %d", len(src), MaxPatternBytes)}
+	}
+	if !gjson.ValidBytes(src) {
+		return nil, &Error{Reason: "invalid JSON: " + syntaxError(src)}
+	}
+	root := gjson.ParseBytes(src)
+	if !root.IsObject() {
+		return nil, &Error{Reason: "pattern must be a JSON object"}
+	}
+	g, err := compileObject(root, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	alts, err := expand(g)
+	if err != nil {
+		return nil, err
+	}
+	return alts, nil
+}
+
+// syntaxError describes why src is not valid JSON, with the byte offset.
+func syntaxError(src []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 == nil {
+			return fmt.Sprintf("unexpected data after the top-level value at offset %d", dec.InputOffset())
+		}
+		return "malformed JSON"
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at offset %d", se.Error(), se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	return err.Error()
+}
+
+func joinPath(keys []string) string { return strings.Join(keys, ".") }
+
+func compileObject(obj gjson.Result, prefix []string, depth int) (*group, error) {
+	if depth >= MaxDepth {
+		return nil, &Error{Path: joinPath(prefix), Reason: fmt.Sprintf("pattern nests deeper than %d levels", MaxDepth)}
+	}
+	g := &group{}
+	var err error
+	seen := map[string]bool{}
+	n := 0
+	obj.ForEach(func(k, v gjson.Result) bool {
+		n++
+		key := k.Str
+		keys := append(append([]string(nil), prefix...), key)
+		if seen[key] {
+			err = &Error{Path: joinPath(keys), Reason: "field given twice"}
+			return false
+		}
+		seen[key] = true
+		switch {
+		case key == "$or":
+			var branches []*group
+			branches, err = compileOr(v, prefix, keys, depth)
+			if err == nil {
+				g.ors = append(g.ors, branches)
+			}
+		case v.IsObject():
+			var sub *group
+			sub, err = compileObject(v, keys, depth+1)
+			if err == nil {
+				g.conds = append(g.conds, sub.conds...)
+				g.ors = append(g.ors, sub.ors...)
+			}
+		case v.IsArray():
+			var c condition
+			c, err = compileValues(v, keys)
+			g.conds = append(g.conds, c)
+		default:
+			err = &Error{Path: joinPath(keys), Reason: "value must be an array of values or an object, not " + describe(v)}
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, &Error{Path: joinPath(prefix), Reason: "object must not be empty"}
+	}
+	return g, nil
+}
+
+func compileOr(v gjson.Result, prefix, keys []string, depth int) ([]*group, error) {
+	path := joinPath(keys)
+	if !v.IsArray() {
+		return nil, &Error{Path: path, Reason: "$or: must be an array of at least two objects"}
+	}
+	var branches []*group
+	var err error
+	i := 0
+	v.ForEach(func(_, b gjson.Result) bool {
+		if !b.IsObject() {
+			err = &Error{Path: fmt.Sprintf("%s[%d]", path, i), Reason: "$or: each branch must be an object, not " + describe(b)}
+			return false
+		}
+		var g *group
+		g, err = compileObject(b, prefix, depth+1)
+		if err != nil {
+			return false
+		}
+		branches = append(branches, g)
+		i++
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(branches) < 2 {
+		return nil, &Error{Path: path, Reason: "$or: needs at least two branches"}
+	}
+	return branches, nil
+}
+
+// expand turns a group into disjunctive normal form. A field given inside an
+// $or branch replaces the same field given outside it, for that branch.
+func expand(g *group) ([]alternative, error) {
+	alts := []alternative{sortConds(g.conds)}
+	for _, branches := range g.ors {
+		var next []alternative
+		for _, b := range branches {
+			sub, err := expand(b)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range alts {
+				for _, s := range sub {
+					next = append(next, merge(a, s))
+					if len(next) > MaxAlternatives {
+						return nil, &Error{Reason: fmt.Sprintf("$or: pattern expands to more than %d alternatives", MaxAlternatives)}
+					}
+				}
+			}
+		}
+		alts = next
+	}
+	return alts, nil
+}
+
+func sortConds(cs []condition) alternative {
+	out := append(alternative(nil), cs...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out
+}
+
+// merge combines an outer alternative with a branch: the branch's conditions
+// win where both name the same path.
+func merge(outer, branch alternative) alternative {
+	out := make(alternative, 0, len(outer)+len(branch))
+	for _, c := range outer {
+		replaced := false
+		for _, b := range branch {
+			if samePath(b.keys, c.keys) {
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, c)
+		}
+	}
+	out = append(out, branch...)
+	return sortConds(out)
+}
+
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func describe(v gjson.Result) string {
+	switch v.Type {
+	case gjson.String:
+		return "a string"
+	case gjson.Number:
+		return "a number"
+	case gjson.True, gjson.False:
+		return "a boolean"
+	case gjson.Null:
+		return "null"
+	}
+	if v.IsArray() {
+		return "an array"
+	}
+	return "an object"
+}

@@ -1,0 +1,318 @@
+package rules
+
+import (
+	"math"
+	"slices"
+	"sort"
+)
+
+// index is a Table's compiled form. Every alternative of every pattern gets
+// one driver condition, chosen to be as selective as possible, and only
+// drivers are indexed: an event value that hits a driver makes its
+// alternative a candidate, and only candidates are checked in full. Cost per
+// event therefore follows the number of fields the patterns name and the
+// number of candidates, not the number of rules.
+type index struct {
+	root    *pathNode
+	nodes   int           // path nodes, for per-state stamps
+	fields  []*fieldIndex // by field id
+	alts    []altInfo
+	altRule []int32 // rule of each alternative
+	always  []int32 // alternatives with nothing but exists:false: checked for every event
+	nrules  int
+}
+
+// pathNode is one step of the trie of field paths the patterns name.
+type pathNode struct {
+	id       int32
+	field    int32 // field id of a condition on exactly this path, or -1
+	children map[string]*pathNode
+}
+
+// altInfo is one alternative of one rule, ready for evaluation.
+type altInfo struct {
+	rule  int32
+	conds []acond // positive conditions first, then exists:false-only ones
+}
+
+type acond struct {
+	field int32
+	c     *condition
+}
+
+// posting is an index entry: the alternative a driver value leads to. sure
+// means the hit alone proves the alternative matches.
+type posting struct {
+	alt  int32
+	sure bool
+}
+
+// fieldIndex holds the drivers on one field path.
+type fieldIndex struct {
+	strs       map[string][]posting
+	nums       map[float64][]posting
+	lits       [3][]posting // true, false, null
+	prefix     affixIndex
+	suffix     affixIndex
+	prefixFold affixIndex
+	suffixFold affixIndex
+	eqFold     map[string][]posting
+	ranges     rangeIndex
+	present    []posting // drivers that any value at the path triggers
+	needFold   bool
+}
+
+// affixIndex finds the prefixes (or suffixes) of a value among a set by one
+// map probe per distinct affix length.
+type affixIndex struct {
+	m    map[string][]posting
+	lens []int // distinct lengths, ascending
+}
+
+func (a *affixIndex) add(s string, p posting) {
+	if a.m == nil {
+		a.m = map[string][]posting{}
+	}
+	if _, ok := a.m[s]; !ok {
+		if i, found := slices.BinarySearch(a.lens, len(s)); !found {
+			a.lens = slices.Insert(a.lens, i, len(s))
+		}
+	}
+	a.m[s] = append(a.m[s], p)
+}
+
+func addPosting(m *map[string][]posting, k string, p posting) {
+	if *m == nil {
+		*m = map[string][]posting{}
+	}
+	(*m)[k] = append((*m)[k], p)
+}
+
+// matcher ranks for choosing a driver: lower is more selective.
+func driverCost(m *matcher) (cost int, indexable bool) {
+	switch m.kind {
+	case mString, mNumber, mTrue, mFalse, mNull, mEqualsFold:
+		return 1, true
+	case mPrefix, mSuffix, mPrefixFold, mSuffixFold:
+		return 2, true
+	case mWildcard:
+		p := m.wc.parts
+		return 3, p[0] != "" || p[len(p)-1] != ""
+	case mNumeric:
+		if m.rng.lo == m.rng.hi {
+			return 1, true
+		}
+		return 4, true
+	}
+	return 0, false
+}
+
+func buildIndex(rules []Rule) *index {
+	ix := &index{root: &pathNode{field: -1}, nodes: 1, nrules: len(rules)}
+	fieldOf := func(keys []string) int32 {
+		n := ix.root
+		for _, k := range keys {
+			c := n.children[k]
+			if c == nil {
+				if n.children == nil {
+					n.children = map[string]*pathNode{}
+				}
+				c = &pathNode{id: int32(ix.nodes), field: -1}
+				ix.nodes++
+				n.children[k] = c
+			}
+			n = c
+		}
+		if n.field < 0 {
+			n.field = int32(len(ix.fields))
+			ix.fields = append(ix.fields, &fieldIndex{})
+		}
+		return n.field
+	}
+	for ri, r := range rules {
+		for ai := range r.Pattern.alts {
+			alt := r.Pattern.alts[ai]
+			id := int32(len(ix.alts))
+			info := altInfo{rule: int32(ri)}
+			var absentOnly []acond
+			driver, bestCost := -1, math.MaxInt
+			presence := -1
+			for ci := range alt {
+				c := &alt[ci]
+				ac := acond{field: fieldOf(c.keys), c: c}
+				if len(c.ms) == 0 {
+					absentOnly = append(absentOnly, ac)
+					continue
+				}
+				info.conds = append(info.conds, ac)
+				if c.absentOK {
+					continue
+				}
+				if presence < 0 {
+					presence = len(info.conds) - 1
+				}
+				cost, ok := 0, true
+				for i := range c.ms {
+					mc, mok := driverCost(&c.ms[i])
+					cost += mc
+					ok = ok && mok
+				}
+				if ok && cost < bestCost {
+					driver, bestCost = len(info.conds)-1, cost
+				}
+			}
+			info.conds = append(info.conds, absentOnly...)
+			ix.alts = append(ix.alts, info)
+			ix.altRule = append(ix.altRule, int32(ri))
+			switch {
+			case driver >= 0:
+				sure := len(alt) == 1
+				ix.addDriver(info.conds[driver], id, sure)
+			case presence >= 0:
+				fi := ix.fields[info.conds[presence].field]
+				fi.present = append(fi.present, posting{alt: id})
+			default:
+				ix.always = append(ix.always, id)
+			}
+		}
+	}
+	for _, fi := range ix.fields {
+		fi.ranges.build()
+	}
+	return ix
+}
+
+// addDriver indexes every value of the driver condition c for alternative id.
+func (ix *index) addDriver(c acond, id int32, sure bool) {
+	fi := ix.fields[c.field]
+	p := posting{alt: id, sure: sure}
+	for i := range c.c.ms {
+		m := &c.c.ms[i]
+		switch m.kind {
+		case mString:
+			addPosting(&fi.strs, m.s, p)
+		case mNumber:
+			if fi.nums == nil {
+				fi.nums = map[float64][]posting{}
+			}
+			fi.nums[m.num] = append(fi.nums[m.num], p)
+		case mTrue, mFalse, mNull:
+			k := int(m.kind - mTrue)
+			fi.lits[k] = append(fi.lits[k], p)
+		case mPrefix:
+			fi.prefix.add(m.s, p)
+		case mSuffix:
+			fi.suffix.add(m.s, p)
+		case mPrefixFold:
+			fi.prefixFold.add(m.s, p)
+			fi.needFold = true
+		case mSuffixFold:
+			fi.suffixFold.add(m.s, p)
+			fi.needFold = true
+		case mEqualsFold:
+			addPosting(&fi.eqFold, m.s, p)
+			fi.needFold = true
+		case mWildcard:
+			// The literal start or end narrows the candidates; the whole
+			// expression is checked when the alternative is evaluated.
+			q := posting{alt: id}
+			if pre := m.wc.parts[0]; pre != "" {
+				fi.prefix.add(pre, q)
+			} else {
+				fi.suffix.add(m.wc.parts[len(m.wc.parts)-1], q)
+			}
+		case mNumeric:
+			if m.rng.lo == m.rng.hi {
+				if fi.nums == nil {
+					fi.nums = map[float64][]posting{}
+				}
+				fi.nums[m.rng.lo] = append(fi.nums[m.rng.lo], p)
+			} else {
+				fi.ranges.add(m.rng, p)
+			}
+		}
+	}
+}
+
+// rangeIndex answers "which intervals contain x" in O(log n + hits) with a
+// segment tree over the elementary slots that the interval ends cut the
+// number line into: slot 2j+1 is the point ends[j], slot 2j the open gap
+// below it, slot 2m everything above the last end.
+type rangeIndex struct {
+	pending []pendingRange
+	ends    []float64
+	tree    [][]posting
+	slots   int
+}
+
+type pendingRange struct {
+	r numRange
+	p posting
+}
+
+func (ri *rangeIndex) add(r numRange, p posting) {
+	ri.pending = append(ri.pending, pendingRange{r, p})
+}
+
+func (ri *rangeIndex) build() {
+	if len(ri.pending) == 0 {
+		return
+	}
+	for _, pr := range ri.pending {
+		if !math.IsInf(pr.r.lo, 0) {
+			ri.ends = append(ri.ends, pr.r.lo)
+		}
+		if !math.IsInf(pr.r.hi, 0) {
+			ri.ends = append(ri.ends, pr.r.hi)
+		}
+	}
+	sort.Float64s(ri.ends)
+	ri.ends = slices.Compact(ri.ends)
+	m := len(ri.ends)
+	ri.slots = 2*m + 1
+	ri.tree = make([][]posting, 4*ri.slots)
+	for _, pr := range ri.pending {
+		a, b := 0, 2*m
+		if !math.IsInf(pr.r.lo, 0) {
+			j, _ := slices.BinarySearch(ri.ends, pr.r.lo)
+			a = 2*j + 1
+			if !pr.r.loIncl {
+				a++
+			}
+		}
+		if !math.IsInf(pr.r.hi, 0) {
+			k, _ := slices.BinarySearch(ri.ends, pr.r.hi)
+			b = 2*k + 1
+			if !pr.r.hiIncl {
+				b--
+			}
+		}
+		if a <= b {
+			ri.insert(1, 0, ri.slots-1, a, b, pr.p)
+		}
+	}
+	ri.pending = nil
+}
+
+func (ri *rangeIndex) insert(node, lo, hi, a, b int, p posting) {
+	if a <= lo && hi <= b {
+		ri.tree[node] = append(ri.tree[node], p)
+		return
+	}
+	mid := (lo + hi) / 2
+	if a <= mid {
+		ri.insert(2*node, lo, mid, a, b, p)
+	}
+	if b > mid {
+		ri.insert(2*node+1, mid+1, hi, a, b, p)
+	}
+}
+
+// slot returns the elementary slot holding x.
+func (ri *rangeIndex) slot(x float64) int {
+	j, found := slices.BinarySearch(ri.ends, x)
+	if found {
+		return 2*j + 1
+	}
+	return 2 * j
+}

@@ -1,0 +1,359 @@
+package rules
+
+import (
+	"slices"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// matchState is the scratch space of one Match call. Tables keep a pool of
+// them so that matching allocates nothing in steady state; every per-event
+// mark is a stamp compared with gen, so nothing needs clearing between events.
+type matchState struct {
+	gen uint32
+
+	// The event's leaf values at the paths the patterns name.
+	leaves     []leafRec
+	fieldHead  []int32 // first leaf of each field, valid when fieldStamp matches
+	fieldStamp []uint32
+	mem        []arrayPos // array positions of every leaf, leafRec.mem* slices it
+	stack      []arrayPos // positions of the value being walked
+	arrays     int32      // arrays seen so far in this event
+	nodeSeen   []uint32   // per path node: the object visit that saw its key
+	visits     uint32
+
+	// Candidates and results.
+	altStamp  []uint32
+	cands     []int32
+	ruleStamp []uint32
+	matched   []int32
+
+	// Evaluation of one alternative.
+	assign   []arrayPos // array positions the chosen values pin down
+	deferred []int32    // fields that must hold no value consistent with assign
+	fold     []byte
+
+	altRule []int32 // the index's rule of each alternative
+}
+
+// leafRec is a leaf value of the event with its place.
+type leafRec struct {
+	leaf
+	next           int32 // next leaf of the same field, or -1
+	memOff, memLen int32
+}
+
+// arrayPos says a value lies in element idx of the event's array number arr.
+type arrayPos struct {
+	arr, idx int32
+}
+
+func newMatchState(ix *index) *matchState {
+	return &matchState{
+		fieldHead:  make([]int32, len(ix.fields)),
+		fieldStamp: make([]uint32, len(ix.fields)),
+		nodeSeen:   make([]uint32, ix.nodes),
+		altStamp:   make([]uint32, len(ix.alts)),
+		ruleStamp:  make([]uint32, ix.nrules),
+		altRule:    ix.altRule,
+	}
+}
+
+// match returns the indexes of the matching rules, ascending. The slice is
+// the state's own and valid until its next use.
+func (s *matchState) match(ix *index, event []byte) []int32 {
+	s.reset(ix)
+	if len(event) > 0 {
+		doc := gjson.Parse(bytesString(event))
+		if doc.IsObject() && ix.root.children != nil {
+			s.walkObject(ix, doc, ix.root)
+		}
+	}
+	for _, a := range s.cands {
+		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info) {
+			s.addRule(info.rule)
+		}
+	}
+	for _, a := range ix.always {
+		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info) {
+			s.addRule(info.rule)
+		}
+	}
+	slices.Sort(s.matched)
+	return s.matched
+}
+
+func (s *matchState) reset(ix *index) {
+	s.gen++
+	if s.gen == 0 { // wrapped: old stamps could collide
+		clear(s.fieldStamp)
+		clear(s.altStamp)
+		clear(s.ruleStamp)
+		s.gen = 1
+	}
+	s.leaves = s.leaves[:0]
+	s.mem = s.mem[:0]
+	s.stack = s.stack[:0]
+	s.arrays = 0
+	s.cands = s.cands[:0]
+	s.matched = s.matched[:0]
+}
+
+func (s *matchState) addRule(r int32) {
+	if s.ruleStamp[r] != s.gen {
+		s.ruleStamp[r] = s.gen
+		s.matched = append(s.matched, r)
+	}
+}
+
+func (s *matchState) hits(ps []posting) {
+	for _, p := range ps {
+		if s.altStamp[p.alt] == s.gen {
+			continue
+		}
+		s.altStamp[p.alt] = s.gen
+		if p.sure {
+			s.addRule(s.ruleOf(p.alt))
+		} else {
+			s.cands = append(s.cands, p.alt)
+		}
+	}
+}
+
+func (s *matchState) ruleOf(alt int32) int32 { return s.altRule[alt] }
+
+// walkObject visits the keys of obj that some pattern names, stopping as
+// soon as all of them have been seen. A repeated key counts once: the first.
+func (s *matchState) walkObject(ix *index, obj gjson.Result, n *pathNode) {
+	s.visits++
+	if s.visits == 0 {
+		clear(s.nodeSeen)
+		s.visits = 1
+	}
+	visit := s.visits
+	remaining := len(n.children)
+	obj.ForEach(func(k, v gjson.Result) bool {
+		c := n.children[k.Str]
+		if c == nil || s.nodeSeen[c.id] == visit {
+			return true
+		}
+		s.nodeSeen[c.id] = visit
+		s.walkValue(ix, v, c)
+		remaining--
+		return remaining > 0
+	})
+}
+
+func (s *matchState) walkValue(ix *index, v gjson.Result, n *pathNode) {
+	switch v.Type {
+	case gjson.String:
+		s.addLeaf(ix, n, leaf{kind: lkString, str: v.Str})
+	case gjson.Number:
+		s.addLeaf(ix, n, leaf{kind: lkNumber, str: v.Raw, num: v.Num})
+	case gjson.True:
+		s.addLeaf(ix, n, leaf{kind: lkTrue})
+	case gjson.False:
+		s.addLeaf(ix, n, leaf{kind: lkFalse})
+	case gjson.Null:
+		s.addLeaf(ix, n, leaf{kind: lkNull})
+	case gjson.JSON:
+		if v.Raw[0] == '{' {
+			if n.children != nil {
+				s.walkObject(ix, v, n)
+			}
+			return
+		}
+		arr := s.arrays
+		s.arrays++
+		var i int32
+		v.ForEach(func(_, e gjson.Result) bool {
+			s.stack = append(s.stack, arrayPos{arr: arr, idx: i})
+			s.walkValue(ix, e, n)
+			s.stack = s.stack[:len(s.stack)-1]
+			i++
+			return true
+		})
+	}
+}
+
+// addLeaf records a leaf value of a named field and looks it up among the
+// field's drivers.
+func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
+	f := n.field
+	if f < 0 {
+		return
+	}
+	rec := leafRec{leaf: v, next: -1, memOff: int32(len(s.mem)), memLen: int32(len(s.stack))}
+	s.mem = append(s.mem, s.stack...)
+	if s.fieldStamp[f] == s.gen {
+		// Append at the tail so leaves keep document order.
+		i := s.fieldHead[f]
+		for s.leaves[i].next >= 0 {
+			i = s.leaves[i].next
+		}
+		s.leaves[i].next = int32(len(s.leaves))
+	} else {
+		s.fieldStamp[f] = s.gen
+		s.fieldHead[f] = int32(len(s.leaves))
+	}
+	s.leaves = append(s.leaves, rec)
+	s.probe(ix.fields[f], v)
+}
+
+func (s *matchState) probe(fi *fieldIndex, v leaf) {
+	switch v.kind {
+	case lkString:
+		if fi.strs != nil {
+			s.hits(fi.strs[v.str])
+		}
+		s.affix(&fi.prefix, v.str, false)
+		s.affix(&fi.suffix, v.str, true)
+		if fi.needFold {
+			s.fold = foldCase(s.fold[:0], v.str)
+			if fi.eqFold != nil {
+				s.hits(fi.eqFold[string(s.fold)])
+			}
+			folded := bytesString(s.fold)
+			s.affix(&fi.prefixFold, folded, false)
+			s.affix(&fi.suffixFold, folded, true)
+		}
+	case lkNumber:
+		if fi.nums != nil {
+			s.hits(fi.nums[v.num])
+		}
+		if ri := &fi.ranges; ri.slots > 0 {
+			slot := ri.slot(v.num)
+			node, lo, hi := 1, 0, ri.slots-1
+			for {
+				s.hits(ri.tree[node])
+				if lo == hi {
+					break
+				}
+				mid := (lo + hi) / 2
+				if slot <= mid {
+					node, hi = 2*node, mid
+				} else {
+					node, lo = 2*node+1, mid+1
+				}
+			}
+		}
+	case lkTrue, lkFalse, lkNull:
+		s.hits(fi.lits[v.kind-lkTrue])
+	}
+	s.hits(fi.present)
+}
+
+func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
+	for _, l := range a.lens {
+		if l > len(str) {
+			return
+		}
+		k := str[:l]
+		if suffix {
+			k = str[len(str)-l:]
+		}
+		if ps, ok := a.m[k]; ok {
+			s.hits(ps)
+		}
+	}
+}
+
+// eval decides one alternative against the recorded leaves: every condition
+// needs a matching value, and values taken from objects inside the same
+// event array must come from the same element (array consistency).
+func (s *matchState) eval(a *altInfo) bool {
+	s.assign = s.assign[:0]
+	s.deferred = s.deferred[:0]
+	return s.satisfy(a.conds)
+}
+
+func (s *matchState) satisfy(conds []acond) bool {
+	if len(conds) == 0 {
+		return s.absencesHold()
+	}
+	c := conds[0]
+	mark := len(s.assign)
+	if s.fieldStamp[c.field] == s.gen {
+		for i := s.fieldHead[c.field]; i >= 0; i = s.leaves[i].next {
+			l := &s.leaves[i]
+			if !s.consistent(l) || !matchAny(c.c.ms, l.leaf, &s.fold) {
+				continue
+			}
+			pos := s.mem[l.memOff : l.memOff+l.memLen]
+			free := s.pinned(pos)
+			if !free {
+				s.assign = append(s.assign, pos...)
+			}
+			if s.satisfy(conds[1:]) {
+				return true
+			}
+			s.assign = s.assign[:mark]
+			if free {
+				// A value that pins nothing new is at least as good as any
+				// other choice: trying the rest cannot succeed where it failed.
+				break
+			}
+		}
+	}
+	if c.c.absentOK {
+		s.deferred = append(s.deferred, c.field)
+		if s.satisfy(conds[1:]) {
+			return true
+		}
+		s.deferred = s.deferred[:len(s.deferred)-1]
+	}
+	return false
+}
+
+// absencesHold checks the deferred exists:false fields: none may hold a value
+// consistent with the chosen array elements.
+func (s *matchState) absencesHold() bool {
+	for _, f := range s.deferred {
+		if s.fieldStamp[f] != s.gen {
+			continue
+		}
+		for i := s.fieldHead[f]; i >= 0; i = s.leaves[i].next {
+			if s.consistent(&s.leaves[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// consistent reports whether the leaf lies in the same element of every
+// array that the values chosen so far lie in.
+func (s *matchState) consistent(l *leafRec) bool {
+	for _, p := range s.mem[l.memOff : l.memOff+l.memLen] {
+		for _, q := range s.assign {
+			if p.arr == q.arr && p.idx != q.idx {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pinned reports whether every position is already in assign.
+func (s *matchState) pinned(pos []arrayPos) bool {
+	for _, p := range pos {
+		if !slices.Contains(s.assign, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchAny(ms []matcher, v leaf, fold *[]byte) bool {
+	for i := range ms {
+		if ms[i].match(v, fold) {
+			return true
+		}
+	}
+	return false
+}
+
+// bytesString views b as a string without copying; b must not change while
+// the string is in use.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
