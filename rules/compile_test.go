@@ -1,0 +1,88 @@
+package rules
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestCompileErrors checks that invalid patterns are refused with the JSON
+// path and the reason (cases in testdata/compile_errors.jsonl; "error" is a
+// prefix of the expected message).
+func TestCompileErrors(t *testing.T) {
+	f, err := os.Open("testdata/compile_errors.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		var c struct{ Pattern, Error string }
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("line %d: %v", line, err)
+		}
+		_, err := Compile([]byte(c.Pattern))
+		if err == nil {
+			t.Errorf("line %d: %s compiled, want error %q", line, c.Pattern, c.Error)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), c.Error) {
+			t.Errorf("line %d: %s\n got error %q\nwant prefix %q", line, c.Pattern, err, c.Error)
+		}
+		if _, ok := err.(*Error); !ok {
+			t.Errorf("line %d: error is %T, want *rules.Error", line, err)
+		}
+	}
+}
+
+// TestComplexityGuard checks that patterns beyond the limits are refused.
+func TestComplexityGuard(t *testing.T) {
+	var or []string
+	for i := 0; i < 6; i++ {
+		or = append(or, fmt.Sprintf(`{"$or":[{"a%d":[1]},{"b%d":[2]},{"c%d":[3]},{"d%d":[4]}]}`, i, i, i, i))
+	}
+	// Six nested four-way $or expand to 4^6 = 4096 alternatives.
+	nested := `{"x":["y"]`
+	for i, o := range or {
+		nested += fmt.Sprintf(`,"f%d":%s`, i, o)
+	}
+	nested += "}"
+	cases := map[string]string{
+		"or explosion": nested,
+		"too deep":     strings.Repeat(`{"a":`, MaxDepth+1) + `["x"]` + strings.Repeat("}", MaxDepth+1),
+		"too big":      `{"a":["` + strings.Repeat("x", MaxPatternBytes) + `"]}`,
+		"many values":  `{"a":[` + strings.TrimSuffix(strings.Repeat(`"x",`, MaxValues+1), ",") + `]}`,
+		"many stars":   `{"a":[{"wildcard":"` + strings.Repeat("a*", MaxWildcards+1) + `"}]}`,
+	}
+	for name, p := range cases {
+		if _, err := Compile([]byte(p)); err == nil {
+			t.Errorf("%s: compiled, want a limit error", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestTableRules(t *testing.T) {
+	a := MustCompile(`{"source":["a"]}`)
+	if _, err := NewTable([]Rule{{Name: "x", Pattern: a}, {Name: "x", Pattern: a}}); err == nil {
+		t.Error("duplicate names accepted")
+	}
+	if _, err := NewTable([]Rule{{Name: "", Pattern: a}}); err == nil {
+		t.Error("empty name accepted")
+	}
+	tb, err := NewTable([]Rule{{Name: "b", Pattern: MustCompile(`{"n":[{"numeric":[">",1]}]}`)}, {Name: "a", Pattern: a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tb.Match([]byte(`{"source":"a","n":5}`))
+	if strings.Join(got, ",") != "b,a" {
+		t.Errorf("Match = %v, want [b a] (table order)", got)
+	}
+	if got := tb.Match([]byte(`not json`)); len(got) != 0 {
+		t.Errorf("Match(invalid) = %v", got)
+	}
+}
