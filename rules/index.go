@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // index is a Table's compiled form. Every alternative of every pattern gets
@@ -27,6 +28,41 @@ type pathNode struct {
 	id       int32
 	field    int32 // field id of a condition on exactly this path, or -1
 	children map[string]*pathNode
+	small    []childKey // the children when few: a scan beats hashing
+}
+
+type childKey struct {
+	key  string
+	node *pathNode
+}
+
+// maxScan is the most children looked up by scanning rather than hashing.
+const maxScan = 12
+
+func (n *pathNode) child(key string) *pathNode {
+	if n.small != nil {
+		for i := range n.small {
+			if c := &n.small[i]; len(c.key) == len(key) && c.key == key {
+				return c.node
+			}
+		}
+		return nil
+	}
+	return n.children[key]
+}
+
+// finish prepares the lookup structures of n and its subtree.
+func (n *pathNode) finish() {
+	if len(n.children) <= maxScan {
+		n.small = make([]childKey, 0, len(n.children))
+		for k, c := range n.children {
+			n.small = append(n.small, childKey{k, c})
+		}
+		slices.SortFunc(n.small, func(a, b childKey) int { return strings.Compare(a.key, b.key) })
+	}
+	for _, c := range n.children {
+		c.finish()
+	}
 }
 
 // altInfo is one alternative of one rule, ready for evaluation.
@@ -179,6 +215,7 @@ func buildIndex(rules []Rule) *index {
 	for _, fi := range ix.fields {
 		fi.ranges.build()
 	}
+	ix.root.finish()
 	return ix
 }
 

@@ -134,7 +134,7 @@ func (s *matchState) walkObject(ix *index, obj gjson.Result, n *pathNode) {
 	visit := s.visits
 	remaining := len(n.children)
 	obj.ForEach(func(k, v gjson.Result) bool {
-		c := n.children[k.Str]
+		c := n.child(k.Str)
 		if c == nil || s.nodeSeen[c.id] == visit {
 			return true
 		}
