@@ -1,0 +1,360 @@
+// Package config reads routerd's configuration: typed structs for every key,
+// Load (YAML file, environment overrides, defaults, strict decoding) and
+// Validate (every problem at once, each with its key path). It is the only
+// package that touches viper, so the rest of the code sees plain structs.
+//
+// The field comments below are the reference for the config file; the key
+// in a field's mapstructure tag is the YAML key. config.example.yaml at the
+// repository root is the annotated example, loaded by a test.
+//
+// Environment: every scalar key can be overridden by EVENTROUTER_ and the
+// key path in capitals, '.' and '-' becoming '_' (EVENTROUTER_HTTP_LISTEN,
+// EVENTROUTER_CONSUMERS_VIP_ALERTS_CONCURRENCY). A consumer's keys can be
+// overridden only for consumers the file defines; lists (rules, schemas,
+// credentials) cannot be, except string lists given comma-separated. Empty
+// variables are ignored.
+//
+// Case: keys of the file's own structure are case-insensitive, as viper
+// makes them. What users name keeps its case as written: consumer names,
+// sink keys and header names, patterns and inline schemas. Two keys of one
+// mapping that differ only in case are refused.
+package config
+
+import (
+	"time"
+
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// Bus types (bus.type).
+const (
+	BusNATSEmbedded = "nats-embedded" // a NATS server with JetStream inside routerd
+	BusNATS         = "nats"          // an external NATS server or cluster
+	BusMemory       = "memory"        // in process, lost on exit: tests and demos only
+)
+
+// JetStream sync policies (bus.sync).
+const (
+	SyncDefault = "default" // fsync every 2 minutes: an ack survives a process crash, not a power cut
+	SyncAlways  = "always"  // fsync before every ack: survives a power cut, slower
+)
+
+// API scopes (http.auth.*.scopes).
+const (
+	ScopeIngest = "ingest" // may send events
+	ScopeAdmin  = "admin"  // may use the admin endpoints (reload, DLQ)
+)
+
+// DefaultAccount is the account stamped on events when none is configured,
+// the one EventBridge's local tools use.
+const DefaultAccount = "000000000000"
+
+// Config is the whole configuration of routerd.
+type Config struct {
+	// Account is the 12-digit account id stamped on every event's envelope.
+	Account string `mapstructure:"account"`
+	// Region is stamped on every event's envelope.
+	Region string `mapstructure:"region"`
+	// Log is the daemon's own logging.
+	Log Log `mapstructure:"log"`
+	// HTTP is the ingest, health and metrics listener.
+	HTTP HTTP `mapstructure:"http"`
+	// Bus is the durable message bus every event travels on.
+	Bus Bus `mapstructure:"bus"`
+	// Schemas are optional JSON Schemas that an event's detail must satisfy,
+	// per source and detail-type.
+	Schemas []Schema `mapstructure:"schemas"`
+	// Rules route events: each event matching a rule's pattern is delivered
+	// to every consumer the rule targets.
+	Rules []Rule `mapstructure:"rules"`
+	// Consumers are the destinations, by name. Names are case-sensitive and
+	// must be valid bus names (letters, digits, - and _): each becomes a
+	// durable queue on the bus.
+	Consumers map[string]Consumer `mapstructure:"consumers"`
+
+	// Insecure allows an HTTP listener on a non-loopback address without
+	// authentication. It comes from routerd's --insecure flag, never from
+	// the file, so a copied config cannot silently open the router up.
+	Insecure bool `mapstructure:"-"`
+	// File is the config file that was read; "" when the built-in defaults
+	// were used.
+	File string `mapstructure:"-"`
+}
+
+// Log configures the daemon's log (log/slog).
+type Log struct {
+	// Level is the lowest level logged: debug, info (default), warn or error.
+	Level string `mapstructure:"level"`
+	// Format is text (default, for people) or json (for log shippers).
+	Format string `mapstructure:"format"`
+}
+
+// HTTP configures the HTTP listener: ingest endpoints, /healthz, /readyz and
+// /metrics.
+type HTTP struct {
+	// Listen is the host:port to serve on (default 127.0.0.1:8080). A
+	// non-loopback address needs auth, or routerd's --insecure flag.
+	Listen string `mapstructure:"listen"`
+	// MetricsListen serves /metrics on a listener of its own (host:port), so
+	// Prometheus can reach it without reaching ingest; "" serves it on Listen.
+	MetricsListen string `mapstructure:"metrics_listen"`
+	// MaxBodyBytes is the largest request body accepted; larger ones get 413
+	// (default 10 MiB: ten entries of EventBridge's 1 MiB maximum).
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// Auth lists the credentials clients may use; with none, requests are not
+	// authenticated and Listen must be a loopback address.
+	Auth Auth `mapstructure:"auth"`
+	// Throttle limits the request rate; off when rate is 0.
+	Throttle Throttle `mapstructure:"throttle"`
+	// TLS serves HTTPS when both files are set.
+	TLS TLS `mapstructure:"tls"`
+}
+
+// Auth lists accepted credentials. Authentication is off when both lists
+// are empty.
+type Auth struct {
+	// APIKeys are bearer tokens (Authorization: Bearer <key>), stored only as
+	// their SHA-256 so the config file holds no secret.
+	APIKeys []APIKey `mapstructure:"api_keys"`
+	// SigV4 are AWS credentials for unmodified AWS SDKs and the AWS CLI,
+	// which sign requests with Signature Version 4.
+	SigV4 []SigV4Key `mapstructure:"sigv4"`
+}
+
+// Enabled reports whether any credential is configured.
+func (a Auth) Enabled() bool { return len(a.APIKeys)+len(a.SigV4) > 0 }
+
+// APIKey is one bearer token.
+type APIKey struct {
+	// Name identifies the client in logs and throttling; unique.
+	Name string `mapstructure:"name"`
+	// SHA256 is the hex SHA-256 of the key (e.g. `printf %s KEY | sha256sum`).
+	SHA256 string `mapstructure:"sha256"`
+	// Scopes are what the key may do: ingest, admin.
+	Scopes []string `mapstructure:"scopes"`
+}
+
+// SigV4Key is one AWS-style credential pair.
+type SigV4Key struct {
+	// AccessKeyID is what clients send (AWS_ACCESS_KEY_ID); unique.
+	AccessKeyID string `mapstructure:"access_key_id"`
+	// SecretAccessKey verifies signatures (AWS_SECRET_ACCESS_KEY). SigV4
+	// needs the secret itself, so keep this file private, or set it from
+	// the environment.
+	SecretAccessKey string `mapstructure:"secret_access_key"`
+	// Scopes are what the credential may do: ingest, admin.
+	Scopes []string `mapstructure:"scopes"`
+}
+
+// Throttle is a token bucket per client (per credential; one global bucket
+// when auth is off). Throttled requests get 429 with Retry-After.
+type Throttle struct {
+	// Rate is the sustained requests per second; 0 turns throttling off.
+	Rate float64 `mapstructure:"rate"`
+	// Burst is how many requests may arrive at once; at least 1 when Rate
+	// is set.
+	Burst int `mapstructure:"burst"`
+}
+
+// Enabled reports whether throttling is on.
+func (t Throttle) Enabled() bool { return t.Rate > 0 }
+
+// TLS holds the certificate for HTTPS.
+type TLS struct {
+	// CertFile is a PEM certificate (chain).
+	CertFile string `mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of CertFile.
+	KeyFile string `mapstructure:"key_file"`
+}
+
+// Enabled reports whether HTTPS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Bus configures the message bus under everything.
+type Bus struct {
+	// Type is nats-embedded (default: a NATS JetStream server inside
+	// routerd), nats (an external server or cluster at nats.url) or memory
+	// (not durable: tests and demos only).
+	Type string `mapstructure:"type"`
+	// DataDir is where the embedded server keeps JetStream's files
+	// (default ./data).
+	DataDir string `mapstructure:"data_dir"`
+	// Sync is JetStream's fsync policy. "default" fsyncs every two minutes:
+	// an acknowledged event survives a crash of routerd (kill -9) but not a
+	// power cut or kernel crash. "always" fsyncs before every ack, so an
+	// ack survives those too, at a cost in throughput. Applies to
+	// nats-embedded; an external server has its own setting.
+	Sync string `mapstructure:"sync"`
+	// Replicas is the JetStream replication factor of the streams routerd
+	// creates (default 1; 3 in a cluster of three or more nodes).
+	Replicas int `mapstructure:"replicas"`
+	// NATS holds the connection or server settings for the NATS types.
+	NATS NATS `mapstructure:"nats"`
+}
+
+// NATS configures the embedded server (nats-embedded) or the connection to
+// an external one (nats).
+type NATS struct {
+	// Listen is where the embedded server accepts clients, host:port
+	// (default 127.0.0.1:4222). Clients may publish events to
+	// events.<bus> there, so a non-loopback address needs Token or User,
+	// or routerd's --insecure flag.
+	Listen string `mapstructure:"listen"`
+	// URL is the external server for type nats, e.g. nats://host:4222;
+	// several may be given separated by commas.
+	URL string `mapstructure:"url"`
+	// Token is a shared secret: clients of the embedded server must present
+	// it, and routerd presents it to an external server.
+	Token string `mapstructure:"token"`
+	// User is a user name, with Password; an alternative to Token.
+	User string `mapstructure:"user"`
+	// Password is User's password.
+	Password string `mapstructure:"password"`
+	// Cluster joins embedded servers of several routerd nodes into one NATS
+	// cluster, so they share durable consumers.
+	Cluster Cluster `mapstructure:"cluster"`
+}
+
+// Cluster configures clustering of the embedded NATS server.
+type Cluster struct {
+	// Name is the cluster's name, the same on every node.
+	Name string `mapstructure:"name"`
+	// Listen is where this node accepts routes from the others, host:port
+	// (6222 by convention).
+	Listen string `mapstructure:"listen"`
+	// Routes are the other nodes' cluster addresses,
+	// e.g. nats-route://node2:6222.
+	Routes []string `mapstructure:"routes"`
+}
+
+// Enabled reports whether clustering is configured.
+func (c Cluster) Enabled() bool { return c.Name != "" || c.Listen != "" || len(c.Routes) > 0 }
+
+// Schema attaches a JSON Schema to events of one source and detail-type;
+// events whose detail does not satisfy it are refused at ingest.
+type Schema struct {
+	// Source is the events' source, e.g. orders.service.
+	Source string `mapstructure:"source"`
+	// DetailType is the events' detail-type, e.g. OrderCreated.
+	DetailType string `mapstructure:"detail-type"`
+	// SchemaFile is a JSON Schema file (relative paths are relative to the
+	// working directory). Set this or Schema, not both.
+	SchemaFile string `mapstructure:"schema_file"`
+	// Schema is the JSON Schema inline: a YAML/JSON object, or a string
+	// holding JSON. Set this or SchemaFile, not both.
+	Schema any `mapstructure:"schema"`
+}
+
+// InlineJSON returns the inline schema as JSON, or nil when the schema is in
+// SchemaFile.
+func (s *Schema) InlineJSON() ([]byte, error) {
+	if s.Schema == nil {
+		return nil, nil
+	}
+	return toJSON(s.Schema)
+}
+
+// Rule routes the events that match its pattern to its targets.
+type Rule struct {
+	// Name identifies the rule in metrics, logs and the X-Eventrouter-Rule
+	// header: letters, digits, '.', '-' and '_', unique.
+	Name string `mapstructure:"name"`
+	// Bus is the event bus the rule listens on (default "default").
+	Bus string `mapstructure:"bus"`
+	// Pattern is an EventBridge event pattern: a YAML/JSON object, or a
+	// string holding JSON. See rules/PATTERNS.md.
+	Pattern any `mapstructure:"pattern"`
+	// Targets are the consumers a matching event is delivered to.
+	Targets []string `mapstructure:"targets"`
+
+	// Compiled is Pattern compiled, set by Validate, so the router does not
+	// compile it again.
+	Compiled *rules.Pattern `mapstructure:"-"`
+}
+
+// PatternJSON returns the pattern as JSON, as rules.Compile takes it.
+func (r *Rule) PatternJSON() ([]byte, error) {
+	if s, ok := r.Pattern.(string); ok {
+		return []byte(s), nil
+	}
+	return toJSON(r.Pattern)
+}
+
+// Consumer is one destination: a durable queue on the bus, workers, retries
+// and a dead-letter queue around a sink.
+type Consumer struct {
+	// Sink is where events are delivered.
+	Sink Sink `mapstructure:"sink"`
+	// Retry is the retry policy for failed deliveries.
+	Retry Retry `mapstructure:"retry"`
+	// Concurrency is how many deliveries may be in flight at once
+	// (default 16).
+	Concurrency int `mapstructure:"concurrency"`
+	// Timeout bounds one delivery attempt; 0 (default) uses the sink's own.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// DLQ keeps events whose retries are exhausted on the consumer's
+	// dead-letter queue (default true); false drops them, with a log line
+	// and a metric.
+	DLQ bool `mapstructure:"dlq"`
+}
+
+// Sink is a consumer's transport: its type and the type's own keys.
+type Sink struct {
+	// Type is the sink type: http, file, nats or log.
+	Type string `mapstructure:"type"`
+	// Spec holds the other keys (url, path, headers, ...) as written, for
+	// the sink package to decode strictly. Key case is preserved.
+	Spec map[string]any `mapstructure:",remain"`
+}
+
+// Retry is a consumer's retry policy: exponential backoff with jitter,
+// until MaxAttempts or MaxEventAge, whichever comes first.
+type Retry struct {
+	// MaxAttempts counts every try, the first included (default 185, as
+	// EventBridge).
+	MaxAttempts int `mapstructure:"max_attempts"`
+	// MaxEventAge is how long after ingest an event may still be tried
+	// (default 24h, as EventBridge).
+	MaxEventAge time.Duration `mapstructure:"max_event_age"`
+	// InitialBackoff is the wait before the first retry (default 1s); it
+	// doubles with each retry.
+	InitialBackoff time.Duration `mapstructure:"initial_backoff"`
+	// MaxBackoff caps the wait between retries (default 5m).
+	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+}
+
+// Defaults returns the configuration used when there is no config file:
+// embedded NATS, HTTP on loopback, no rules.
+func Defaults() *Config {
+	return &Config{
+		Account: DefaultAccount,
+		Region:  "local",
+		Log:     Log{Level: "info", Format: "text"},
+		HTTP: HTTP{
+			Listen:       "127.0.0.1:8080",
+			MaxBodyBytes: 10 << 20,
+		},
+		Bus: Bus{
+			Type:     BusNATSEmbedded,
+			DataDir:  "./data",
+			Sync:     SyncDefault,
+			Replicas: 1,
+			NATS:     NATS{Listen: "127.0.0.1:4222"},
+		},
+	}
+}
+
+// DefaultConsumer returns the settings a consumer gets for the keys it
+// leaves out (its sink has no default).
+func DefaultConsumer() Consumer {
+	return Consumer{
+		Retry: Retry{
+			MaxAttempts:    185,
+			MaxEventAge:    24 * time.Hour,
+			InitialBackoff: time.Second,
+			MaxBackoff:     5 * time.Minute,
+		},
+		Concurrency: 16,
+		DLQ:         true,
+	}
+}

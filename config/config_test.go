@@ -1,0 +1,368 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// TestValidFiles loads every file in testdata/valid.
+func TestValidFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/valid/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no test files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range c.Rules {
+				if r.Compiled == nil {
+					t.Errorf("rule %s: not compiled", r.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestInvalidFiles loads every file in testdata/invalid: each "# want:"
+// line is a substring of one problem reported, and no other problem is.
+func TestInvalidFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no test files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants []string
+			for line := range strings.Lines(string(data)) {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					wants = append(wants, strings.TrimSuffix(w, "\n"))
+				}
+			}
+			if len(wants) == 0 {
+				t.Fatal("no # want: lines")
+			}
+			_, err = Load(f)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			got := []string{err.Error()}
+			var es Errors
+			if errors.As(err, &es) {
+				got = got[:0]
+				for _, e := range es {
+					got = append(got, e.Error())
+				}
+			}
+			for _, w := range wants {
+				if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, w) }) {
+					t.Errorf("no problem contains %q", w)
+				}
+			}
+			if len(got) != len(wants) {
+				t.Errorf("%d problems, want %d", len(got), len(wants))
+			}
+			if t.Failed() {
+				t.Logf("got:\n%s", strings.Join(got, "\n"))
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Defaults()) {
+		t.Errorf("Load(\"\") without config.yaml:\n got %+v\nwant %+v", c, Defaults())
+	}
+	if c.HTTP.Listen != "127.0.0.1:8080" || c.Bus.Type != BusNATSEmbedded || c.Bus.NATS.Listen != "127.0.0.1:4222" || len(c.Rules) != 0 {
+		t.Errorf("defaults are not embedded NATS and HTTP on loopback: %+v", c)
+	}
+	if err := Defaults().Validate(); err != nil {
+		t.Errorf("Defaults() is invalid: %v", err)
+	}
+}
+
+func TestDefaultFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(DefaultFile, []byte("region: eu-central-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.File != DefaultFile || c.Region != "eu-central-1" {
+		t.Errorf("File %q, Region %q: config.yaml was not read", c.File, c.Region)
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("got %v, want a not-exist error", err)
+	}
+}
+
+func TestConsumerDefaults(t *testing.T) {
+	c, err := Load("testdata/valid/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Consumers["audit"]
+	want := DefaultConsumer()
+	want.Sink = Sink{Type: "log"}
+	got.Sink.Spec = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("consumer defaults:\n got %+v\nwant %+v", got, want)
+	}
+	if c.Rules[0].Bus != "default" {
+		t.Errorf("rule bus %q, want default", c.Rules[0].Bus)
+	}
+}
+
+func TestFull(t *testing.T) {
+	c, err := Load("testdata/valid/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, ok := c.Consumers["Inventory"]
+	if !ok {
+		t.Fatalf("consumer name lost its case: %v", slices.Sorted(func(yield func(string) bool) {
+			for k := range c.Consumers {
+				if !yield(k) {
+					return
+				}
+			}
+		}))
+	}
+	wantSpec := map[string]any{
+		"url":     "https://inventory.internal/events",
+		"method":  "PUT",
+		"timeout": "5s",
+		"headers": map[string]any{"X-Api-Key": "abc", "Content-Type": "application/json"},
+	}
+	if !reflect.DeepEqual(inv.Sink.Spec, wantSpec) {
+		t.Errorf("sink spec:\n got %#v\nwant %#v", inv.Sink.Spec, wantSpec)
+	}
+	wantRetry := Retry{MaxAttempts: 3, MaxEventAge: 90 * time.Second, InitialBackoff: 250 * time.Millisecond, MaxBackoff: 10 * time.Second}
+	if inv.Retry != wantRetry || inv.Concurrency != 64 || inv.Timeout != 7*time.Second || inv.DLQ {
+		t.Errorf("consumer: %+v", inv)
+	}
+	if got := c.Rules[0].Compiled.String(); !strings.Contains(got, `"customerId"`) {
+		t.Errorf("pattern keys lost their case: %s", got)
+	}
+	if js, _ := c.Schemas[1].InlineJSON(); !strings.Contains(string(js), `"additionalProperties":false`) {
+		t.Errorf("schema keys lost their case: %s", js)
+	}
+	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 {
+		t.Errorf("bus: %+v", c.Bus)
+	}
+	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {
+		t.Errorf("http: %+v", c.HTTP)
+	}
+	if c.Account != "123456789012" || c.Log != (Log{Level: "debug", Format: "json"}) {
+		t.Errorf("account %q, log %+v", c.Account, c.Log)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	err := os.WriteFile(path, []byte(`
+http:
+  listen: 127.0.0.1:8080
+rules:
+  - {name: r, pattern: {source: [a]}, targets: [vip-alerts, VipAlerts, bare]}
+consumers:
+  vip-alerts:
+    sink: {type: http, url: http://127.0.0.1:9001/vip-alerts}
+  VipAlerts:
+    sink: {type: log}
+  bare:
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"EVENTROUTER_HTTP_LISTEN":                             "127.0.0.1:9999", // in the file
+		"EVENTROUTER_HTTP_METRICS_LISTEN":                     "127.0.0.1:9102", // absent from the file
+		"EVENTROUTER_HTTP_THROTTLE_RATE":                      "2.5",
+		"EVENTROUTER_HTTP_THROTTLE_BURST":                     "5",
+		"EVENTROUTER_BUS_TYPE":                                "memory",
+		"EVENTROUTER_BUS_NATS_CLUSTER_ROUTES":                 "nats-route://a:6222, nats-route://b:6222",
+		"EVENTROUTER_LOG_LEVEL":                               "debug",
+		"EVENTROUTER_ACCOUNT":                                 "111122223333",
+		"EVENTROUTER_CONSUMERS_VIP_ALERTS_RETRY_MAX_ATTEMPTS": "3",
+		"EVENTROUTER_CONSUMERS_VIP_ALERTS_DLQ":                "false",
+		"EVENTROUTER_CONSUMERS_VIP_ALERTS_SINK_URL":           "http://127.0.0.1:9002/x",
+		"EVENTROUTER_CONSUMERS_VIPALERTS_RETRY_MAX_EVENT_AGE": "1h",
+		"EVENTROUTER_CONSUMERS_BARE_SINK_TYPE":                "log",
+	} {
+		t.Setenv(k, v)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", name, got, want)
+		}
+	}
+	check("http.listen", c.HTTP.Listen, "127.0.0.1:9999")
+	check("http.metrics_listen", c.HTTP.MetricsListen, "127.0.0.1:9102")
+	check("http.throttle", c.HTTP.Throttle, Throttle{Rate: 2.5, Burst: 5})
+	check("bus.type", c.Bus.Type, BusMemory)
+	check("bus.nats.cluster.routes", c.Bus.NATS.Cluster.Routes, []string{"nats-route://a:6222", "nats-route://b:6222"})
+	check("log.level", c.Log.Level, "debug")
+	check("account", c.Account, "111122223333")
+	va := c.Consumers["vip-alerts"]
+	check("vip-alerts max_attempts", va.Retry.MaxAttempts, 3)
+	check("vip-alerts dlq", va.DLQ, false)
+	check("vip-alerts sink url", va.Sink.Spec["url"], "http://127.0.0.1:9002/x")
+	check("vip-alerts max_event_age", va.Retry.MaxEventAge, 24*time.Hour)
+	check("VipAlerts max_event_age", c.Consumers["VipAlerts"].Retry.MaxEventAge, time.Hour)
+	check("bare sink type", c.Consumers["bare"].Sink.Type, "log")
+	check("region (not overridden)", c.Region, "local")
+}
+
+func TestEnvOverrideInvalid(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("EVENTROUTER_HTTP_MAX_BODY_BYTES", "lots")
+	t.Setenv("EVENTROUTER_BUS_TYPE", "kafka")
+	_, err := Load("")
+	if err == nil || !strings.Contains(err.Error(), `http.max_body_bytes: expected an integer, got "lots"`) {
+		t.Errorf("got %v", err)
+	}
+	t.Setenv("EVENTROUTER_HTTP_MAX_BODY_BYTES", "1024")
+	_, err = Load("")
+	if err == nil || !strings.Contains(err.Error(), `bus.type: "kafka" is not one of`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestInsecure(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("EVENTROUTER_HTTP_LISTEN", ":8080")
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "--insecure") {
+		t.Errorf("public listener without auth: got %v", err)
+	}
+	c, err := Load("", WithInsecure(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Insecure {
+		t.Error("Insecure not set")
+	}
+}
+
+func TestErrorsUnwrap(t *testing.T) {
+	_, err := Load("testdata/invalid/patterns.yaml")
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 4 {
+		t.Fatalf("errors.As(Errors): %v", err)
+	}
+	var re *rules.Error
+	if !errors.As(err, &re) || re.Path != "detail.total" {
+		t.Errorf("errors.As(*rules.Error) = %v", re)
+	}
+	if es[0].Path != "rules[0].pattern" {
+		t.Errorf("first problem at %q", es[0].Path)
+	}
+	if !strings.HasPrefix(err.Error(), "config: testdata/invalid/patterns.yaml: 4 problems:\n") {
+		t.Errorf("message starts %q", err.Error())
+	}
+}
+
+// TestExample loads the example config users copy, so it cannot rot: the
+// order flow sends every OrderCreated to three consumers and big orders
+// to vip-alerts too.
+func TestExample(t *testing.T) {
+	c, err := Load("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := slices.Sorted(func(yield func(string) bool) {
+		for k := range c.Consumers {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	if want := []string{"analytics", "inventory", "notification", "vip-alerts"}; !slices.Equal(consumers, want) {
+		t.Fatalf("consumers %v, want %v", consumers, want)
+	}
+	for name, cs := range c.Consumers {
+		if cs.Sink.Type != "file" && cs.Sink.Type != "log" {
+			t.Errorf("consumer %s: sink %q needs another service; the example must run alone", name, cs.Sink.Type)
+		}
+		if p, _ := cs.Sink.Spec["path"].(string); cs.Sink.Type == "file" && !strings.HasPrefix(p, "./data/out/") {
+			t.Errorf("consumer %s: file sink path %q is not under ./data/out/", name, p)
+		}
+	}
+	if c.Bus.Type != BusNATSEmbedded || c.Bus.DataDir != "./data" {
+		t.Errorf("bus %+v", c.Bus)
+	}
+
+	var rs []rules.Rule
+	targets := map[string][]string{}
+	for _, r := range c.Rules {
+		rs = append(rs, rules.Rule{Name: r.Name, Pattern: r.Compiled})
+		targets[r.Name] = r.Targets
+	}
+	table, err := rules.NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliveries := func(total string) []string {
+		ev := `{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"OrderCreated",` +
+			`"source":"orders.service","account":"000000000000","time":"2026-11-28T06:21:54Z","region":"local",` +
+			`"resources":[],"detail":{"orderId":"o-1","customerId":"c-9","total":` + total + `}}`
+		var got []string
+		for _, r := range table.Match([]byte(ev)) {
+			got = append(got, targets[r]...)
+		}
+		slices.Sort(got)
+		return slices.Compact(got)
+	}
+	if got, want := deliveries("1250"), []string{"analytics", "inventory", "notification", "vip-alerts"}; !slices.Equal(got, want) {
+		t.Errorf("total 1250 goes to %v, want %v", got, want)
+	}
+	if got, want := deliveries("20"), []string{"analytics", "inventory", "notification"}; !slices.Equal(got, want) {
+		t.Errorf("total 20 goes to %v, want %v", got, want)
+	}
+	if got, want := deliveries("1000"), []string{"analytics", "inventory", "notification", "vip-alerts"}; !slices.Equal(got, want) {
+		t.Errorf("total 1000 goes to %v, want %v", got, want)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	known := []string{"listen", "metrics_listen", "max_body_bytes", "detail-type"}
+	for in, want := range map[string]string{
+		"lisen": "listen", "LISTEN": "listen", "max-body-bytes": "max_body_bytes",
+		"detail_type": "detail-type", "xyz": "", "metrics": "",
+	} {
+		if got := suggest(in, known); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
