@@ -1,0 +1,207 @@
+// Package event holds the EventBridge envelope every event travels and is
+// delivered in, the normalisation of incoming entries into it, and
+// EventBridge's size rule. It is a leaf: it imports only the standard
+// library and a UUID generator.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// MaxEntrySize is the largest entry accepted, measured by EventBridge's rule
+// (see Entry.Size).
+const MaxEntrySize = 1 << 20
+
+// DefaultBus is the bus an entry goes to when it names none.
+const DefaultBus = "default"
+
+// Envelope is an event in EventBridge's shape, the form patterns match and
+// sinks deliver. Field order is EventBridge's.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// Entry is an event as a client submits it, before it is given an id and a
+// time: a PutEvents entry, a /v1/events body, a CloudEvent or an S3 record
+// all become one.
+type Entry struct {
+	Source     string
+	DetailType string
+	Detail     json.RawMessage // a JSON object; empty means {}
+	Resources  []string
+	Time       time.Time // zero: the time of acceptance
+	ID         string    // empty: a new UUID is assigned
+	Bus        string    // empty: DefaultBus
+}
+
+// EntryError is why one entry was refused, with an EventBridge error code.
+type EntryError struct {
+	Code    string // e.g. "InvalidArgument", "MalformedDetail"
+	Field   string // the offending field, e.g. "Detail"
+	Message string
+}
+
+func (e *EntryError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+// Size is EventBridge's entry size: the UTF-8 bytes of Source, DetailType,
+// Detail and every Resource, plus 14 when Time is given.
+func (e *Entry) Size() int {
+	n := len(e.Source) + len(e.DetailType) + len(e.Detail)
+	for _, r := range e.Resources {
+		n += len(r)
+	}
+	if !e.Time.IsZero() {
+		n += 14
+	}
+	return n
+}
+
+// Stamp fills in what the router decides once, when an entry is first
+// accepted: its identity and place.
+type Stamp struct {
+	Account string
+	Region  string
+	Now     func() time.Time // nil: time.Now
+	NewID   func() string    // nil: a random UUID
+}
+
+// Validate checks an entry the way PutEvents does.
+func (e *Entry) Validate() *EntryError {
+	switch {
+	case strings.TrimSpace(e.Source) == "":
+		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "is required"}
+	case strings.TrimSpace(e.DetailType) == "":
+		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "is required"}
+	case !utf8.ValidString(e.Source) || !utf8.ValidString(e.DetailType):
+		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "must be valid UTF-8"}
+	case len(e.Source) > 256:
+		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "must be at most 256 characters"}
+	case len(e.DetailType) > 128:
+		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "must be at most 128 characters"}
+	}
+	if len(e.Detail) > 0 {
+		d := bytes.TrimSpace(e.Detail)
+		if !json.Valid(d) {
+			return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "is not valid JSON: " + jsonProblem(d)}
+		}
+		if len(d) == 0 || d[0] != '{' {
+			return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
+		}
+	}
+	if e.Bus != "" && !ValidName(e.Bus) {
+		return &EntryError{Code: "InvalidArgument", Field: "EventBusName", Message: fmt.Sprintf("%q is not a valid bus name (letters, digits, - and _)", e.Bus)}
+	}
+	if n := e.Size(); n > MaxEntrySize {
+		return &EntryError{Code: "InvalidArgument", Message: fmt.Sprintf("entry size %d bytes exceeds the limit of %d", n, MaxEntrySize)}
+	}
+	return nil
+}
+
+// Normalize validates the entry and turns it into the envelope that goes on
+// the bus, assigning the id and time the event keeps from now on.
+func Normalize(e Entry, s Stamp) (Envelope, *EntryError) {
+	if err := e.Validate(); err != nil {
+		return Envelope{}, err
+	}
+	env := Envelope{
+		Version:    "0",
+		ID:         e.ID,
+		DetailType: e.DetailType,
+		Source:     e.Source,
+		Account:    s.Account,
+		Region:     s.Region,
+		Resources:  e.Resources,
+		Detail:     json.RawMessage(bytes.TrimSpace(e.Detail)),
+	}
+	if env.Resources == nil {
+		env.Resources = []string{}
+	}
+	if len(env.Detail) == 0 {
+		env.Detail = json.RawMessage("{}")
+	}
+	if env.ID == "" {
+		if s.NewID != nil {
+			env.ID = s.NewID()
+		} else {
+			env.ID = uuid.NewString()
+		}
+	}
+	t := e.Time
+	if t.IsZero() {
+		if s.Now != nil {
+			t = s.Now()
+		} else {
+			t = time.Now()
+		}
+	}
+	env.Time = t.UTC().Format(time.RFC3339)
+	return env, nil
+}
+
+// Marshal encodes the envelope as compact JSON, keeping Detail's bytes and
+// leaving <, > and & unescaped.
+func (env *Envelope) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(env); err != nil {
+		return nil, fmt.Errorf("event: marshal envelope: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// ValidName reports whether s may name a bus or a consumer: it becomes a NATS
+// subject token and a JetStream consumer name.
+func ValidName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonProblem describes a JSON syntax error with its offset.
+func jsonProblem(b []byte) string {
+	var v any
+	err := json.Unmarshal(b, &v)
+	if se, ok := err.(*json.SyntaxError); ok {
+		return fmt.Sprintf("%v at offset %d", se, se.Offset)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "malformed"
+}
+
+// Delivery is one event on its way to one consumer: what a sink sends.
+type Delivery struct {
+	Event    []byte // the envelope, JSON
+	ID       string // the event id, also the idempotency key
+	Rule     string // the rule that matched
+	Consumer string
+	Attempt  int // 1 for the first try
+}
