@@ -1,0 +1,135 @@
+// Package bus is the message bus under everything: watermill's Publisher and
+// Subscriber over NATS JetStream (an embedded server by default, or an
+// external one or cluster) or in memory.
+//
+// Topics are NATS subjects: events.<bus> for accepted events,
+// deliver.<consumer> for one consumer's queue, dlq.<consumer> for its
+// dead letters. Each family is one JetStream stream (EVENTS, DELIVER, DLQ).
+//
+// Beyond watermill's ack and nack, a handler may ask for a delayed
+// redelivery: set RetryDelayKey in the message metadata before Nack. The
+// broker holds the message meanwhile; no worker waits.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+)
+
+// Metadata keys the bus sets on delivered messages and reads on nacked ones.
+const (
+	// RetryDelayKey, set before Nack, delays the redelivery (a Go duration).
+	RetryDelayKey = "eventrouter-retry-delay"
+	// DeliveredKey holds how many times the message has been delivered,
+	// counting this time (1 for the first delivery).
+	DeliveredKey = "eventrouter-delivered"
+	// StoredKey holds when the message was first stored on the bus
+	// (RFC 3339 with nanoseconds).
+	StoredKey = "eventrouter-stored"
+)
+
+// Topic prefixes, one JetStream stream each.
+const (
+	EventsPrefix  = "events."
+	DeliverPrefix = "deliver."
+	DLQPrefix     = "dlq."
+)
+
+// EventsTopic is the topic of accepted events on the named event bus.
+func EventsTopic(bus string) string { return EventsPrefix + bus }
+
+// DeliverTopic is the queue of one consumer.
+func DeliverTopic(consumer string) string { return DeliverPrefix + consumer }
+
+// DLQTopic is the dead-letter queue of one consumer.
+func DLQTopic(consumer string) string { return DLQPrefix + consumer }
+
+// ErrClosed is returned by a bus that has been closed.
+var ErrClosed = errors.New("bus: closed")
+
+// ConsumeOptions shape a durable subscription.
+type ConsumeOptions struct {
+	// Durable names the subscription. Subscriptions with the same name share
+	// the messages (each goes to one of them) and survive restarts.
+	Durable string
+	// MaxInFlight bounds the messages delivered and not yet acked or nacked.
+	MaxInFlight int
+	// AckWait is how long a delivered message may stay unanswered before the
+	// broker delivers it again (a crashed worker's messages come back).
+	AckWait time.Duration
+}
+
+// Bus is a watermill Publisher and Subscriber with durable, bounded
+// subscriptions. Publish returns once every message is durably stored.
+type Bus interface {
+	message.Publisher
+	message.Subscriber
+	// Consume subscribes to topic through a durable subscription.
+	Consume(ctx context.Context, topic string, opts ConsumeOptions) (<-chan *message.Message, error)
+	// Ping reports whether the bus is connected and usable.
+	Ping(ctx context.Context) error
+	// NATS is the client connection of a NATS bus, nil otherwise.
+	NATS() *nats.Conn
+}
+
+// RetryDelay reads the redelivery delay a handler attached to a message.
+func RetryDelay(m *message.Message) time.Duration {
+	v := m.Metadata.Get(RetryDelayKey)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
+}
+
+// NackAfter asks for the message to be delivered again after d.
+func NackAfter(m *message.Message, d time.Duration) {
+	m.Metadata.Set(RetryDelayKey, d.String())
+	m.Nack()
+}
+
+// Delivered reads how many times the message has been delivered (≥ 1).
+func Delivered(m *message.Message) int {
+	n, err := strconv.Atoi(m.Metadata.Get(DeliveredKey))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// Stored reads when the message was first stored on the bus.
+func Stored(m *message.Message) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(StoredKey))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// durableName turns a topic into a JetStream-safe consumer name.
+func durableName(topic string) string {
+	return strings.NewReplacer(".", "_", "*", "any", ">", "all").Replace(topic)
+}
+
+// streamFor names the stream that holds a topic.
+func streamFor(topic string) (string, error) {
+	switch {
+	case strings.HasPrefix(topic, EventsPrefix):
+		return "EVENTS", nil
+	case strings.HasPrefix(topic, DeliverPrefix):
+		return "DELIVER", nil
+	case strings.HasPrefix(topic, DLQPrefix):
+		return "DLQ", nil
+	}
+	return "", fmt.Errorf("bus: topic %q is not under events., deliver. or dlq.", topic)
+}

@@ -1,0 +1,302 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
+)
+
+// backends lists every Bus implementation for the shared tests.
+func backends(t *testing.T) map[string]func(t *testing.T) Bus {
+	return map[string]func(t *testing.T) Bus{
+		"memory": func(t *testing.T) Bus {
+			b := NewMemory()
+			t.Cleanup(func() { b.Close() })
+			return b
+		},
+		"jetstream": func(t *testing.T) Bus {
+			return newEmbedded(t, t.TempDir())
+		},
+	}
+}
+
+func newEmbedded(t *testing.T, dir string) *JetStream {
+	t.Helper()
+	b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: dir}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func testTopic(tctx tests.TestContext) string {
+	return "deliver.t_" + string(tctx.TestID)
+}
+
+// TestWatermillConformance runs watermill's own Pub/Sub suite, as every
+// watermill backend does. Each constructed pub/sub is a view of one shared
+// bus whose Close ends only the view's subscriptions, so that what one view
+// publishes another can consume, as with separate clients of one broker.
+func TestWatermillConformance(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			shared := mk(t)
+			tests.TestPubSub(t, tests.Features{
+				Persistent:        true,
+				GenerateTopicFunc: testTopic,
+				ForceShort:        true,
+			}, func(t *testing.T) (message.Publisher, message.Subscriber) {
+				return newView(shared), newView(shared)
+			}, nil)
+		})
+	}
+}
+
+// view is one client's handle on a shared bus.
+type view struct {
+	Bus
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	subs   []<-chan *message.Message
+}
+
+func newView(b Bus) *view {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &view{Bus: b, ctx: ctx, cancel: cancel}
+}
+
+func (v *view) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	context.AfterFunc(v.ctx, cancel)
+	ch, err := v.Bus.Subscribe(sctx, topic)
+	if err == nil {
+		v.mu.Lock()
+		v.subs = append(v.subs, ch)
+		v.mu.Unlock()
+	}
+	return ch, err
+}
+
+// Close ends the view's subscriptions and returns once their channels are
+// closed, as watermill expects; messages still arriving are given back.
+func (v *view) Close() error {
+	v.cancel()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, ch := range v.subs {
+		for m := range ch {
+			m.Nack()
+		}
+	}
+	return nil
+}
+
+func publish(t *testing.T, b Bus, topic string, ids ...string) {
+	t.Helper()
+	var msgs []*message.Message
+	for _, id := range ids {
+		msgs = append(msgs, message.NewMessage(id, []byte(`{"id":"`+id+`"}`)))
+	}
+	if err := b.Publish(topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10s")
+	}
+	return nil
+}
+
+func TestDelayedRedelivery(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			publish(t, b, "deliver.delayed", "m1")
+			ch, err := b.Consume(ctx, "deliver.delayed", ConsumeOptions{Durable: "delayed", MaxInFlight: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := receive(t, ch)
+			if Delivered(m) != 1 || Stored(m).IsZero() {
+				t.Fatalf("first delivery metadata: %v", m.Metadata)
+			}
+			start := time.Now()
+			NackAfter(m, 300*time.Millisecond)
+			m2 := receive(t, ch)
+			if waited := time.Since(start); waited < 250*time.Millisecond {
+				t.Errorf("redelivered after %s, want ≥ 300ms", waited)
+			}
+			if m2.UUID != "m1" || Delivered(m2) != 2 {
+				t.Errorf("redelivery: uuid %q delivered %d", m2.UUID, Delivered(m2))
+			}
+			m2.Ack()
+		})
+	}
+}
+
+func TestMaxInFlight(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var ids []string
+			for i := 0; i < 10; i++ {
+				ids = append(ids, fmt.Sprint("m", i))
+			}
+			publish(t, b, "deliver.bounded", ids...)
+			ch, err := b.Consume(ctx, "deliver.bounded", ConsumeOptions{Durable: "bounded", MaxInFlight: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var held []*message.Message
+			for i := 0; i < 3; i++ {
+				held = append(held, receive(t, ch))
+			}
+			select {
+			case m := <-ch:
+				t.Fatalf("got a 4th message %s with 3 unacked and MaxInFlight 3", m.UUID)
+			case <-time.After(300 * time.Millisecond):
+			}
+			held[0].Ack()
+			receive(t, ch).Ack()
+			for _, m := range held[1:] {
+				m.Ack()
+			}
+		})
+	}
+}
+
+func TestDuplicateIDStoredOnce(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			publish(t, b, "deliver.dedupe", "same", "same", "other")
+			ch, err := b.Consume(ctx, "deliver.dedupe", ConsumeOptions{Durable: "dedupe"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for i := 0; i < 2; i++ {
+				m := receive(t, ch)
+				got[m.UUID]++
+				m.Ack()
+			}
+			select {
+			case m := <-ch:
+				t.Fatalf("duplicate delivered: %s", m.UUID)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if got["same"] != 1 || got["other"] != 1 {
+				t.Errorf("got %v", got)
+			}
+		})
+	}
+}
+
+// TestEmbeddedSurvivesRestart checks that an acknowledged publish is on
+// disk: a new server on the same directory delivers it.
+func TestEmbeddedSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: dir}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, b, "events.default", "e1", "e2")
+	b.Close()
+
+	b2 := newEmbedded(t, dir)
+	ch, err := b2.Consume(context.Background(), "events.default", ConsumeOptions{Durable: "router"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		m := receive(t, ch)
+		seen[m.UUID] = true
+		m.Ack()
+	}
+	if !seen["e1"] || !seen["e2"] {
+		t.Errorf("after restart got %v", seen)
+	}
+}
+
+// TestUnackedComeBack checks that messages a stopped subscriber held
+// unanswered are delivered again to the next one.
+func TestUnackedComeBack(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			publish(t, b, "deliver.crash", "c1")
+			ctx, cancel := context.WithCancel(context.Background())
+			ch, err := b.Consume(ctx, "deliver.crash", ConsumeOptions{Durable: "crash", AckWait: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := receive(t, ch)
+			cancel()
+			m.Nack() // what a stopping worker does with what it holds
+			ch2, err := b.Consume(context.Background(), "deliver.crash", ConsumeOptions{Durable: "crash", AckWait: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m2 := receive(t, ch2)
+			if m2.UUID != "c1" {
+				t.Errorf("got %s", m2.UUID)
+			}
+			m2.Ack()
+		})
+	}
+}
+
+func TestConcurrentPublish(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			var wg sync.WaitGroup
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 50; i++ {
+						id := fmt.Sprintf("g%d-%d", g, i)
+						if err := b.Publish("events.load", message.NewMessage(id, []byte("x"))); err != nil {
+							t.Error(err)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			ch, err := b.Consume(context.Background(), "events.load", ConsumeOptions{Durable: "load", MaxInFlight: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for len(seen) < 400 {
+				m := receive(t, ch)
+				seen[m.UUID] = true
+				m.Ack()
+			}
+		})
+	}
+}

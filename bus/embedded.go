@@ -1,0 +1,155 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// EmbeddedOptions configure the in-process NATS server of the default
+// nats-embedded bus.
+type EmbeddedOptions struct {
+	// Listen is the client address other programs publish to
+	// (host:port; port 0 picks one; "" accepts in-process clients only).
+	Listen string
+	// DataDir holds the JetStream file store (under DataDir/jetstream).
+	DataDir string
+	// SyncAlways makes JetStream fsync every write: an acknowledged event
+	// then survives a power cut, not only a process crash, at a cost in
+	// throughput. Off, the store syncs every two minutes.
+	SyncAlways bool
+	// Token or User/Password protect the client port.
+	Token, User, Password string
+	// ServerName identifies this node in a cluster; default "routerd".
+	ServerName string
+	// ClusterName, ClusterListen and Routes join embedded servers of several
+	// routerd nodes into one JetStream cluster.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
+}
+
+// StartEmbedded starts the NATS server in this process and connects to it.
+// The returned shutdown stops the server; call it after closing the
+// connection.
+func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err error) {
+	opts := &server.Options{
+		ServerName:    o.ServerName,
+		JetStream:     true,
+		StoreDir:      filepath.Join(o.DataDir, "jetstream"),
+		SyncAlways:    o.SyncAlways,
+		NoSigs:        true,
+		NoLog:         true,
+		Authorization: o.Token,
+		Username:      o.User,
+		Password:      o.Password,
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "routerd"
+	}
+	if o.Listen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := splitHostPort(o.Listen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bus: nats listen %q: %w", o.Listen, err)
+		}
+		opts.Host, opts.Port = host, port
+		if port == 0 {
+			opts.Port = server.RANDOM_PORT
+		}
+	}
+	if o.ClusterName != "" || o.ClusterListen != "" {
+		host, port, err := splitHostPort(o.ClusterListen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bus: nats cluster listen %q: %w", o.ClusterListen, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
+		for _, r := range o.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, nil, fmt.Errorf("bus: nats route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	srv, err = server.NewServer(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bus: embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(15 * time.Second) {
+		srv.Shutdown()
+		return nil, nil, fmt.Errorf("bus: embedded nats did not start (is %s in use?)", o.Listen)
+	}
+	copts := []nats.Option{nats.InProcessServer(srv), nats.Name("routerd"), nats.MaxReconnects(-1)}
+	if o.Token != "" {
+		copts = append(copts, nats.Token(o.Token))
+	}
+	if o.User != "" {
+		copts = append(copts, nats.UserInfo(o.User, o.Password))
+	}
+	nc, err = nats.Connect("", copts...)
+	if err != nil {
+		srv.Shutdown()
+		return nil, nil, fmt.Errorf("bus: connect to embedded nats: %w", err)
+	}
+	return nc, srv, nil
+}
+
+// OpenEmbedded starts the embedded server and returns a JetStream bus on it;
+// closing the bus shuts the server down.
+func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (*JetStream, *server.Server, error) {
+	nc, srv, err := StartEmbedded(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := NewJetStream(ctx, nc, js, func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, nil, err
+	}
+	return b, srv, nil
+}
+
+// Connect opens a JetStream bus on an external NATS server or cluster.
+func Connect(ctx context.Context, url string, auth nats.Option, js JetStreamOptions) (*JetStream, error) {
+	opts := []nats.Option{nats.Name("routerd"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false)}
+	if auth != nil {
+		opts = append(opts, auth)
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect to %s: %w", url, err)
+	}
+	b, err := NewJetStream(ctx, nc, js)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,350 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// JetStreamOptions shape the streams a JetStream bus provisions.
+type JetStreamOptions struct {
+	// Replicas of each stream: 1 on a single node, 3 on a cluster.
+	Replicas int
+	// Memory keeps the streams in memory instead of files (tests).
+	Memory bool
+	// PublishTimeout bounds the wait for a publish acknowledgement.
+	PublishTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
+// subscriber is not used: it handles one message at a time per
+// subscription and its redelivery delay only sees the attempt number, where
+// delivery needs bounded parallelism and per-message delays (Retry-After).
+type JetStream struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	opts    JetStreamOptions
+	log     *slog.Logger
+	onClose []func()
+
+	mu     sync.Mutex
+	subs   map[*jsSub]struct{}
+	closed bool
+	acks   sync.WaitGroup // answers to the broker still to be sent
+}
+
+var _ Bus = (*JetStream)(nil)
+
+// NewJetStream provisions the EVENTS, DELIVER and DLQ streams on the
+// connection's JetStream and returns a bus over them. onClose functions run
+// after the bus closes the connection (stopping an embedded server, say).
+func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onClose ...func()) (*JetStream, error) {
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	b := &JetStream{nc: nc, js: js, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose}
+	storage := jetstream.FileStorage
+	if opts.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	streams := []jetstream.StreamConfig{
+		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+			Description: "accepted events, one subject per event bus; removed once routed"},
+		{Name: "DELIVER", Subjects: []string{DeliverPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+			Description: "one queue per consumer; removed once delivered or dead-lettered"},
+		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy,
+			Description: "dead letters per consumer, kept until replayed or purged"},
+	}
+	for _, sc := range streams {
+		sc.Storage = storage
+		sc.Replicas = opts.Replicas
+		sc.Duplicates = 2 * time.Minute
+		sc.AllowDirect = true
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
+		}
+	}
+	return b, nil
+}
+
+// NATS returns the client connection.
+func (b *JetStream) NATS() *nats.Conn { return b.nc }
+
+// JetStreamContext exposes the JetStream API (for DLQ inspection).
+func (b *JetStream) JetStreamContext() jetstream.JetStream { return b.js }
+
+// Ping checks the connection and that JetStream answers.
+func (b *JetStream) Ping(ctx context.Context) error {
+	if b.isClosed() {
+		return ErrClosed
+	}
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("bus: not connected to NATS (%s)", b.nc.Status())
+	}
+	if _, err := b.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("bus: jetstream: %w", err)
+	}
+	return nil
+}
+
+// Publish stores the messages on topic and returns once JetStream has
+// acknowledged every one. A message's UUID is its JetStream message id, so
+// publishing the same UUID twice within two minutes stores it once.
+func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
+	if b.isClosed() {
+		return ErrClosed
+	}
+	if _, err := streamFor(topic); err != nil {
+		return err
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		nm := nats.NewMsg(topic)
+		nm.Data = m.Payload
+		for k, v := range m.Metadata {
+			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey {
+				continue
+			}
+			nm.Header.Set(k, v)
+		}
+		// De-duplication is per stream in JetStream; scope the id to the
+		// topic so that one id on two topics is two messages, as in memory.
+		nm.Header.Set(nats.MsgIdHdr, topic+" "+m.UUID)
+		f, err := b.js.PublishMsgAsync(nm)
+		if err != nil {
+			return fmt.Errorf("bus: publish to %s: %w", topic, err)
+		}
+		futures = append(futures, f)
+	}
+	timeout := time.NewTimer(b.opts.PublishTimeout)
+	defer timeout.Stop()
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("bus: publish to %s: %w", topic, err)
+		case <-timeout.C:
+			return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", topic, b.opts.PublishTimeout)
+		}
+	}
+	return nil
+}
+
+// Subscribe is watermill's subscription: durable, named after the topic.
+func (b *JetStream) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	return b.Consume(ctx, topic, ConsumeOptions{Durable: durableName(topic)})
+}
+
+// Consume delivers the topic's messages through a durable JetStream consumer.
+// The channel closes when ctx ends or the bus closes; messages not yet taken
+// from it go back to the broker.
+func (b *JetStream) Consume(ctx context.Context, topic string, opts ConsumeOptions) (<-chan *message.Message, error) {
+	if b.isClosed() {
+		return nil, ErrClosed
+	}
+	stream, err := streamFor(topic)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 64
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	if opts.Durable == "" {
+		opts.Durable = durableName(topic)
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable:       opts.Durable,
+		FilterSubject: topic,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       opts.AckWait,
+		MaxAckPending: opts.MaxInFlight,
+		MaxDeliver:    -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s on %s: %w", opts.Durable, topic, err)
+	}
+	s := &jsSub{bus: b, out: make(chan *message.Message), done: make(chan struct{}), ctx: ctx}
+	cc, err := cons.Consume(s.handle,
+		jetstream.PullMaxMessages(min(opts.MaxInFlight, 512)),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				b.log.Debug("bus: consume", "topic", topic, "err", err)
+			}
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("bus: consume %s: %w", topic, err)
+	}
+	s.cc = cc
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		cc.Stop()
+		return nil, ErrClosed
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		s.stop()
+	}()
+	return s.out, nil
+}
+
+// Close stops every subscription, waits briefly for outstanding answers to
+// reach the broker, then closes the connection.
+func (b *JetStream) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs := make([]*jsSub, 0, len(b.subs))
+	for s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.stop()
+	}
+	waitTimeout(&b.acks, 5*time.Second)
+	err := b.nc.FlushTimeout(2 * time.Second)
+	b.nc.Close()
+	for _, f := range b.onClose {
+		f()
+	}
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("bus: flush on close: %w", err)
+	}
+	return nil
+}
+
+func (b *JetStream) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// jsSub is one Consume call.
+type jsSub struct {
+	bus  *JetStream
+	cc   jetstream.ConsumeContext
+	out  chan *message.Message
+	ctx  context.Context
+	done chan struct{}
+	once sync.Once
+
+	mu      sync.RWMutex // handle holds it shared; stop exclusively
+	stopped bool
+}
+
+// handle hands one JetStream message to the subscriber and answers the
+// broker when the handler acks or nacks it.
+func (s *jsSub) handle(jm jetstream.Msg) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.stopped {
+		_ = jm.Nak()
+		return
+	}
+	_, id, _ := strings.Cut(jm.Headers().Get(nats.MsgIdHdr), " ")
+	m := message.NewMessage(id, jm.Data())
+	for k, v := range jm.Headers() {
+		if len(v) > 0 && k != nats.MsgIdHdr {
+			m.Metadata.Set(k, v[0])
+		}
+	}
+	if md, err := jm.Metadata(); err == nil {
+		m.Metadata.Set(DeliveredKey, strconv.FormatUint(md.NumDelivered, 10))
+		m.Metadata.Set(StoredKey, md.Timestamp.UTC().Format(time.RFC3339Nano))
+		if m.UUID == "" {
+			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+		}
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	m.SetContext(ctx)
+	select {
+	case s.out <- m:
+	case <-s.done:
+		cancel()
+		_ = jm.Nak()
+		return
+	}
+	s.bus.acks.Add(1)
+	go func() {
+		defer s.bus.acks.Done()
+		defer cancel()
+		select {
+		case <-m.Acked():
+			if err := jm.Ack(); err != nil {
+				s.bus.log.Warn("bus: ack failed; the message will be redelivered", "id", m.UUID, "err", err)
+			}
+		case <-m.Nacked():
+			if d := RetryDelay(m); d > 0 {
+				_ = jm.NakWithDelay(d)
+			} else {
+				_ = jm.Nak()
+			}
+		}
+	}()
+}
+
+// stop ends the subscription: no more deliveries, the channel closes.
+// Messages already handed out keep their ack channels working.
+func (s *jsSub) stop() {
+	s.once.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		s.stopped = true
+		close(s.out)
+		s.mu.Unlock()
+		if s.cc != nil {
+			// Drain rather than Stop: messages already pulled into the
+			// client reach handle, which gives them back at once instead
+			// of leaving them to the ack timeout.
+			s.cc.Drain()
+		}
+		s.bus.mu.Lock()
+		delete(s.bus.subs, s)
+		s.bus.mu.Unlock()
+	})
+}
+
+// waitTimeout waits for wg, at most d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}

@@ -1,0 +1,231 @@
+package bus
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+)
+
+// Memory is an in-process Bus for tests and experiments: the same
+// semantics as the JetStream bus (queues per topic shared by their
+// subscribers, bounded in-flight messages, delayed redelivery, delivery
+// counts), with no durability: a process exit loses everything.
+type Memory struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	topics map[string]*memTopic
+	closed bool
+	wg     sync.WaitGroup
+}
+
+var _ Bus = (*Memory)(nil)
+
+type memTopic struct {
+	queue []*memMsg
+	seen  map[string]time.Time // message ids published in the last two minutes
+}
+
+type memMsg struct {
+	uuid      string
+	payload   []byte
+	metadata  map[string]string
+	delivered int
+	stored    time.Time
+}
+
+// NewMemory returns an empty in-memory bus.
+func NewMemory() *Memory {
+	m := &Memory{topics: map[string]*memTopic{}}
+	m.cond = sync.NewCond(&m.mu)
+	return m
+}
+
+func (b *Memory) topic(name string) *memTopic {
+	t := b.topics[name]
+	if t == nil {
+		t = &memTopic{seen: map[string]time.Time{}}
+		b.topics[name] = t
+	}
+	return t
+}
+
+// Publish queues the messages; a UUID seen on the topic within two minutes
+// is stored once, as JetStream does.
+func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
+	if _, err := streamFor(topic); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	t := b.topic(topic)
+	now := time.Now()
+	for id, at := range t.seen {
+		if now.Sub(at) > 2*time.Minute {
+			delete(t.seen, id)
+		}
+	}
+	for _, m := range msgs {
+		if _, dup := t.seen[m.UUID]; dup && m.UUID != "" {
+			continue
+		}
+		t.seen[m.UUID] = now
+		md := make(map[string]string, len(m.Metadata))
+		for k, v := range m.Metadata {
+			md[k] = v
+		}
+		delete(md, RetryDelayKey)
+		t.queue = append(t.queue, &memMsg{uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
+	}
+	b.cond.Broadcast()
+	return nil
+}
+
+// Subscribe is Consume with defaults.
+func (b *Memory) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	return b.Consume(ctx, topic, ConsumeOptions{})
+}
+
+// Consume delivers the topic's queued messages, at most MaxInFlight at once.
+func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions) (<-chan *message.Message, error) {
+	if _, err := streamFor(topic); err != nil {
+		return nil, err
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 64
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	b.topic(topic)
+	b.mu.Unlock()
+	out := make(chan *message.Message)
+	done := make(chan struct{})
+	inFlight := 0
+	b.wg.Add(1)
+	go func() { // wake the loop below when ctx ends
+		defer b.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-done:
+		}
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	}()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer close(done)
+		defer close(out)
+		for {
+			b.mu.Lock()
+			t := b.topics[topic]
+			for !b.closed && ctx.Err() == nil && (len(t.queue) == 0 || inFlight >= opts.MaxInFlight) {
+				b.cond.Wait()
+			}
+			if b.closed || ctx.Err() != nil {
+				b.mu.Unlock()
+				return
+			}
+			mm := t.queue[0]
+			t.queue = t.queue[1:]
+			mm.delivered++
+			inFlight++
+			b.mu.Unlock()
+
+			m := message.NewMessage(mm.uuid, mm.payload)
+			for k, v := range mm.metadata {
+				m.Metadata.Set(k, v)
+			}
+			m.Metadata.Set(DeliveredKey, strconv.Itoa(mm.delivered))
+			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
+			mctx, cancel := context.WithCancel(ctx)
+			m.SetContext(mctx)
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				cancel()
+				b.requeue(topic, mm, 0, &inFlight)
+				return
+			}
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				defer cancel()
+				select {
+				case <-m.Acked():
+					b.mu.Lock()
+					inFlight--
+					b.cond.Broadcast()
+					b.mu.Unlock()
+				case <-m.Nacked():
+					b.requeue(topic, mm, RetryDelay(m), &inFlight)
+				}
+			}()
+		}
+	}()
+	return out, nil
+}
+
+// requeue puts a nacked message back, after delay.
+func (b *Memory) requeue(topic string, mm *memMsg, delay time.Duration, inFlight *int) {
+	put := func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if t := b.topics[topic]; t != nil && !b.closed {
+			t.queue = append(t.queue, mm)
+		}
+		b.cond.Broadcast()
+	}
+	b.mu.Lock()
+	*inFlight--
+	b.cond.Broadcast()
+	b.mu.Unlock()
+	if delay > 0 {
+		time.AfterFunc(delay, put)
+		return
+	}
+	put()
+}
+
+// Ping reports whether the bus is open.
+func (b *Memory) Ping(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// NATS returns nil: the memory bus has no NATS connection.
+func (b *Memory) NATS() *nats.Conn { return nil }
+
+// Close ends every subscription; queued messages are dropped.
+func (b *Memory) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.cond.Broadcast()
+	b.mu.Unlock()
+	waitTimeout(&b.wg, 5*time.Second)
+	return nil
+}
+
+// Len reports how many messages wait on a topic (tests).
+func (b *Memory) Len(topic string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := b.topics[topic]; t != nil {
+		return len(t.queue)
+	}
+	return 0
+}
