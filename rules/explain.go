@@ -11,35 +11,49 @@ import (
 // Explanation tells why an event did or did not match a pattern.
 type Explanation struct {
 	Matched bool `json:"matched"`
-	// Failures holds, for a non-match, one entry per alternative of the
-	// pattern (one, unless it uses $or): the first field that failed.
+	// Alternatives is the number of alternatives the pattern has: 1, or
+	// more when it uses $or. The event matches when any one matches.
+	Alternatives int `json:"alternatives"`
+	// Failures lists, for a non-match, every field that failed, for every
+	// alternative.
 	Failures []Failure `json:"failures,omitempty"`
 }
 
-// Failure names the pattern field that kept one alternative from matching.
+// Failure names a pattern field that kept one alternative from matching.
 type Failure struct {
-	Path    string `json:"path"`            // the field, e.g. "detail.total"
-	Pattern string `json:"pattern"`         // the pattern's value list there (JSON)
-	Event   string `json:"event,omitempty"` // what the event holds there (JSON); empty when missing
-	Reason  string `json:"reason"`
+	// Alternative numbers the $or alternative the field belongs to, from 1.
+	Alternative int `json:"alternative"`
+	// Path is the field, e.g. "detail.total"; for an array-consistency
+	// failure, the fields that could not be matched in one element.
+	Path string `json:"path"`
+	// Pattern is the pattern's value list for the field.
+	Pattern json.RawMessage `json:"pattern,omitempty"`
+	// Event is what the event holds there; absent when it holds nothing.
+	Event  json.RawMessage `json:"event,omitempty"`
+	Reason string          `json:"reason"`
 }
 
+// String renders the failure for people, leaving out the parts it lacks.
 func (f Failure) String() string {
-	got := f.Event
-	if got == "" {
-		got = "nothing"
+	var b strings.Builder
+	b.WriteString(f.Path + ": " + f.Reason)
+	switch {
+	case f.Pattern != nil && f.Event != nil:
+		fmt.Fprintf(&b, " (pattern %s, event has %s)", f.Pattern, f.Event)
+	case f.Pattern != nil:
+		fmt.Fprintf(&b, " (pattern %s)", f.Pattern)
 	}
-	return fmt.Sprintf("%s: %s (pattern %s, event has %s)", f.Path, f.Reason, f.Pattern, got)
+	return b.String()
 }
 
 // ValidateEvent checks that event is one well-formed JSON object, the input
 // Match expects, and says what is wrong and where when it is not.
 func ValidateEvent(event []byte) error {
 	if !gjson.ValidBytes(event) {
-		return fmt.Errorf("event: invalid JSON: %s", syntaxError(event))
+		return fmt.Errorf("invalid JSON: %s", syntaxError(event))
 	}
 	if !gjson.ParseBytes(event).IsObject() {
-		return fmt.Errorf("event: must be a JSON object")
+		return fmt.Errorf("must be a JSON object")
 	}
 	return nil
 }
@@ -54,55 +68,59 @@ func (p *Pattern) Explain(event []byte) Explanation {
 	if len(s.match(t.idx, event)) > 0 {
 		return Explanation{Matched: true}
 	}
-	var ex Explanation
+	ex := Explanation{Alternatives: len(t.idx.alts)}
 	for i := range t.idx.alts {
-		ex.Failures = append(ex.Failures, s.explainAlt(&t.idx.alts[i], event))
+		ex.Failures = append(ex.Failures, s.explainAlt(i+1, &t.idx.alts[i], event)...)
 	}
 	return ex
 }
 
-// explainAlt finds the first condition of a failed alternative that fails on
-// its own; when each holds alone, array consistency is what failed.
-func (s *matchState) explainAlt(a *altInfo, event []byte) Failure {
+// explainAlt lists the conditions of a failed alternative that fail on
+// their own; when each holds alone, array consistency is what failed.
+func (s *matchState) explainAlt(alt int, a *altInfo, event []byte) []Failure {
 	var paths []string
+	var out []Failure
 	for _, c := range a.conds {
 		paths = append(paths, c.c.path)
-		f := Failure{Path: c.c.path, Pattern: c.c.src}
+		f := Failure{Alternative: alt, Path: c.c.path, Pattern: json.RawMessage(c.c.src)}
 		vals := s.values(c.field)
-		if len(vals) == 0 {
-			if c.c.absentOK {
+		switch {
+		case len(vals) == 0 && c.c.absentOK:
+			continue
+		case len(vals) == 0:
+			if raw := rawAt(event, c.c.keys); raw != "" {
+				f.Event = json.RawMessage(raw)
+				f.Reason = "field holds no leaf value (an object or an empty array)"
+			} else {
+				f.Reason = "field is missing"
+			}
+		case len(c.c.ms) == 0:
+			f.Event = leavesJSON(vals)
+			f.Reason = "field exists, pattern wants it absent"
+		default:
+			ok := false
+			for _, v := range vals {
+				if matchAny(c.c.ms, v, &s.fold) {
+					ok = true
+					break
+				}
+			}
+			if ok {
 				continue
 			}
-			f.Event = rawAt(event, c.c.keys)
-			if f.Event == "" {
-				f.Reason = "field is missing"
-			} else {
-				f.Reason = "field holds no leaf value (an object or an empty array)"
-			}
-			return f
-		}
-		f.Event = leavesJSON(vals)
-		if len(c.c.ms) == 0 {
-			f.Reason = "field exists, pattern wants it absent"
-			return f
-		}
-		ok := false
-		for _, v := range vals {
-			if matchAny(c.c.ms, v, &s.fold) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+			f.Event = leavesJSON(vals)
 			f.Reason = "no value matches"
-			return f
 		}
+		out = append(out, f)
 	}
-	return Failure{
-		Path:    strings.Join(paths, ", "),
-		Pattern: "",
-		Reason:  "each field matches on its own, but not within the same element of an event array",
+	if len(out) > 0 {
+		return out
 	}
+	return []Failure{{
+		Alternative: alt,
+		Path:        strings.Join(paths, ", "),
+		Reason:      "each field matches on its own, but not all within the same element of an event array",
+	}}
 }
 
 // values lists the recorded leaf values of a field.
@@ -117,7 +135,7 @@ func (s *matchState) values(f int32) []leaf {
 	return out
 }
 
-func leavesJSON(vals []leaf) string {
+func leavesJSON(vals []leaf) json.RawMessage {
 	parts := make([]string, len(vals))
 	for i, v := range vals {
 		switch v.kind {
@@ -135,9 +153,9 @@ func leavesJSON(vals []leaf) string {
 		}
 	}
 	if len(parts) == 1 {
-		return parts[0]
+		return json.RawMessage(parts[0])
 	}
-	return "[" + strings.Join(parts, ",") + "]"
+	return json.RawMessage("[" + strings.Join(parts, ",") + "]")
 }
 
 // rawAt returns the JSON the event holds at the key path, following objects

@@ -391,6 +391,9 @@ func compileNumeric(arg gjson.Result) (numRange, error) {
 			r.lo, r.hi = x, x
 			return r, nil
 		case ">", ">=":
+			if hasLo {
+				return r, fmt.Errorf("two lower bounds")
+			}
 			if i != 0 {
 				return r, fmt.Errorf("lower bound must come before upper")
 			}

@@ -131,7 +131,7 @@ func TestTestPatternInvalid(t *testing.T) {
 
 func TestTestPatternExplain(t *testing.T) {
 	r := run(t, "", "test-pattern", "--explain", "--pattern", orderPattern, "--event", smallOrder)
-	wantOut := `{"Result": false, "Explanation": [{"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}` + "\n"
+	wantOut := `{"Result": false, "Explanation": [{"alternative":1,"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}` + "\n"
 	wantErr := `no match: detail.total: no value matches (pattern [{"numeric":[">",100]}], event has 50)` + "\n"
 	if r.code != 0 || r.stdout != wantOut || r.stderr != wantErr {
 		t.Errorf("got exit %d\nstdout %s\nstderr %s\nwant exit 0\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr, wantOut, wantErr)
@@ -201,10 +201,10 @@ oops
 {"id":5,"pattern":` + orderPattern + `,"event":` + smallOrder + `}
 `
 	want := `{"id":1,"Result":true}
-{"id":2,"Result":false,"Explanation":[{"path":"source","pattern":["orders"],"event":"shop","reason":"no value matches"}]}
+{"id":2,"Result":false,"Explanation":[{"alternative":1,"path":"source","pattern":["orders"],"event":"shop","reason":"no value matches"}]}
 {"id":3,"Error":"pattern: source: value must be an array of values or an object, not a string"}
 {"Error":"line 5: invalid JSON: invalid character 'o' looking for beginning of value at offset 1"}
-{"id":5,"Result":false,"Explanation":[{"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}
+{"id":5,"Result":false,"Explanation":[{"alternative":1,"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}
 `
 	r := run(t, in, "test-pattern", "--explain", "--cases", "-")
 	if r.code != 0 || r.stdout != want || r.stderr != "" {
@@ -227,7 +227,7 @@ func TestRulesBench(t *testing.T) {
 		args   []string
 		stderr string
 	}{
-		{[]string{"--rules", rules, "--events", badEvents}, "routerctl: events line 2: event: must be a JSON object\n"},
+		{[]string{"--rules", rules, "--events", badEvents}, "routerctl: events line 2: must be a JSON object\n"},
 		{[]string{"--rules", badRules, "--events", events}, `routerctl: rules file: rule "orders": source: value must be an array`},
 		{[]string{"--rules", rules, "--events", events, "--passes", "0"}, "routerctl: --passes: must be at least 1, not 0\n"},
 		{[]string{"--rules", rules}, `routerctl: required flag(s) "events" not set`},

@@ -79,7 +79,7 @@ func (t *tester) compile(src []byte) (*rules.Pattern, error) {
 // appendCase appends the output line for input line n.
 func (t *tester) appendCase(dst []byte, n int, line []byte) []byte {
 	if err := rules.ValidateEvent(line); err != nil { // "one JSON object", whatever it holds
-		return appendError(append(dst, '{'), fmt.Sprintf("line %d: %v", n, trimEventPrefix(err)))
+		return appendError(append(dst, '{'), fmt.Sprintf("line %d: %v", n, err))
 	}
 	dst = append(dst, '{')
 	var pattern, event gjson.Result
@@ -117,7 +117,7 @@ func (t *tester) appendCase(dst []byte, n int, line []byte) []byte {
 		return appendError(dst, err.Error())
 	}
 	if err := rules.ValidateEvent(ev); err != nil {
-		return appendError(dst, err.Error())
+		return appendError(dst, "event: "+err.Error())
 	}
 	if !t.explain {
 		return fmt.Appendf(dst, `"Result":%t}`+"\n", p.Match(ev))

@@ -117,9 +117,9 @@ func TestBatchExplain(t *testing.T) {
 {"id":2,"pattern":{"a":["x"]},"event":{"a":"x"}}
 {"id":3,"pattern":{"$or":[{"a":["x"]},{"b":[{"exists":true}]}]},"event":{"a":"y"}}
 `
-	want := `{"id":1,"Result":false,"Explanation":[{"path":"a","pattern":["x"],"event":"y","reason":"no value matches"}]}
+	want := `{"id":1,"Result":false,"Explanation":[{"alternative":1,"path":"a","pattern":["x"],"event":"y","reason":"no value matches"}]}
 {"id":2,"Result":true}
-{"id":3,"Result":false,"Explanation":[{"path":"a","pattern":["x"],"event":"y","reason":"no value matches"},{"path":"b","pattern":[{"exists":true}],"reason":"field is missing"}]}
+{"id":3,"Result":false,"Explanation":[{"alternative":1,"path":"a","pattern":["x"],"event":"y","reason":"no value matches"},{"alternative":2,"path":"b","pattern":[{"exists":true}],"reason":"field is missing"}]}
 `
 	var out bytes.Buffer
 	if err := Batch(strings.NewReader(in), &out, true); err != nil {

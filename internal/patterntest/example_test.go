@@ -15,6 +15,6 @@ func ExampleBatch() {
 	patterntest.Batch(strings.NewReader(cases), os.Stdout, true)
 	// Output:
 	// {"id":"big-order","Result":true}
-	// {"id":"small-order","Result":false,"Explanation":[{"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}
+	// {"id":"small-order","Result":false,"Explanation":[{"alternative":1,"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}
 	// {"id":"bad","Error":"pattern: detail.total: numeric: lower bound must come before upper"}
 }

@@ -98,21 +98,12 @@ func Check(pattern, event []byte, explain bool) (rules.Explanation, error) {
 		return rules.Explanation{}, &InputError{What: "--pattern", Err: err}
 	}
 	if err := rules.ValidateEvent(event); err != nil {
-		return rules.Explanation{}, &InputError{What: "--event", Err: trimEventPrefix(err)}
+		return rules.Explanation{}, &InputError{What: "--event", Err: err}
 	}
 	if explain {
 		return p.Explain(event), nil
 	}
 	return rules.Explanation{Matched: p.Match(event)}, nil
-}
-
-// trimEventPrefix drops the "event: " that rules.ValidateEvent puts in front
-// of its messages, since InputError already says which input it was.
-func trimEventPrefix(err error) error {
-	if msg, ok := strings.CutPrefix(err.Error(), "event: "); ok {
-		return errors.New(msg)
-	}
-	return err
 }
 
 // Single writes the result of one test, exactly as `aws events
@@ -134,36 +125,37 @@ func Single(w, diag io.Writer, pattern, event []byte, explain bool) error {
 		return err
 	}
 	if explain && !ex.Matched {
-		_, err = io.WriteString(diag, Describe(ex.Failures))
+		_, err = io.WriteString(diag, Describe(ex))
 	}
 	return err
 }
 
-// Describe renders failures for people: one line when the pattern has a
-// single alternative, a numbered list when $or gave it several.
-func Describe(fs []rules.Failure) string {
-	switch len(fs) {
-	case 0:
+// Describe renders an explanation for people: the failing fields on one
+// line when there is one, grouped by $or alternative when there are several.
+func Describe(ex rules.Explanation) string {
+	if len(ex.Failures) == 0 {
 		return "no match\n"
-	case 1:
-		return "no match: " + describe(fs[0]) + "\n"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "no match: each of the %d $or alternatives fails:\n", len(fs))
-	for i, f := range fs {
-		fmt.Fprintf(&b, "  %d. %s\n", i+1, describe(f))
+	if ex.Alternatives <= 1 {
+		if len(ex.Failures) == 1 {
+			return "no match: " + ex.Failures[0].String() + "\n"
+		}
+		b.WriteString("no match:\n")
+		for _, f := range ex.Failures {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "no match: each of the %d $or alternatives fails:\n", ex.Alternatives)
+	last := 0
+	for _, f := range ex.Failures {
+		if f.Alternative != last {
+			fmt.Fprintf(&b, "  %d. %s\n", f.Alternative, f)
+			last = f.Alternative
+		} else {
+			fmt.Fprintf(&b, "     %s\n", f)
+		}
 	}
 	return b.String()
-}
-
-// describe is Failure.String without its empty parts: an array-consistency
-// failure has no single pattern or event value to show.
-func describe(f rules.Failure) string {
-	switch {
-	case f.Pattern == "":
-		return f.Path + ": " + f.Reason
-	case f.Event == "":
-		return fmt.Sprintf("%s: %s (pattern %s)", f.Path, f.Reason, f.Pattern)
-	}
-	return f.String()
 }

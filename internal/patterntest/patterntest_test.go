@@ -21,25 +21,25 @@ func TestSingle(t *testing.T) {
 		{"explain match", pattern, `{"source":"orders","detail":{"total":150}}`, true, `{"Result": true}` + "\n", ""},
 		{
 			"explain no match", pattern, `{"source":"orders","detail":{"total":50}}`, true,
-			`{"Result": false, "Explanation": [{"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}` + "\n",
+			`{"Result": false, "Explanation": [{"alternative":1,"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}` + "\n",
 			`no match: detail.total: no value matches (pattern [{"numeric":[">",100]}], event has 50)` + "\n",
 		},
 		{
 			"explain missing field", `{"detail":{"vip":[true]}}`, `{"detail":{}}`, true,
-			`{"Result": false, "Explanation": [{"path":"detail.vip","pattern":[true],"reason":"field is missing"}]}` + "\n",
+			`{"Result": false, "Explanation": [{"alternative":1,"path":"detail.vip","pattern":[true],"reason":"field is missing"}]}` + "\n",
 			`no match: detail.vip: field is missing (pattern [true])` + "\n",
 		},
 		{
 			"explain or", `{"$or":[{"a":["x"]},{"b":["<y>"]}]}`, `{"a":"z"}`, true,
-			`{"Result": false, "Explanation": [{"path":"a","pattern":["x"],"event":"z","reason":"no value matches"},{"path":"b","pattern":["<y>"],"reason":"field is missing"}]}` + "\n",
+			`{"Result": false, "Explanation": [{"alternative":1,"path":"a","pattern":["x"],"event":"z","reason":"no value matches"},{"alternative":2,"path":"b","pattern":["<y>"],"reason":"field is missing"}]}` + "\n",
 			"no match: each of the 2 $or alternatives fails:\n" +
 				`  1. a: no value matches (pattern ["x"], event has "z")` + "\n" +
 				`  2. b: field is missing (pattern ["<y>"])` + "\n",
 		},
 		{
 			"explain array consistency", `{"items":{"sku":["A"],"qty":[2]}}`, `{"items":[{"sku":"A","qty":1},{"sku":"B","qty":2}]}`, true,
-			`{"Result": false, "Explanation": [{"path":"items.qty, items.sku","reason":"each field matches on its own, but not within the same element of an event array"}]}` + "\n",
-			"no match: items.qty, items.sku: each field matches on its own, but not within the same element of an event array\n",
+			`{"Result": false, "Explanation": [{"alternative":1,"path":"items.qty, items.sku","reason":"each field matches on its own, but not all within the same element of an event array"}]}` + "\n",
+			"no match: items.qty, items.sku: each field matches on its own, but not all within the same element of an event array\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
