@@ -68,8 +68,8 @@ func TestInvalidInput(t *testing.T) {
 		{"bad pattern string", `{"s":"{\"a\":"}`, ``, `rules file: rule "s": invalid JSON`},
 		{"empty name", `{"":{"a":["x"]}}`, ``, `rules file: rule "": a rule needs a name`},
 		{"duplicate name", `{"a":{"a":["x"]},"a":{"b":["y"]}}`, ``, `rules file: rule "a": defined twice`},
-		{"bad event line", `{"a":{"a":["x"]}}`, "{}\n\n{\"a\":\n", "events line 3: event: invalid JSON"},
-		{"event not an object", `{"a":{"a":["x"]}}`, "{}\n\"x\"\n", "events line 2: event: must be a JSON object"},
+		{"bad event line", `{"a":{"a":["x"]}}`, "{}\n\n{\"a\":\n", "events line 3: invalid JSON"},
+		{"event not an object", `{"a":{"a":["x"]}}`, "{}\n\"x\"\n", "events line 2: must be a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load([]byte(tc.rules), []byte(tc.events))
