@@ -33,6 +33,9 @@ const (
 	// StoredKey holds when the message was first stored on the bus
 	// (RFC 3339 with nanoseconds).
 	StoredKey = "eventrouter-stored"
+	// TopicKey holds the topic the message was published on: with a
+	// wildcard subscription such as "events.>", it names the bus.
+	TopicKey = "eventrouter-topic"
 )
 
 // Topic prefixes, one JetStream stream each.

@@ -300,3 +300,28 @@ func TestConcurrentPublish(t *testing.T) {
 		})
 	}
 }
+
+// TestWildcardTopic checks that "events.>" receives every bus's events and
+// says which topic each came from.
+func TestWildcardTopic(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			publish(t, b, "events.orders", "o1")
+			publish(t, b, "events.default", "d1")
+			ch, err := b.Consume(context.Background(), "events.>", ConsumeOptions{Durable: "router"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for i := 0; i < 2; i++ {
+				m := receive(t, ch)
+				got[m.UUID] = m.Metadata.Get(TopicKey)
+				m.Ack()
+			}
+			if got["o1"] != "events.orders" || got["d1"] != "events.default" {
+				t.Errorf("topics: %v", got)
+			}
+		})
+	}
+}

@@ -122,7 +122,7 @@ func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
 		nm := nats.NewMsg(topic)
 		nm.Data = m.Payload
 		for k, v := range m.Metadata {
-			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey {
+			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey {
 				continue
 			}
 			nm.Header.Set(k, v)
@@ -281,6 +281,7 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 			m.Metadata.Set(k, v[0])
 		}
 	}
+	m.Metadata.Set(TopicKey, jm.Subject())
 	if md, err := jm.Metadata(); err == nil {
 		m.Metadata.Set(DeliveredKey, strconv.FormatUint(md.NumDelivered, 10))
 		m.Metadata.Set(StoredKey, md.Timestamp.UTC().Format(time.RFC3339Nano))

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type memTopic struct {
 }
 
 type memMsg struct {
+	topic     string
 	uuid      string
 	payload   []byte
 	metadata  map[string]string
@@ -81,7 +83,7 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 			md[k] = v
 		}
 		delete(md, RetryDelayKey)
-		t.queue = append(t.queue, &memMsg{uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
+		t.queue = append(t.queue, &memMsg{topic: topic, uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
 	}
 	b.cond.Broadcast()
 	return nil
@@ -105,7 +107,9 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 		b.mu.Unlock()
 		return nil, ErrClosed
 	}
-	b.topic(topic)
+	if !strings.HasSuffix(topic, ">") {
+		b.topic(topic)
+	}
 	b.mu.Unlock()
 	out := make(chan *message.Message)
 	done := make(chan struct{})
@@ -128,16 +132,19 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 		defer close(out)
 		for {
 			b.mu.Lock()
-			t := b.topics[topic]
-			for !b.closed && ctx.Err() == nil && (len(t.queue) == 0 || inFlight >= opts.MaxInFlight) {
+			var mm *memMsg
+			for !b.closed && ctx.Err() == nil {
+				if inFlight < opts.MaxInFlight {
+					if mm = b.take(topic); mm != nil {
+						break
+					}
+				}
 				b.cond.Wait()
 			}
-			if b.closed || ctx.Err() != nil {
+			if mm == nil {
 				b.mu.Unlock()
 				return
 			}
-			mm := t.queue[0]
-			t.queue = t.queue[1:]
 			mm.delivered++
 			inFlight++
 			b.mu.Unlock()
@@ -147,6 +154,7 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 				m.Metadata.Set(k, v)
 			}
 			m.Metadata.Set(DeliveredKey, strconv.Itoa(mm.delivered))
+			m.Metadata.Set(TopicKey, mm.topic)
 			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
 			mctx, cancel := context.WithCancel(ctx)
 			m.SetContext(mctx)
@@ -154,7 +162,7 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			case out <- m:
 			case <-ctx.Done():
 				cancel()
-				b.requeue(topic, mm, 0, &inFlight)
+				b.requeue(mm, 0, &inFlight)
 				return
 			}
 			b.wg.Add(1)
@@ -168,7 +176,7 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 					b.cond.Broadcast()
 					b.mu.Unlock()
 				case <-m.Nacked():
-					b.requeue(topic, mm, RetryDelay(m), &inFlight)
+					b.requeue(mm, RetryDelay(m), &inFlight)
 				}
 			}()
 		}
@@ -176,12 +184,33 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 	return out, nil
 }
 
+// take removes the first message of a topic matching filter (a subject,
+// or a prefix ending in ">"); the caller holds b.mu.
+func (b *Memory) take(filter string) *memMsg {
+	if prefix, ok := strings.CutSuffix(filter, ">"); ok {
+		for name, t := range b.topics {
+			if strings.HasPrefix(name, prefix) && len(t.queue) > 0 {
+				mm := t.queue[0]
+				t.queue = t.queue[1:]
+				return mm
+			}
+		}
+		return nil
+	}
+	if t := b.topics[filter]; t != nil && len(t.queue) > 0 {
+		mm := t.queue[0]
+		t.queue = t.queue[1:]
+		return mm
+	}
+	return nil
+}
+
 // requeue puts a nacked message back, after delay.
-func (b *Memory) requeue(topic string, mm *memMsg, delay time.Duration, inFlight *int) {
+func (b *Memory) requeue(mm *memMsg, delay time.Duration, inFlight *int) {
 	put := func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if t := b.topics[topic]; t != nil && !b.closed {
+		if t := b.topics[mm.topic]; t != nil && !b.closed {
 			t.queue = append(t.queue, mm)
 		}
 		b.cond.Broadcast()

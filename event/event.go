@@ -171,9 +171,10 @@ func (env *Envelope) Marshal() ([]byte, error) {
 }
 
 // ValidName reports whether s may name a bus or a consumer: it becomes a NATS
-// subject token and a JetStream consumer name.
+// subject token and a JetStream consumer name. A leading underscore is
+// reserved for the router's own queues.
 func ValidName(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || s[0] == '_' || s[0] == '-' {
 		return false
 	}
 	for _, c := range s {

@@ -1,0 +1,143 @@
+// Package sources takes events in: over HTTP (sources/http) and, through
+// the bus itself, over NATS. Whatever the door, an entry is normalised into
+// the EventBridge envelope, given its id, and published durably on its
+// bus's topic before the client hears "accepted".
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Publisher is the part of the bus ingest needs.
+type Publisher interface {
+	Publish(topic string, msgs ...*message.Message) error
+}
+
+// EnvelopeKey marks a bus message whose payload is already a normalised
+// envelope; messages without it are raw entries published straight to NATS.
+const EnvelopeKey = "Eventrouter-Envelope"
+
+// ErrUnavailable wraps a bus failure: nothing can be accepted (HTTP 503).
+var ErrUnavailable = errors.New("event bus unavailable")
+
+// Ingester normalises entries and publishes them on the bus.
+type Ingester struct {
+	Pub     Publisher
+	Stamp   event.Stamp
+	Metrics *Metrics
+	// KnownBus reports whether a bus exists (some rule is on it, or it is
+	// the default bus); nil accepts every valid name.
+	KnownBus func(name string) bool
+}
+
+// Result is the outcome for one entry: its event id, or why it was refused.
+type Result struct {
+	EventID string
+	Err     *event.EntryError
+}
+
+// Put validates and publishes entries, returning one Result per entry in
+// order. Entries that fail validation are refused individually; the others
+// are on the bus when Put returns nil. A bus failure returns an error
+// wrapping ErrUnavailable and no entry may be considered accepted.
+func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entry) ([]Result, error) {
+	results := make([]Result, len(entries))
+	byBus := map[string][]*message.Message{}
+	var order []string
+	for i, e := range entries {
+		if e.Bus == "" {
+			e.Bus = event.DefaultBus
+		}
+		env, bad := event.Normalize(e, in.Stamp)
+		if bad == nil && in.KnownBus != nil && !in.KnownBus(e.Bus) {
+			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %s does not exist", e.Bus)}
+		}
+		if bad != nil {
+			results[i].Err = bad
+			continue
+		}
+		payload, err := env.Marshal()
+		if err != nil {
+			results[i].Err = &event.EntryError{Code: "MalformedDetail", Field: "Detail", Message: err.Error()}
+			continue
+		}
+		m := message.NewMessage(env.ID, payload)
+		m.Metadata.Set(EnvelopeKey, "1")
+		if _, ok := byBus[e.Bus]; !ok {
+			order = append(order, e.Bus)
+		}
+		byBus[e.Bus] = append(byBus[e.Bus], m)
+		results[i].EventID = env.ID
+	}
+	for _, b := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if err := in.Pub.Publish(bus.EventsTopic(b), byBus[b]...); err != nil {
+			in.Metrics.count(source, "rejected", len(entries))
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	accepted := 0
+	for _, r := range results {
+		if r.Err == nil {
+			accepted++
+		}
+	}
+	in.Metrics.count(source, "accepted", accepted)
+	in.Metrics.count(source, "rejected", len(entries)-accepted)
+	return results, nil
+}
+
+// Metrics are the ingest metrics of SPEC's table.
+type Metrics struct {
+	Events    *prometheus.CounterVec   // eventrouter_ingest_events_total{source,result}
+	Duration  *prometheus.HistogramVec // eventrouter_ingest_request_duration_seconds{source}
+	Throttled *prometheus.CounterVec   // eventrouter_throttled_requests_total{source}
+}
+
+// NewMetrics creates the ingest metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_ingest_events_total",
+			Help: "Events received, by ingest source (putevents, events, cloudevents, s3, nats) and result (accepted, rejected).",
+		}, []string{"source", "result"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "eventrouter_ingest_request_duration_seconds",
+			Help:    "Time to answer an ingest request, including the durable publish.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"source"}),
+		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_throttled_requests_total",
+			Help: "Requests refused with 429 by the throttle, by ingest source.",
+		}, []string{"source"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Events, m.Duration, m.Throttled)
+	}
+	return m
+}
+
+func (m *Metrics) count(source, result string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.Events.WithLabelValues(source, result).Add(float64(n))
+}
+
+// Observe records the duration of one request.
+func (m *Metrics) Observe(source string, start time.Time) {
+	if m == nil {
+		return
+	}
+	m.Duration.WithLabelValues(source).Observe(time.Since(start).Seconds())
+}
