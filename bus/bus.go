@@ -38,6 +38,22 @@ const (
 	TopicKey = "eventrouter-topic"
 )
 
+// Metadata keys of the router's own messages: the contract between ingest,
+// the router and the consumers. They travel as NATS headers.
+const (
+	// EnvelopeKey marks a message on events.<bus> whose payload is already
+	// a normalised envelope; others are raw entries published to NATS.
+	EnvelopeKey = "Eventrouter-Envelope"
+	// EventIDKey is the event's id on deliver. and dlq. messages.
+	EventIDKey = "Eventrouter-Event-Id"
+	// RuleKey names the rules (comma-separated) that sent an event to a
+	// consumer.
+	RuleKey = "Eventrouter-Rule"
+	// IngestedKey is when the event was first stored on the bus
+	// (RFC 3339 with nanoseconds): its age counts from there.
+	IngestedKey = "Eventrouter-Ingested"
+)
+
 // Topic prefixes, one JetStream stream each.
 const (
 	EventsPrefix  = "events."

@@ -7,6 +7,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -205,4 +206,65 @@ type Delivery struct {
 	Rule     string // the rule that matched
 	Consumer string
 	Attempt  int // 1 for the first try
+}
+
+// jsonEntry is the plain-JSON shape of an entry (POST /v1/events, NATS).
+type jsonEntry struct {
+	Source     string          `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+	ID         string          `json:"id"`
+	Time       string          `json:"time"`
+	Resources  []string        `json:"resources"`
+	Bus        string          `json:"bus"`
+}
+
+// DecodeEntry reads one entry in the plain-JSON shape
+// {"source","detail-type","detail","id","time","resources","bus"}; unknown
+// fields are refused. detail is a JSON object; time is RFC 3339.
+func DecodeEntry(b []byte) (Entry, *EntryError) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var j jsonEntry
+	if err := dec.Decode(&j); err != nil {
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return Entry{}, &EntryError{Code: "InvalidArgument", Message: "unknown field " + f}
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return Entry{}, &EntryError{Code: "InvalidArgument", Field: te.Field, Message: "must be " + jsonTypeName(te.Type.Kind().String())}
+		}
+		return Entry{}, &EntryError{Code: "InvalidArgument", Message: "invalid JSON: " + jsonProblem(b)}
+	}
+	if dec.More() {
+		return Entry{}, &EntryError{Code: "InvalidArgument", Message: "unexpected data after the entry"}
+	}
+	e := Entry{Source: j.Source, DetailType: j.DetailType, Detail: j.Detail, ID: j.ID, Resources: j.Resources, Bus: j.Bus}
+	if d := bytes.TrimSpace(j.Detail); len(d) > 0 && d[0] != '{' {
+		return Entry{}, &EntryError{Code: "MalformedDetail", Field: "detail", Message: "must be a JSON object"}
+	}
+	if j.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, j.Time)
+		if err != nil {
+			return Entry{}, &EntryError{Code: "InvalidArgument", Field: "time", Message: fmt.Sprintf("%q is not an RFC 3339 time", j.Time)}
+		}
+		e.Time = t
+	}
+	if j.ID != "" && (len(j.ID) > 256 || !utf8.ValidString(j.ID)) {
+		return Entry{}, &EntryError{Code: "InvalidArgument", Field: "id", Message: "must be valid UTF-8 of at most 256 bytes"}
+	}
+	return e, nil
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return "a " + kind
 }

@@ -21,10 +21,6 @@ type Publisher interface {
 	Publish(topic string, msgs ...*message.Message) error
 }
 
-// EnvelopeKey marks a bus message whose payload is already a normalised
-// envelope; messages without it are raw entries published straight to NATS.
-const EnvelopeKey = "Eventrouter-Envelope"
-
 // ErrUnavailable wraps a bus failure: nothing can be accepted (HTTP 503).
 var ErrUnavailable = errors.New("event bus unavailable")
 
@@ -70,7 +66,7 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 			continue
 		}
 		m := message.NewMessage(env.ID, payload)
-		m.Metadata.Set(EnvelopeKey, "1")
+		m.Metadata.Set(bus.EnvelopeKey, "1")
 		if _, ok := byBus[e.Bus]; !ok {
 			order = append(order, e.Bus)
 		}

@@ -1,0 +1,278 @@
+// Package consumers delivers events: one consumer is a durable queue on the
+// bus (deliver.<name>), a bounded set of workers, a retry policy and a
+// dead-letter queue around a sink. Consumers share nothing, so a slow or
+// failing one never delays another; a retry waits on the broker, not in a
+// worker.
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/sinks"
+)
+
+// Bus is what a consumer needs of the message bus.
+type Bus interface {
+	Publish(topic string, msgs ...*message.Message) error
+	Consume(ctx context.Context, topic string, opts bus.ConsumeOptions) (<-chan *message.Message, error)
+}
+
+// Policy is a consumer's delivery policy.
+type Policy struct {
+	// MaxAttempts bounds the deliveries of one event (EventBridge: 185).
+	MaxAttempts int
+	// MaxEventAge bounds how long after ingestion an event is still tried
+	// (EventBridge: 24h).
+	MaxEventAge time.Duration
+	// InitialBackoff and MaxBackoff shape the exponential backoff with
+	// jitter between attempts.
+	InitialBackoff, MaxBackoff time.Duration
+	// Timeout bounds one attempt.
+	Timeout time.Duration
+	// Concurrency bounds the attempts in progress at once.
+	Concurrency int
+	// DLQ keeps events that cannot be delivered in dlq.<name>; without it
+	// they are dropped, with an error log and a metric.
+	DLQ bool
+}
+
+func (p *Policy) defaults() {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 185
+	}
+	if p.MaxEventAge <= 0 {
+		p.MaxEventAge = 24 * time.Hour
+	}
+	if p.InitialBackoff <= 0 {
+		p.InitialBackoff = time.Second
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = 5 * time.Minute
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = 5 * time.Second
+	}
+	if p.Concurrency <= 0 {
+		p.Concurrency = 16
+	}
+}
+
+// Consumer delivers the events queued for one consumer through its sink.
+type Consumer struct {
+	name   string
+	sink   sinks.Sink
+	policy Policy
+	bus    Bus
+	m      *Metrics
+	log    *slog.Logger
+	now    func() time.Time
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Options carry what every consumer shares.
+type Options struct {
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+}
+
+// New prepares a consumer; Start begins delivering.
+func New(name string, sink sinks.Sink, p Policy, b Bus, o Options) *Consumer {
+	p.defaults()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Consumer{name: name, sink: sink, policy: p, bus: b, m: o.Metrics, log: o.Logger.With("consumer", name), now: o.Now}
+}
+
+// Name is the consumer's name.
+func (c *Consumer) Name() string { return c.name }
+
+// Start subscribes to the consumer's queue and starts its workers.
+func (c *Consumer) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	ch, err := c.bus.Consume(ctx, bus.DeliverTopic(c.name), bus.ConsumeOptions{
+		Durable:     "deliver-" + c.name,
+		MaxInFlight: c.policy.Concurrency,
+		// A worker holds a message for at most one attempt; past this the
+		// broker assumes the worker died and delivers the event again.
+		AckWait: c.policy.Timeout + 30*time.Second,
+	})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("consumer %s: %w", c.name, err)
+	}
+	c.cancel = cancel
+	c.done = make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < c.policy.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range ch {
+				c.handle(m)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(c.done) }()
+	return nil
+}
+
+// Stop stops taking events and waits, until ctx ends, for the attempts in
+// progress; whatever is not finished goes back to the queue.
+func (c *Consumer) Stop(ctx context.Context) error {
+	if c.cancel == nil {
+		return nil
+	}
+	c.cancel()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("consumer %s: stop: %w", c.name, ctx.Err())
+	}
+}
+
+// handle makes one delivery attempt and answers the bus: ack on success or
+// after dead-lettering, nack with a delay to retry.
+func (c *Consumer) handle(m *message.Message) {
+	now := c.now()
+	attempt := bus.Delivered(m)
+	ingested, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(bus.IngestedKey))
+	if err != nil {
+		ingested = bus.Stored(m)
+	}
+	rule := m.Metadata.Get(bus.RuleKey)
+	id := m.Metadata.Get(bus.EventIDKey)
+	d := event.Delivery{Event: m.Payload, ID: id, Rule: rule, Consumer: c.name, Attempt: attempt}
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.policy.Timeout)
+	err = c.sink.Send(ctx, d)
+	cancel()
+	took := c.now().Sub(now)
+	c.m.attempt(c.name, took)
+	log := c.log.With("event_id", id, "rule", rule, "attempt", attempt)
+
+	if err == nil {
+		c.m.success(c.name, c.now().Sub(ingested))
+		log.Debug("delivered", "took", took)
+		m.Ack()
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) && !sinks.IsPermanent(err) {
+		err = fmt.Errorf("timed out after %s: %w", c.policy.Timeout, err)
+	}
+	reason := ""
+	age := c.now().Sub(ingested)
+	switch {
+	case sinks.IsPermanent(err):
+		reason = "permanent_error"
+	case attempt >= c.policy.MaxAttempts:
+		reason = "max_attempts"
+	case age >= c.policy.MaxEventAge:
+		reason = "max_event_age"
+	}
+	if reason == "" {
+		delay := c.backoff(attempt)
+		if after, ok := sinks.RetryDelay(err); ok && after > delay {
+			delay = after
+		}
+		if left := c.policy.MaxEventAge - age; delay > left {
+			delay = max(left, 0)
+		}
+		c.m.retry(c.name)
+		log.Info("delivery failed; will retry", "err", err, "retry_in", delay)
+		bus.NackAfter(m, delay)
+		return
+	}
+	c.m.failed(c.name)
+	c.deadLetter(m, d, err, reason, ingested, now, log)
+}
+
+// backoff is the wait before attempt+1: exponential from InitialBackoff,
+// doubling, capped at MaxBackoff, with ±50% jitter.
+func (c *Consumer) backoff(attempt int) time.Duration {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     c.policy.InitialBackoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         c.policy.MaxBackoff,
+	}
+	var d time.Duration
+	for i := 0; i < attempt; i++ {
+		d = b.NextBackOff()
+	}
+	return d
+}
+
+// DeadLetter is a dead-lettered event with EventBridge's DLQ attributes.
+type DeadLetter struct {
+	Event        json.RawMessage `json:"event"`
+	Rule         string          `json:"rule"`
+	Consumer     string          `json:"consumer"`
+	ErrorCode    string          `json:"error_code"`
+	ErrorMessage string          `json:"error_message"`
+	Reason       string          `json:"reason"` // permanent_error, max_attempts, max_event_age
+	Attempts     int             `json:"attempts"`
+	FirstAttempt time.Time       `json:"first_attempt"`
+	LastAttempt  time.Time       `json:"last_attempt"`
+	Ingested     time.Time       `json:"ingested"`
+}
+
+func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error, reason string, ingested, last time.Time, log *slog.Logger) {
+	code := sinks.CodeOf(cause)
+	if !c.policy.DLQ {
+		c.m.dlq(c.name, "dropped_"+reason)
+		log.Error("delivery failed for good and the consumer has no DLQ: event dropped", "err", cause, "reason", reason, "error_code", code)
+		m.Ack()
+		return
+	}
+	first := bus.Stored(m)
+	if first.IsZero() || first.After(last) {
+		first = last
+	}
+	rec := DeadLetter{
+		Event: json.RawMessage(d.Event), Rule: d.Rule, Consumer: c.name,
+		ErrorCode: code, ErrorMessage: truncate(cause.Error(), 2048), Reason: reason,
+		Attempts: d.Attempt, FirstAttempt: first.UTC(), LastAttempt: last.UTC(), Ingested: ingested.UTC(),
+	}
+	payload, err := json.Marshal(rec)
+	if err != nil { // the payload came off the bus as JSON; keep it as a string
+		rec.Event, _ = json.Marshal(string(d.Event))
+		payload, _ = json.Marshal(rec)
+	}
+	dm := message.NewMessage(d.ID+":"+c.name, payload)
+	dm.Metadata.Set(bus.EventIDKey, d.ID)
+	dm.Metadata.Set(bus.RuleKey, d.Rule)
+	if err := c.bus.Publish(bus.DLQTopic(c.name), dm); err != nil {
+		log.Warn("cannot write to the DLQ; the event stays queued", "err", err)
+		bus.NackAfter(m, 5*time.Second)
+		return
+	}
+	c.m.dlq(c.name, reason)
+	log.Warn("event dead-lettered", "err", cause, "reason", reason, "error_code", code)
+	m.Ack()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

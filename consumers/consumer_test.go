@@ -1,0 +1,300 @@
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/sinks"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// fakeSink answers each Send with the next result of fail (nil: success).
+type fakeSink struct {
+	mu       sync.Mutex
+	fail     func(d event.Delivery) error
+	got      []event.Delivery
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	delay    time.Duration
+}
+
+func (s *fakeSink) Send(ctx context.Context, d event.Delivery) error {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for {
+		m := s.maxSeen.Load()
+		if n <= m || s.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if s.delay > 0 {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, d)
+	if s.fail != nil {
+		return s.fail(d)
+	}
+	return nil
+}
+
+func (s *fakeSink) Close() error { return nil }
+
+func (s *fakeSink) deliveries() []event.Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]event.Delivery(nil), s.got...)
+}
+
+func queue(t *testing.T, b bus.Bus, consumer string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		m := message.NewMessage(id+":"+consumer, []byte(`{"id":"`+id+`","detail":{}}`))
+		m.Metadata.Set(bus.EventIDKey, id)
+		m.Metadata.Set(bus.RuleKey, "r1")
+		m.Metadata.Set(bus.IngestedKey, time.Now().UTC().Format(time.RFC3339Nano))
+		if err := b.Publish(bus.DeliverTopic(consumer), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func start(t *testing.T, b bus.Bus, name string, s sinks.Sink, p Policy, m *Metrics) *Consumer {
+	t.Helper()
+	c := New(name, s, p, b, Options{Metrics: m})
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Stop(ctx)
+	})
+	return c
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func dlqRecords(t *testing.T, b bus.Bus, consumer string, n int) []DeadLetter {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Consume(ctx, bus.DLQTopic(consumer), bus.ConsumeOptions{Durable: "test-dlq-" + consumer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []DeadLetter
+	for len(out) < n {
+		select {
+		case m := <-ch:
+			var d DeadLetter
+			if err := json.Unmarshal(m.Payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+			m.Ack()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d DLQ records, want %d", len(out), n)
+		}
+	}
+	return out
+}
+
+func TestDeliverSuccess(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	s := &fakeSink{}
+	start(t, b, "inventory", s, Policy{DLQ: true}, m)
+	queue(t, b, "inventory", "e1", "e2", "e3")
+	eventually(t, "3 deliveries", func() bool { return len(s.deliveries()) == 3 })
+	d := s.deliveries()[0]
+	if d.Consumer != "inventory" || d.Rule != "r1" || d.Attempt != 1 || d.ID == "" {
+		t.Errorf("delivery = %+v", d)
+	}
+	eventually(t, "metrics", func() bool {
+		return testutil.ToFloat64(m.Invocations.WithLabelValues("inventory", "success")) == 3
+	})
+}
+
+func TestRetryThenSuccess(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	var calls atomic.Int32
+	s := &fakeSink{fail: func(event.Delivery) error {
+		if calls.Add(1) < 3 {
+			return errors.New("HTTP 503")
+		}
+		return nil
+	}}
+	m := NewMetrics(nil)
+	start(t, b, "c", s, Policy{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, DLQ: true}, m)
+	queue(t, b, "c", "e1")
+	eventually(t, "3 attempts", func() bool { return len(s.deliveries()) == 3 })
+	got := s.deliveries()
+	for i, d := range got {
+		if d.Attempt != i+1 || d.ID != "e1" {
+			t.Errorf("attempt %d: %+v", i, d)
+		}
+	}
+	eventually(t, "success counted", func() bool {
+		return testutil.ToFloat64(m.Invocations.WithLabelValues("c", "success")) == 1 &&
+			testutil.ToFloat64(m.Attempts.WithLabelValues("c", "retry")) == 2
+	})
+}
+
+func TestPermanentGoesToDLQAtOnce(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{fail: func(event.Delivery) error { return sinks.Permanent(errors.New("HTTP 404: no such endpoint")) }}
+	start(t, b, "c", s, Policy{DLQ: true}, NewMetrics(nil))
+	queue(t, b, "c", "e1")
+	recs := dlqRecords(t, b, "c", 1)
+	r := recs[0]
+	if r.Reason != "permanent_error" || r.Attempts != 1 || r.Consumer != "c" || r.Rule != "r1" ||
+		r.ErrorMessage != "HTTP 404: no such endpoint" || r.ErrorCode == "" || r.FirstAttempt.IsZero() || r.LastAttempt.IsZero() {
+		t.Errorf("record = %+v", r)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(r.Event, &ev); err != nil || ev["id"] != "e1" {
+		t.Errorf("record event = %s", r.Event)
+	}
+	if n := len(s.deliveries()); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
+}
+
+func TestMaxAttemptsToDLQ(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{fail: func(event.Delivery) error { return errors.New("connection refused") }}
+	m := NewMetrics(nil)
+	start(t, b, "c", s, Policy{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, DLQ: true}, m)
+	queue(t, b, "c", "e1", "e2")
+	recs := dlqRecords(t, b, "c", 2)
+	for _, r := range recs {
+		if r.Reason != "max_attempts" || r.Attempts != 3 || r.ErrorMessage != "connection refused" {
+			t.Errorf("record = %+v", r)
+		}
+	}
+	if got := testutil.ToFloat64(m.DLQ.WithLabelValues("c", "max_attempts")); got != 2 {
+		t.Errorf("dlq metric = %v", got)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	var first time.Time
+	var mu sync.Mutex
+	var gap time.Duration
+	s := &fakeSink{fail: func(d event.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if d.Attempt == 1 {
+			first = time.Now()
+			return sinks.RetryAfter(errors.New("HTTP 429"), 300*time.Millisecond)
+		}
+		gap = time.Since(first)
+		return nil
+	}}
+	start(t, b, "c", s, Policy{InitialBackoff: time.Millisecond, DLQ: true}, NewMetrics(nil))
+	queue(t, b, "c", "e1")
+	eventually(t, "second attempt", func() bool { return len(s.deliveries()) == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if gap < 280*time.Millisecond {
+		t.Errorf("retried after %s, want ≥ 300ms (Retry-After)", gap)
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{delay: 30 * time.Millisecond}
+	start(t, b, "c", s, Policy{Concurrency: 4, DLQ: true}, NewMetrics(nil))
+	var ids []string
+	for i := 0; i < 40; i++ {
+		ids = append(ids, fmt.Sprint("e", i))
+	}
+	queue(t, b, "c", ids...)
+	eventually(t, "40 deliveries", func() bool { return len(s.deliveries()) == 40 })
+	if m := s.maxSeen.Load(); m > 4 || m < 2 {
+		t.Errorf("max concurrent sends = %d, want ≤ 4 (and parallel)", m)
+	}
+}
+
+// TestNoHeadOfLineBlocking checks that a consumer whose endpoint hangs does
+// not slow down another.
+func TestNoHeadOfLineBlocking(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	stuck := &fakeSink{delay: time.Hour}
+	fast := &fakeSink{}
+	start(t, b, "stuck", stuck, Policy{Concurrency: 2, Timeout: 2 * time.Second, DLQ: true}, NewMetrics(nil))
+	start(t, b, "fast", fast, Policy{Concurrency: 2, DLQ: true}, NewMetrics(nil))
+	var ids []string
+	for i := 0; i < 50; i++ {
+		ids = append(ids, fmt.Sprint("e", i))
+	}
+	queue(t, b, "stuck", ids...)
+	queue(t, b, "fast", ids...)
+	began := time.Now()
+	eventually(t, "fast consumer done", func() bool { return len(fast.deliveries()) == 50 })
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("fast consumer took %s while the other hung", took)
+	}
+}
+
+func TestNoDLQDropsWithMetric(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{fail: func(event.Delivery) error { return sinks.Permanent(errors.New("bad request")) }}
+	m := NewMetrics(nil)
+	start(t, b, "c", s, Policy{DLQ: false}, m)
+	queue(t, b, "c", "e1")
+	eventually(t, "drop counted", func() bool {
+		return testutil.ToFloat64(m.DLQ.WithLabelValues("c", "dropped_permanent_error")) == 1 &&
+			testutil.ToFloat64(m.Invocations.WithLabelValues("c", "failed")) == 1
+	})
+}
+
+func TestBackoffGrowsAndCaps(t *testing.T) {
+	c := New("c", &fakeSink{}, Policy{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}, nil, Options{})
+	for attempt, want := range map[int][2]time.Duration{
+		1:  {50 * time.Millisecond, 150 * time.Millisecond},
+		3:  {200 * time.Millisecond, 600 * time.Millisecond},
+		20: {500 * time.Millisecond, 1500 * time.Millisecond},
+	} {
+		for i := 0; i < 50; i++ {
+			if d := c.backoff(attempt); d < want[0] || d > want[1] {
+				t.Fatalf("backoff(%d) = %s, want within %v", attempt, d, want)
+			}
+		}
+	}
+}

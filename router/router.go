@@ -1,0 +1,287 @@
+// Package router is the routing stage: it takes each accepted event from
+// events.<bus>, matches it once against the bus's rules and publishes one
+// message per matched consumer to that consumer's own queue,
+// deliver.<consumer>, before acknowledging the event. Every hop is durable,
+// so a crash anywhere repeats work but loses nothing.
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/rules"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Bus is what the router needs of the message bus.
+type Bus interface {
+	Publish(topic string, msgs ...*message.Message) error
+	Consume(ctx context.Context, topic string, opts bus.ConsumeOptions) (<-chan *message.Message, error)
+}
+
+// Rule is one routing rule: a pattern on a bus and the consumers it feeds.
+type Rule struct {
+	Name    string
+	Bus     string
+	Pattern *rules.Pattern
+	Targets []string
+}
+
+// Routes is an immutable routing table, built whole and swapped in whole on
+// reload.
+type Routes struct {
+	buses map[string]*busRoutes
+}
+
+type busRoutes struct {
+	table   *rules.Table
+	targets map[string][]string // rule name → consumers
+}
+
+// NewRoutes builds the table. Rules without a bus are on the default bus.
+func NewRoutes(rs []Rule) (*Routes, error) {
+	byBus := map[string][]Rule{}
+	for _, r := range rs {
+		if r.Bus == "" {
+			r.Bus = event.DefaultBus
+		}
+		byBus[r.Bus] = append(byBus[r.Bus], r)
+	}
+	routes := &Routes{buses: map[string]*busRoutes{}}
+	for name, list := range byBus {
+		br := &busRoutes{targets: map[string][]string{}}
+		var trs []rules.Rule
+		for _, r := range list {
+			trs = append(trs, rules.Rule{Name: r.Name, Pattern: r.Pattern})
+			br.targets[r.Name] = r.Targets
+		}
+		t, err := rules.NewTable(trs)
+		if err != nil {
+			return nil, fmt.Errorf("router: bus %s: %w", name, err)
+		}
+		br.table = t
+		routes.buses[name] = br
+	}
+	return routes, nil
+}
+
+// HasBus reports whether events may be sent to the bus: the default bus
+// always exists, others once a rule names them.
+func (r *Routes) HasBus(name string) bool {
+	if name == event.DefaultBus {
+		return true
+	}
+	_, ok := r.buses[name]
+	return ok
+}
+
+// Options tune a Router.
+type Options struct {
+	// Workers is how many events are routed at once (default 64).
+	Workers int
+	// Stamp gives raw entries published to NATS their account and region.
+	Stamp event.Stamp
+	// Ingest counts raw NATS entries as eventrouter_ingest_events_total
+	// with source "nats"; nil skips counting.
+	Ingest  *prometheus.CounterVec
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// Router moves events from their bus to the consumers' queues.
+type Router struct {
+	bus    Bus
+	routes atomic.Pointer[Routes]
+	opts   Options
+	log    *slog.Logger
+}
+
+// New returns a router over b with the given routes.
+func New(b Bus, routes *Routes, opts Options) *Router {
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	r := &Router{bus: b, opts: opts, log: opts.Logger}
+	r.routes.Store(routes)
+	return r
+}
+
+// Swap installs a new routing table; events routed from now on use it.
+func (r *Router) Swap(routes *Routes) { r.routes.Store(routes) }
+
+// Routes returns the table in use.
+func (r *Router) Routes() *Routes { return r.routes.Load() }
+
+// RejectedTopic holds raw NATS entries that could not be made into events,
+// with the reason, so that nothing acknowledged is dropped silently.
+var RejectedTopic = bus.DLQTopic("_rejected")
+
+// Run routes events until ctx ends, then waits for the events in hand.
+func (r *Router) Run(ctx context.Context) error {
+	ch, err := r.bus.Consume(ctx, bus.EventsPrefix+">", bus.ConsumeOptions{
+		Durable:     "router",
+		MaxInFlight: r.opts.Workers,
+		AckWait:     30 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < r.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]string, 0, 16)
+			for m := range ch {
+				buf = r.handle(m, buf[:0])
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// handle routes one event and answers the bus.
+func (r *Router) handle(m *message.Message, buf []string) []string {
+	busName := strings.TrimPrefix(m.Metadata.Get(bus.TopicKey), bus.EventsPrefix)
+	ingested := bus.Stored(m)
+	env, id := []byte(m.Payload), m.UUID
+	if m.Metadata.Get(bus.EnvelopeKey) != "1" {
+		var ok bool
+		if env, id, ok = r.normalizeRaw(m, busName, ingested); !ok {
+			return buf
+		}
+	}
+	routes := r.routes.Load()
+	br := routes.buses[busName]
+	if br == nil {
+		m.Ack() // no rule on this bus: like EventBridge, the event ends here
+		return buf
+	}
+	buf = br.table.AppendMatches(buf, env)
+	if len(buf) == 0 {
+		m.Ack()
+		return buf
+	}
+	r.opts.Metrics.matched(busName, buf)
+
+	// One message per consumer, naming every rule that chose it.
+	var consumers []string
+	ruleNames := map[string][]string{}
+	for _, rule := range buf {
+		for _, c := range br.targets[rule] {
+			if _, seen := ruleNames[c]; !seen {
+				consumers = append(consumers, c)
+			}
+			ruleNames[c] = append(ruleNames[c], rule)
+		}
+	}
+	for _, c := range consumers {
+		dm := message.NewMessage(id+":"+c, env)
+		dm.Metadata.Set(bus.EventIDKey, id)
+		dm.Metadata.Set(bus.RuleKey, strings.Join(ruleNames[c], ","))
+		dm.Metadata.Set(bus.IngestedKey, ingested.UTC().Format(time.RFC3339Nano))
+		if err := r.bus.Publish(bus.DeliverTopic(c), dm); err != nil {
+			// The consumers already published to de-duplicate the retry.
+			r.log.Warn("router: cannot queue delivery; event will be retried", "event_id", id, "consumer", c, "err", err)
+			bus.NackAfter(m, time.Second)
+			return buf
+		}
+	}
+	m.Ack()
+	return buf
+}
+
+// normalizeRaw turns an entry published straight to NATS into an envelope.
+// Its id is derived from its place in the stream, so a redelivery gets the
+// same id. Entries that cannot be events go to RejectedTopic.
+func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time) ([]byte, string, bool) {
+	e, bad := event.DecodeEntry(m.Payload)
+	if bad == nil {
+		e.Bus = busName
+		if e.ID == "" {
+			e.ID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(m.UUID+"@"+ingested.Format(time.RFC3339Nano))).String()
+		}
+		if e.Time.IsZero() {
+			e.Time = ingested
+		}
+		var env event.Envelope
+		if env, bad = event.Normalize(e, r.opts.Stamp); bad == nil {
+			b, err := env.Marshal()
+			if err == nil {
+				r.countIngest("accepted")
+				return b, env.ID, true
+			}
+			bad = &event.EntryError{Code: "MalformedDetail", Message: err.Error()}
+		}
+	}
+	r.countIngest("rejected")
+	rec, _ := json.Marshal(map[string]any{
+		"bus":           busName,
+		"error_code":    bad.Code,
+		"error_message": bad.Error(),
+		"payload":       string(m.Payload),
+		"received":      ingested.UTC().Format(time.RFC3339Nano),
+	})
+	if err := r.bus.Publish(RejectedTopic, message.NewMessage(m.UUID, rec)); err != nil {
+		r.log.Warn("router: cannot record a rejected NATS entry; will retry", "err", err)
+		bus.NackAfter(m, time.Second)
+		return nil, "", false
+	}
+	r.log.Warn("router: rejected an entry published to NATS", "bus", busName, "reason", bad.Error())
+	m.Ack()
+	return nil, "", false
+}
+
+func (r *Router) countIngest(result string) {
+	if r.opts.Ingest != nil {
+		r.opts.Ingest.WithLabelValues("nats", result).Inc()
+	}
+}
+
+// Metrics are the routing metrics of SPEC's table.
+type Metrics struct {
+	Matched   *prometheus.CounterVec // eventrouter_matched_events_total{bus}
+	Triggered *prometheus.CounterVec // eventrouter_rule_triggered_total{bus,rule}
+}
+
+// NewMetrics creates the routing metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Matched: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_matched_events_total",
+			Help: "Events that matched at least one rule, by event bus.",
+		}, []string{"bus"}),
+		Triggered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_rule_triggered_total",
+			Help: "Events that matched each rule, by event bus and rule.",
+		}, []string{"bus", "rule"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Matched, m.Triggered)
+	}
+	return m
+}
+
+func (m *Metrics) matched(bus string, rules []string) {
+	if m == nil {
+		return
+	}
+	m.Matched.WithLabelValues(bus).Inc()
+	for _, r := range rules {
+		m.Triggered.WithLabelValues(bus, r).Inc()
+	}
+}

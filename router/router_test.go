@@ -1,0 +1,184 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/rules"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func orderRoutes(t *testing.T) *Routes {
+	t.Helper()
+	r, err := NewRoutes([]Rule{
+		{Name: "order-created", Pattern: rules.MustCompile(`{"source":["orders.service"],"detail-type":["OrderCreated"]}`), Targets: []string{"inventory", "notification", "analytics"}},
+		{Name: "order-created-vip", Pattern: rules.MustCompile(`{"detail-type":["OrderCreated"],"detail":{"total":[{"numeric":[">=",1000]}]}}`), Targets: []string{"vip-alerts", "analytics"}},
+		{Name: "audit", Bus: "audit", Pattern: rules.MustCompile(`{"source":[{"prefix":""}]}`), Targets: []string{"auditor"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func run(t *testing.T, b bus.Bus, r *Router) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func publishEnvelope(t *testing.T, b bus.Bus, busName string, e event.Entry) string {
+	t.Helper()
+	env, bad := event.Normalize(e, event.Stamp{Account: "000000000000", Region: "local"})
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	p, _ := env.Marshal()
+	m := message.NewMessage(env.ID, p)
+	m.Metadata.Set(bus.EnvelopeKey, "1")
+	if err := b.Publish(bus.EventsTopic(busName), m); err != nil {
+		t.Fatal(err)
+	}
+	return env.ID
+}
+
+func take(t *testing.T, b bus.Bus, topic string, n int) []*message.Message {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Consume(ctx, topic, bus.ConsumeOptions{Durable: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*message.Message
+	for len(out) < n {
+		select {
+		case m := <-ch:
+			out = append(out, m)
+			m.Ack()
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: got %d messages, want %d", topic, len(out), n)
+		}
+	}
+	select {
+	case m := <-ch:
+		t.Fatalf("%s: unexpected extra message %s", topic, m.UUID)
+	case <-time.After(100 * time.Millisecond):
+	}
+	return out
+}
+
+func TestFanOut(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	m := NewMetrics(prometheus.NewRegistry())
+	run(t, b, New(b, orderRoutes(t), Options{Metrics: m}))
+
+	big := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{"total":1250}`)})
+	small := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{"total":20}`)})
+	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone"})
+
+	for _, c := range []string{"inventory", "notification"} {
+		got := map[string]bool{}
+		for _, msg := range take(t, b, bus.DeliverTopic(c), 2) {
+			got[msg.Metadata.Get(bus.EventIDKey)] = true
+			if msg.Metadata.Get(bus.RuleKey) != "order-created" || msg.Metadata.Get(bus.IngestedKey) == "" {
+				t.Errorf("%s: metadata %v", c, msg.Metadata)
+			}
+		}
+		if !got[big] || !got[small] {
+			t.Errorf("%s got %v", c, got)
+		}
+	}
+	vip := take(t, b, bus.DeliverTopic("vip-alerts"), 1)
+	if vip[0].Metadata.Get(bus.EventIDKey) != big {
+		t.Errorf("vip got %s", vip[0].Metadata.Get(bus.EventIDKey))
+	}
+	// analytics is the target of both rules: one message, both rules named.
+	an := take(t, b, bus.DeliverTopic("analytics"), 2)
+	for _, msg := range an {
+		want := "order-created"
+		if msg.Metadata.Get(bus.EventIDKey) == big {
+			want = "order-created,order-created-vip"
+		}
+		if got := msg.Metadata.Get(bus.RuleKey); got != want {
+			t.Errorf("analytics rule header %q, want %q", got, want)
+		}
+		var env event.Envelope
+		if err := json.Unmarshal(msg.Payload, &env); err != nil || env.ID != msg.Metadata.Get(bus.EventIDKey) {
+			t.Errorf("payload %s", msg.Payload)
+		}
+	}
+	if got := testutil.ToFloat64(m.Matched.WithLabelValues("default")); got != 2 {
+		t.Errorf("matched = %v", got)
+	}
+	if got := testutil.ToFloat64(m.Triggered.WithLabelValues("default", "order-created-vip")); got != 1 {
+		t.Errorf("vip triggered = %v", got)
+	}
+}
+
+func TestRawNATSEntries(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	ingest := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"source", "result"})
+	run(t, b, New(b, orderRoutes(t), Options{Ingest: ingest, Stamp: event.Stamp{Account: "123456789012", Region: "eu-west-1"}}))
+
+	raw := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5}}`))
+	bad := message.NewMessage("", []byte(`{"source":"orders.service","detail":"not an object"}`))
+	if err := b.Publish("events.default", raw, bad); err != nil {
+		t.Fatal(err)
+	}
+	got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]
+	var env event.Envelope
+	if err := json.Unmarshal(got.Payload, &env); err != nil {
+		t.Fatal(err)
+	}
+	if env.ID == "" || env.Account != "123456789012" || env.Region != "eu-west-1" || env.Time == "" || env.ID != got.Metadata.Get(bus.EventIDKey) {
+		t.Errorf("normalised envelope %+v", env)
+	}
+	rej := take(t, b, RejectedTopic, 1)[0]
+	var rec map[string]any
+	json.Unmarshal(rej.Payload, &rec)
+	if rec["error_code"] == nil || rec["payload"] == nil {
+		t.Errorf("rejected record %s", rej.Payload)
+	}
+	if testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")) != 1 || testutil.ToFloat64(ingest.WithLabelValues("nats", "rejected")) != 1 {
+		t.Error("nats ingest not counted")
+	}
+}
+
+func TestSwapRoutes(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	r := New(b, orderRoutes(t), Options{})
+	run(t, b, r)
+	next, err := NewRoutes([]Rule{{Name: "all", Pattern: rules.MustCompile(`{"source":["payments"]}`), Targets: []string{"ledger"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Swap(next)
+	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone"})
+	take(t, b, bus.DeliverTopic("ledger"), 1)
+	if r.Routes().HasBus("audit") {
+		t.Error("old bus still known after swap")
+	}
+}
+
+func TestOtherBusIsolated(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	run(t, b, New(b, orderRoutes(t), Options{}))
+	publishEnvelope(t, b, "audit", event.Entry{Source: "orders.service", DetailType: "OrderCreated"})
+	take(t, b, bus.DeliverTopic("auditor"), 1)
+	if n := b.Len(bus.DeliverTopic("inventory")); n != 0 {
+		t.Errorf("default-bus rule fired for an audit-bus event (%d)", n)
+	}
+}
