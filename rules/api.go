@@ -107,8 +107,9 @@ func (t *Table) Len() int { return len(t.names) }
 func (t *Table) Names() []string { return slices.Clone(t.names) }
 
 // Match returns the names of all rules whose pattern matches the event, in
-// table order. The event must be a JSON object (see ValidateEvent); invalid
-// JSON never panics but matches nothing reliably.
+// table order. The event must be a JSON object (see ValidateEvent): anything
+// else matches no rule. Malformed JSON never panics, but what it matches is
+// unspecified; validate events where they enter.
 func (t *Table) Match(event []byte) []string {
 	return t.AppendMatches(nil, event)
 }

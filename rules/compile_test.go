@@ -86,3 +86,24 @@ func TestTableRules(t *testing.T) {
 		t.Errorf("Match(invalid) = %v", got)
 	}
 }
+
+// TestNonObjectEventsMatchNothing checks that only JSON objects are events:
+// a pattern of nothing but exists:false must not match a scalar or array.
+func TestNonObjectEventsMatchNothing(t *testing.T) {
+	p := MustCompile(`{"a":[{"exists":false}]}`)
+	for _, ev := range []string{`[1]`, `null`, ``, `not json`, `"x"`, `3`} {
+		if p.Match([]byte(ev)) {
+			t.Errorf("%q matched", ev)
+		}
+	}
+	if !p.Match([]byte(`{"b":1}`)) {
+		t.Error("an object without a should match")
+	}
+}
+
+func TestCIDRMappedIPv4(t *testing.T) {
+	p := MustCompile(`{"ip":[{"cidr":"10.0.0.0/24"}]}`)
+	if !p.Match([]byte(`{"ip":"::ffff:10.0.0.7"}`)) {
+		t.Error("IPv4-mapped address not matched by its IPv4 block")
+	}
+}

@@ -64,11 +64,12 @@ func newMatchState(ix *index) *matchState {
 // the state's own and valid until its next use.
 func (s *matchState) match(ix *index, event []byte) []int32 {
 	s.reset(ix)
-	if len(event) > 0 {
-		doc := gjson.Parse(bytesString(event))
-		if doc.IsObject() && ix.root.children != nil {
-			s.walkObject(ix, doc, ix.root)
-		}
+	doc := gjson.Parse(bytesString(event))
+	if !doc.IsObject() {
+		return s.matched // not an event: nothing matches, not even exists:false
+	}
+	if ix.root.children != nil {
+		s.walkObject(ix, doc, ix.root)
 	}
 	for _, a := range s.cands {
 		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info) {

@@ -122,7 +122,8 @@ func (m *matcher) match(v leaf, fold *[]byte) bool {
 			return false
 		}
 		a, err := netip.ParseAddr(v.str)
-		return err == nil && a.Zone() == "" && m.pfx.Contains(a)
+		// An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is its IPv4 address.
+		return err == nil && a.Zone() == "" && m.pfx.Contains(a.Unmap())
 	case mExists:
 		return true
 	case mAnythingBut:

@@ -1,0 +1,108 @@
+package rules_test
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/eventrouter/eventrouter/internal/citylots"
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// The benchmark data: citylots-shaped events and rule sets generated in
+// process, so the numbers are reproducible on any machine. BENCHMARKS.md
+// records the command, results and targets.
+const (
+	benchEvents = 20000
+	benchSeed   = 1
+)
+
+// benchData holds the events, generated once for all benchmarks.
+var benchData = sync.OnceValues(func() ([][]byte, int) {
+	evs := citylots.New(benchSeed).Events(benchEvents)
+	total := 0
+	for _, ev := range evs {
+		total += len(ev)
+	}
+	return evs, total / len(evs)
+})
+
+// benchRules compiles the first n generated rules, in name order.
+func benchRules(b *testing.B, n int) []rules.Rule {
+	b.Helper()
+	pats := citylots.Rules(n, benchSeed)
+	rs := make([]rules.Rule, 0, n)
+	for _, name := range slices.Sorted(maps.Keys(pats)) {
+		p, err := rules.Compile([]byte(pats[name]))
+		if err != nil {
+			b.Fatalf("%s %s: %v", name, pats[name], err)
+		}
+		rs = append(rs, rules.Rule{Name: name, Pattern: p})
+	}
+	return rs
+}
+
+// BenchmarkTableMatch measures matching one event against tables of 1 to
+// 10,000 rules; one op is one event. Besides ns/op and allocs/op it reports
+// events/s and the mean number of matching rules per event over the whole
+// event set (counted outside the clock, so it does not depend on b.N).
+func BenchmarkTableMatch(b *testing.B) {
+	events, avgSize := benchData()
+	for _, n := range []int{1, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			t, err := rules.NewTable(benchRules(b, n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]string, 0, n)
+			// One untimed pass counts the matches and grows the table's
+			// pooled match state and buf to their steady-state sizes.
+			matches := 0
+			for _, ev := range events {
+				buf = t.AppendMatches(buf[:0], ev)
+				matches += len(buf)
+			}
+			b.SetBytes(int64(avgSize))
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				buf = t.AppendMatches(buf[:0], events[i])
+				if i++; i == len(events) {
+					i = 0
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(matches)/float64(len(events)), "matches/event")
+		})
+	}
+}
+
+// BenchmarkCompile measures building a 10,000-rule table from pattern
+// source: Compile for every pattern, then NewTable.
+func BenchmarkCompile(b *testing.B) {
+	const n = 10000
+	pats := citylots.Rules(n, benchSeed)
+	names := slices.Sorted(maps.Keys(pats))
+	srcs := make([][]byte, len(names))
+	for i, name := range names {
+		srcs[i] = []byte(pats[name])
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rs := make([]rules.Rule, len(names))
+		for i, src := range srcs {
+			p, err := rules.Compile(src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rs[i] = rules.Rule{Name: names[i], Pattern: p}
+		}
+		if _, err := rules.NewTable(rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rules/s")
+}
