@@ -196,9 +196,10 @@ type Bus struct {
 // an external one (nats).
 type NATS struct {
 	// Listen is where the embedded server accepts clients, host:port
-	// (default 127.0.0.1:4222). Clients may publish events to
-	// events.<bus> there, so a non-loopback address needs Token or User,
-	// or routerd's --insecure flag.
+	// (default 127.0.0.1:4222); "" opens no client port, leaving the server
+	// to routerd alone. Clients may publish events to events.<bus> there,
+	// so a non-loopback address needs Token or User, or routerd's
+	// --insecure flag.
 	Listen string `mapstructure:"listen"`
 	// URL is the external server for type nats, e.g. nats://host:4222;
 	// several may be given separated by commas.

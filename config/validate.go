@@ -221,6 +221,10 @@ func (c *Config) validateBus(p *problems) {
 		if strings.TrimSpace(b.DataDir) == "" {
 			p.add("bus.data_dir", "is required for bus type %s", BusNATSEmbedded)
 		}
+		if n.Listen == "" { // no client port: only routerd itself uses the server
+			c.validateCluster(p)
+			break
+		}
 		host, ok := checkListen(p, "bus.nats.listen", n.Listen)
 		if ok && !isLoopback(host) && n.Token == "" && n.User == "" && !c.Insecure {
 			p.add("bus.nats.listen", "%s is not a loopback address and bus.nats has no token or user, so anyone who can reach it could publish events (set a token, or start routerd with --insecure)", n.Listen)

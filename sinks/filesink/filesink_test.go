@@ -1,0 +1,262 @@
+package filesink
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/sinks"
+	"github.com/eventrouter/eventrouter/sinks/sinktest"
+)
+
+func newSink(t testing.TB, path string) *Sink {
+	t.Helper()
+	s, err := New("archive", sinks.Spec{"path": path}, sinks.Deps{})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s.(*Sink)
+}
+
+// readLines returns the file's lines; a missing file has none.
+func readLines(t testing.TB, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		t.Errorf("file does not end with a newline: %q", b[max(0, len(b)-40):])
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 2<<20)
+	for sc.Scan() {
+		lines = append(lines, bytes.Clone(sc.Bytes()))
+	}
+	return lines
+}
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) (sinks.Sink, sinktest.Received) {
+		path := filepath.Join(t.TempDir(), "events.jsonl")
+		return newSink(t, path), func() []event.Delivery {
+			var got []event.Delivery
+			for _, l := range readLines(t, path) {
+				got = append(got, event.Delivery{Event: l})
+			}
+			return got
+		}
+	})
+}
+
+func TestLinesAreJSONAndSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "events.jsonl")
+	s := newSink(t, path)
+	for i := range 3 {
+		if err := s.Send(context.Background(), sinktest.Delivery(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o600 != 0o600 || perm&0o133 != 0 {
+		t.Errorf("file mode %v, want 0644 less the umask", perm)
+	}
+
+	s = newSink(t, path)
+	if err := s.Send(context.Background(), sinktest.Delivery(3)); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 4 {
+		t.Fatalf("%d lines after reopen, want 4 (appended, not truncated)", len(lines))
+	}
+	for i, l := range lines {
+		var env event.Envelope
+		if err := json.Unmarshal(l, &env); err != nil {
+			t.Errorf("line %d is not JSON: %v", i+1, err)
+		}
+		if !bytes.Equal(l, sinktest.Delivery(i).Event) {
+			t.Errorf("line %d = %s, want %s", i+1, l, sinktest.Delivery(i).Event)
+		}
+	}
+}
+
+func TestMultilineEventBecomesOneLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := newSink(t, path)
+	d := sinktest.Delivery(1)
+	var pretty bytes.Buffer
+	json.Indent(&pretty, d.Event, "", "  ")
+	d.Event = pretty.Bytes()
+	if err := s.Send(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 1 || !bytes.Equal(lines[0], sinktest.Delivery(1).Event) {
+		t.Fatalf("got %q, want the compact envelope on one line", lines)
+	}
+}
+
+func TestInvalidEventIsPermanent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := newSink(t, path)
+	err := s.Send(context.Background(), event.Delivery{Event: []byte(`{"id":`), ID: "x"})
+	if !sinks.IsPermanent(err) || sinks.CodeOf(err) != "INVALID_EVENT" {
+		t.Fatalf("err = %v, want permanent INVALID_EVENT", err)
+	}
+	if n := len(readLines(t, path)); n != 0 {
+		t.Fatalf("%d lines written, want 0", n)
+	}
+}
+
+func TestReopensAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	s := newSink(t, path)
+	if err := s.Send(context.Background(), sinktest.Delivery(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), sinktest.Delivery(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), sinktest.Delivery(3)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readLines(t, path+".1")); n != 1 {
+		t.Errorf("rotated file has %d lines, want 1", n)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 1 || !bytes.Equal(lines[0], sinktest.Delivery(3).Event) {
+		t.Errorf("new file has %q, want event 3 alone", lines)
+	}
+}
+
+// TestGroupCommit checks that concurrent Sends share fsyncs.
+func TestGroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := newSink(t, path)
+	const n = 400
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := g; i < n; i += 64 {
+				if err := s.Send(context.Background(), sinktest.Delivery(i)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s.Close()
+	if got := len(readLines(t, path)); got != n {
+		t.Fatalf("%d lines, want %d", got, n)
+	}
+	if s.commits >= n {
+		t.Errorf("%d fsyncs for %d concurrent sends: no group commit", s.commits, n)
+	}
+	t.Logf("%d sends, %d fsyncs", n, s.commits)
+}
+
+func TestConfig(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, nil, 0o644)
+	for _, tc := range []struct {
+		spec sinks.Spec
+		want string
+	}{
+		{sinks.Spec{}, `missing required key "path"`},
+		{sinks.Spec{"path": ""}, `missing required key "path"`},
+		{sinks.Spec{"path": "x", "mode": "0600"}, `unknown key "mode"`},
+		{sinks.Spec{"path": 5}, "key path: expected string"},
+		{sinks.Spec{"path": filepath.Join(blocker, "events.jsonl")}, "not a directory"},
+		{sinks.Spec{"path": dir}, "is a directory"},
+	} {
+		_, err := New("c", tc.spec, sinks.Deps{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%v) = %v, want an error containing %q", tc.spec, err, tc.want)
+		}
+	}
+	if err := Validate(sinks.Spec{"path": "/nonexistent/dir/events.jsonl"}); err != nil {
+		t.Errorf("Validate touched the file system: %v", err)
+	}
+}
+
+// naive is the obvious file sink, for comparison: every Send writes and
+// fsyncs under one mutex.
+type naive struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (n *naive) Send(_ context.Context, d event.Delivery) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := n.f.Write(append(d.Event, '\n')); err != nil {
+		return err
+	}
+	return n.f.Sync()
+}
+
+// BenchmarkSend measures the file sink against the naive one with 1, 16
+// and 64 concurrent senders (a consumer's concurrency).
+func BenchmarkSend(b *testing.B) {
+	d := sinktest.Delivery(1)
+	for _, senders := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("group/senders=%d", senders), func(b *testing.B) {
+			s := newSink(b, filepath.Join(b.TempDir(), "events.jsonl"))
+			run(b, senders, func() error { return s.Send(context.Background(), d) })
+		})
+		b.Run(fmt.Sprintf("naive/senders=%d", senders), func(b *testing.B) {
+			f, err := os.OpenFile(filepath.Join(b.TempDir(), "events.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			n := &naive{f: f}
+			run(b, senders, func() error { return n.Send(context.Background(), d) })
+		})
+	}
+}
+
+func run(b *testing.B, senders int, send func() error) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Go(func() {
+			for i := g; i < b.N; i += senders {
+				if err := send(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,191 @@
+// Package sinks holds the transports that deliver events to consumers: one
+// sub-package per type (http, file, nats, log). A sink only sends; retries,
+// backoff and the dead-letter queue live in package consumers.
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/nats-io/nats.go"
+)
+
+// Sink delivers events to one consumer's destination.
+type Sink interface {
+	// Send delivers one event. A nil error means the destination has it.
+	// Errors are retried unless marked with Permanent.
+	Send(ctx context.Context, d event.Delivery) error
+	// Close releases the sink's resources.
+	Close() error
+}
+
+// Deps are the shared resources a sink may use.
+type Deps struct {
+	Logger *slog.Logger
+	// NATS is a connection to the bus's NATS server, for the nats sink; nil
+	// when the bus is not NATS.
+	NATS *nats.Conn
+}
+
+// Spec is a sink's configuration as read from the config file: the keys of
+// consumers.<name>.sink other than type.
+type Spec map[string]any
+
+// Factory builds a sink of one type. name is the consumer's name.
+type Factory func(name string, spec Spec, deps Deps) (Sink, error)
+
+// Kind is one sink type: its factory, and a check of its configuration
+// that touches neither disk nor network (for validation and reload).
+type Kind struct {
+	New      Factory
+	Validate func(Spec) error // nil: New is the only check
+}
+
+// Registry maps sink types to their kinds. It is a plain value built in one
+// place (package app), so tests can register fakes.
+type Registry map[string]Kind
+
+// New builds a sink of the given type, or says which types exist.
+func (r Registry) New(typ, name string, spec Spec, deps Deps) (Sink, error) {
+	k, err := r.kind(typ)
+	if err != nil {
+		return nil, err
+	}
+	return k.New(name, spec, deps)
+}
+
+// Validate checks a sink's configuration without building it.
+func (r Registry) Validate(typ string, spec Spec) error {
+	k, err := r.kind(typ)
+	if err != nil || k.Validate == nil {
+		return err
+	}
+	return k.Validate(spec)
+}
+
+func (r Registry) kind(typ string) (Kind, error) {
+	k, ok := r[typ]
+	if !ok {
+		known := make([]string, 0, len(r))
+		for t := range r {
+			known = append(known, t)
+		}
+		slices.Sort(known)
+		return k, fmt.Errorf("unknown sink type %q (known: %s)", typ, strings.Join(known, ", "))
+	}
+	return k, nil
+}
+
+// permanentError marks a failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying: the event goes to the
+// dead-letter queue at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// retryAfterError carries the destination's own wish for when to retry.
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable no sooner than after (an HTTP
+// Retry-After, say).
+func RetryAfter(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err: err, after: after}
+}
+
+// RetryDelay returns the delay attached with RetryAfter, if any.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}
+
+// ErrorCode is a short machine-readable cause recorded with dead-lettered
+// events, like EventBridge's ERROR_CODE attribute.
+type ErrorCode interface{ Code() string }
+
+// CodeOf returns err's code, or "SINK_ERROR".
+func CodeOf(err error) string {
+	var c ErrorCode
+	if errors.As(err, &c) {
+		return c.Code()
+	}
+	return "SINK_ERROR"
+}
+
+// Decode strictly decodes a sink spec into dst (a pointer to a struct with
+// json tags): unknown keys are errors that name the key.
+func Decode(spec Spec, dst any) error {
+	b, err := json.Marshal(map[string]any(spec))
+	if err != nil {
+		return fmt.Errorf("sink config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "json: unknown field ") {
+			return fmt.Errorf("unknown key %s", strings.TrimPrefix(msg, "json: unknown field "))
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("key %s: expected %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return fmt.Errorf("sink config: %v", err)
+	}
+	return nil
+}
+
+// Duration is a time.Duration that decodes from strings like "5s".
+type Duration time.Duration
+
+// UnmarshalJSON accepts a Go duration string or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (use e.g. 5s, 500ms)", s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("invalid duration %s", b)
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)))
+	return nil
+}
