@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -68,7 +69,8 @@ func (n *pathNode) finish() {
 // altInfo is one alternative of one rule, ready for evaluation.
 type altInfo struct {
 	rule  int32
-	conds []acond // positive conditions first, then exists:false-only ones
+	conds []acond // positive conditions, most selective first, then exists:false-only ones
+	rest  []acond // conds without the driver: enough after an exact hit on an event without arrays
 }
 
 type acond struct {
@@ -76,11 +78,13 @@ type acond struct {
 	c     *condition
 }
 
-// posting is an index entry: the alternative a driver value leads to. sure
-// means the hit alone proves the alternative matches.
+// posting is an index entry: the alternative a driver value leads to.
+// exact means the hit proves the driver condition holds (a wildcard's
+// literal start does not); sure means it proves the whole alternative.
 type posting struct {
-	alt  int32
-	sure bool
+	alt   int32
+	exact bool
+	sure  bool
 }
 
 // fieldIndex holds the drivers on one field path.
@@ -124,23 +128,75 @@ func addPosting(m *map[string][]posting, k string, p posting) {
 	(*m)[k] = append((*m)[k], p)
 }
 
-// matcher ranks for choosing a driver: lower is more selective.
-func driverCost(m *matcher) (cost int, indexable bool) {
+// fieldStats counts, per field path, the distinct values patterns name:
+// a field with few distinct values across all rules (ODD_EVEN: "E", "O")
+// is probably one whose every value is common in events, a poor driver; a
+// field with hundreds (STREET) makes a selective one.
+type fieldStats struct {
+	exact    map[string]map[string]bool // path → distinct exact values
+	prefixes map[string]map[string]bool // path → distinct prefixes and suffixes
+}
+
+func collectStats(rules []Rule) fieldStats {
+	st := fieldStats{exact: map[string]map[string]bool{}, prefixes: map[string]map[string]bool{}}
+	add := func(m map[string]map[string]bool, path, v string) {
+		if m[path] == nil {
+			m[path] = map[string]bool{}
+		}
+		m[path][v] = true
+	}
+	for _, r := range rules {
+		for _, alt := range r.Pattern.alts {
+			for i := range alt {
+				c := &alt[i]
+				for j := range c.ms {
+					m := &c.ms[j]
+					switch m.kind {
+					case mString, mEqualsFold:
+						add(st.exact, c.path, "s"+m.s)
+					case mStringSet:
+						for v := range m.set {
+							add(st.exact, c.path, "s"+v)
+						}
+					case mNumber:
+						add(st.exact, c.path, fmt.Sprint("n", m.num))
+					case mTrue, mFalse, mNull:
+						add(st.exact, c.path, fmt.Sprint("l", m.kind))
+					case mPrefix, mPrefixFold, mSuffix, mSuffixFold:
+						add(st.prefixes, c.path, fmt.Sprint(m.kind, m.s))
+					}
+				}
+			}
+		}
+	}
+	return st
+}
+
+// hitRate estimates the share of events a matcher's index entry is hit by,
+// from the number of distinct values rules name for the field.
+func (st fieldStats) hitRate(path string, m *matcher) (rate float64, indexable bool) {
+	exact := 1 / float64(max(len(st.exact[path]), 2))
+	affix := 1 / float64(max(len(st.prefixes[path]), 4))
 	switch m.kind {
 	case mString, mNumber, mTrue, mFalse, mNull, mEqualsFold:
-		return 1, true
+		return exact, true
+	case mStringSet:
+		return min(1, exact*float64(len(m.set))), true
 	case mPrefix, mSuffix, mPrefixFold, mSuffixFold:
-		return 2, true
-	case mWildcard:
-		p := m.wc.parts
-		return 3, p[0] != "" || p[len(p)-1] != ""
-	case mNumeric:
-		if m.rng.lo == m.rng.hi {
+		if m.s == "" {
 			return 1, true
 		}
-		return 4, true
+		return affix, true
+	case mWildcard:
+		p := m.wc.parts
+		return 0.3, p[0] != "" || p[len(p)-1] != ""
+	case mNumeric:
+		if m.rng.lo == m.rng.hi {
+			return exact, true
+		}
+		return 0.25, true
 	}
-	return 0, false
+	return 1, false
 }
 
 func buildIndex(rules []Rule) *index {
@@ -165,14 +221,16 @@ func buildIndex(rules []Rule) *index {
 		}
 		return n.field
 	}
+	st := collectStats(rules)
 	for ri, r := range rules {
 		for ai := range r.Pattern.alts {
 			alt := r.Pattern.alts[ai]
 			id := int32(len(ix.alts))
 			info := altInfo{rule: int32(ri)}
 			var absentOnly []acond
-			driver, bestCost := -1, math.MaxInt
+			driver, best := -1, math.Inf(1)
 			presence := -1
+			rates := make([]float64, 0, len(alt))
 			for ci := range alt {
 				c := &alt[ci]
 				ac := acond{field: fieldOf(c.keys), c: c}
@@ -180,24 +238,54 @@ func buildIndex(rules []Rule) *index {
 					absentOnly = append(absentOnly, ac)
 					continue
 				}
+				rate, ok := 0.0, true
+				for i := range c.ms {
+					r, mok := st.hitRate(c.path, &c.ms[i])
+					rate += r
+					ok = ok && mok
+				}
+				if c.absentOK {
+					rate, ok = 1, false
+				}
 				info.conds = append(info.conds, ac)
+				rates = append(rates, min(rate, 1))
 				if c.absentOK {
 					continue
 				}
 				if presence < 0 {
 					presence = len(info.conds) - 1
 				}
-				cost, ok := 0, true
-				for i := range c.ms {
-					mc, mok := driverCost(&c.ms[i])
-					cost += mc
-					ok = ok && mok
-				}
-				if ok && cost < bestCost {
-					driver, bestCost = len(info.conds)-1, cost
+				if ok && rate < best {
+					driver, best = len(info.conds)-1, rate
 				}
 			}
-			info.conds = append(info.conds, absentOnly...)
+			// Evaluate the most selective conditions first: a candidate
+			// that fails, fails fast.
+			order := make([]int, len(info.conds))
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(a, b int) bool { return rates[order[a]] < rates[order[b]] })
+			sorted := make([]acond, 0, len(info.conds)+len(absentOnly))
+			for _, i := range order {
+				sorted = append(sorted, info.conds[i])
+			}
+			for i, o := range order {
+				if o == driver {
+					driver = i
+					break
+				}
+			}
+			for i, o := range order {
+				if o == presence {
+					presence = i
+					break
+				}
+			}
+			info.conds = append(sorted, absentOnly...)
+			if driver >= 0 {
+				info.rest = append(append([]acond{}, info.conds[:driver]...), info.conds[driver+1:]...)
+			}
 			ix.alts = append(ix.alts, info)
 			ix.altRule = append(ix.altRule, int32(ri))
 			switch {
@@ -222,12 +310,16 @@ func buildIndex(rules []Rule) *index {
 // addDriver indexes every value of the driver condition c for alternative id.
 func (ix *index) addDriver(c acond, id int32, sure bool) {
 	fi := ix.fields[c.field]
-	p := posting{alt: id, sure: sure}
+	p := posting{alt: id, exact: true, sure: sure}
 	for i := range c.c.ms {
 		m := &c.c.ms[i]
 		switch m.kind {
 		case mString:
 			addPosting(&fi.strs, m.s, p)
+		case mStringSet:
+			for v := range m.set {
+				addPosting(&fi.strs, v, p)
+			}
 		case mNumber:
 			if fi.nums == nil {
 				fi.nums = map[float64][]posting{}

@@ -25,7 +25,7 @@ type matchState struct {
 
 	// Candidates and results.
 	altStamp  []uint32
-	cands     []int32
+	cands     []posting
 	ruleStamp []uint32
 	matched   []int32
 
@@ -71,13 +71,24 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	if ix.root.children != nil {
 		s.walkObject(ix, doc, ix.root)
 	}
-	for _, a := range s.cands {
-		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info) {
+	noArrays := s.arrays == 0
+	for _, c := range s.cands {
+		info := &ix.alts[c.alt]
+		if s.ruleStamp[info.rule] == s.gen {
+			continue
+		}
+		conds := info.conds
+		if c.exact && noArrays {
+			// Without arrays every value stands alone: the driver's hit
+			// settles the driver, only the rest remains.
+			conds = info.rest
+		}
+		if s.eval(conds) {
 			s.addRule(info.rule)
 		}
 	}
 	for _, a := range ix.always {
-		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info) {
+		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info.conds) {
 			s.addRule(info.rule)
 		}
 	}
@@ -117,7 +128,7 @@ func (s *matchState) hits(ps []posting) {
 		if p.sure {
 			s.addRule(s.ruleOf(p.alt))
 		} else {
-			s.cands = append(s.cands, p.alt)
+			s.cands = append(s.cands, p)
 		}
 	}
 }
@@ -263,10 +274,10 @@ func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
 // eval decides one alternative against the recorded leaves: every condition
 // needs a matching value, and values taken from objects inside the same
 // event array must come from the same element (array consistency).
-func (s *matchState) eval(a *altInfo) bool {
+func (s *matchState) eval(conds []acond) bool {
 	s.assign = s.assign[:0]
 	s.deferred = s.deferred[:0]
-	return s.satisfy(a.conds)
+	return s.satisfy(conds)
 }
 
 func (s *matchState) satisfy(conds []acond) bool {

@@ -33,6 +33,7 @@ const (
 	mAnythingButSuffix                // anything but a string ending with one of strs
 	mAnythingButFold                  // anything but a string equal to one of strs ignoring case
 	mAnythingButWildcard              // anything but a string matching one of wcs
+	mStringSet                        // one of the strings in set (a long value list)
 )
 
 // matcher is one compiled entry of a field's value list.
@@ -46,6 +47,7 @@ type matcher struct {
 	strs []string
 	nums []float64
 	wcs  []*wildcard
+	set  map[string]struct{}
 }
 
 // numRange is a numeric interval; an absent bound is infinite.
@@ -88,6 +90,12 @@ func (m *matcher) match(v leaf, fold *[]byte) bool {
 	switch m.kind {
 	case mString:
 		return v.kind == lkString && v.str == m.s
+	case mStringSet:
+		if v.kind != lkString {
+			return false
+		}
+		_, ok := m.set[v.str]
+		return ok
 	case mNumber:
 		return v.kind == lkNumber && v.num == m.num
 	case mTrue:
@@ -232,7 +240,35 @@ func compileValues(list gjson.Result, keys []string) (condition, error) {
 	if n == 0 {
 		return c, &Error{Path: c.path, Reason: "value list must not be empty"}
 	}
+	c.ms = collapseStrings(c.ms)
 	return c, nil
+}
+
+// setThreshold is the length from which a list's exact strings are looked
+// up in a set rather than compared one by one.
+const setThreshold = 8
+
+// collapseStrings replaces many exact strings in one value list by a set.
+func collapseStrings(ms []matcher) []matcher {
+	n := 0
+	for i := range ms {
+		if ms[i].kind == mString {
+			n++
+		}
+	}
+	if n < setThreshold {
+		return ms
+	}
+	set := matcher{kind: mStringSet, set: make(map[string]struct{}, n)}
+	out := []matcher{}
+	for _, m := range ms {
+		if m.kind == mString {
+			set.set[m.s] = struct{}{}
+		} else {
+			out = append(out, m)
+		}
+	}
+	return append([]matcher{set}, out...)
 }
 
 // patternNumber parses a number written in a pattern; it must fit a float64.
