@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Error is a pattern compile error. Path is the dotted JSON path of the
@@ -75,7 +76,8 @@ type Rule struct {
 type Table struct {
 	names []string
 	idx   *index
-	pool  sync.Pool // *matchState sized for this table
+	spare atomic.Pointer[matchState] // one state kept at hand: cheaper than the pool
+	pool  sync.Pool                  // *matchState sized for this table
 }
 
 // NewTable builds a Table from rules. Names must be unique and non-empty.
@@ -117,10 +119,24 @@ func (t *Table) Match(event []byte) []string {
 // AppendMatches is Match appending to dst; with a dst of enough capacity it
 // does not allocate.
 func (t *Table) AppendMatches(dst []string, event []byte) []string {
-	s := t.pool.Get().(*matchState)
+	s := t.state()
 	for _, r := range s.match(t.idx, event) {
 		dst = append(dst, t.names[r])
 	}
-	t.pool.Put(s)
+	t.release(s)
 	return dst
+}
+
+// state takes a match state: the spare one if free, else one from the pool.
+func (t *Table) state() *matchState {
+	if s := t.spare.Swap(nil); s != nil {
+		return s
+	}
+	return t.pool.Get().(*matchState)
+}
+
+func (t *Table) release(s *matchState) {
+	if !t.spare.CompareAndSwap(nil, s) {
+		t.pool.Put(s)
+	}
 }

@@ -63,8 +63,8 @@ func ValidateEvent(event []byte) error {
 // there. The event should pass ValidateEvent.
 func (p *Pattern) Explain(event []byte) Explanation {
 	t := p.one
-	s := t.pool.Get().(*matchState)
-	defer t.pool.Put(s)
+	s := t.state()
+	defer t.release(s)
 	if len(s.match(t.idx, event)) > 0 {
 		return Explanation{Matched: true}
 	}

@@ -89,6 +89,11 @@ func (g *ruleGen) pattern(broad bool) string {
 	if broad {
 		p = g.broad()
 	}
+	return encode(p)
+}
+
+// encode writes a pattern as JSON with sorted keys.
+func encode(p obj) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // keep "<" and ">" readable
