@@ -1,0 +1,234 @@
+package httpsrc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// The operations of EventBridge's AWS JSON 1.1 API that routerd speaks.
+const (
+	targetPutEvents        = "AWSEvents.PutEvents"
+	targetTestEventPattern = "AWSEvents.TestEventPattern"
+)
+
+// maxPutEventsEntries is EventBridge's PutEvents batch limit.
+const maxPutEventsEntries = 10
+
+// awsJSON serves "POST /": the AWS JSON 1.1 protocol names the operation in
+// X-Amz-Target. SigV4 signatures are accepted without being checked until
+// authentication lands in the ingest chain.
+func (s *server) awsJSON(w http.ResponseWriter, r *http.Request) {
+	switch target := r.Header.Get("X-Amz-Target"); target {
+	case targetPutEvents:
+		s.putEvents(w, r)
+	case targetTestEventPattern:
+		s.testEventPattern(w, r)
+	default:
+		if target == "" {
+			target = "none"
+		}
+		// Answer in AWS JSON even without the header: this is the AWS door.
+		r.Header.Set("X-Amz-Target", target)
+		writeError(w, r, &apiError{status: http.StatusBadRequest, typ: "UnknownOperationException",
+			msg: fmt.Sprintf("unknown operation %s in X-Amz-Target; routerd serves %s and %s", clip(target), targetPutEvents, targetTestEventPattern)})
+	}
+}
+
+// putEvents is EventBridge's PutEvents: 1 to 10 entries, each accepted or
+// refused on its own, answered in request order with HTTP 200 either way.
+func (s *server) putEvents(w http.ResponseWriter, r *http.Request) {
+	const source = "putevents"
+	defer s.observe(source, s.now())
+	body, aerr := readBody(r)
+	if aerr == nil {
+		var entries []event.Entry
+		var bad []*event.EntryError
+		entries, bad, aerr = parsePutEvents(body)
+		if aerr == nil {
+			resp, err := s.ingest(r, source, entries, bad, awsEntryMessage)
+			if err != nil {
+				aerr = errUnavailable()
+			} else {
+				writeJSON(w, contentTypeAmzJSON, http.StatusOK, resp)
+				return
+			}
+		}
+	}
+	writeError(w, r, aerr)
+}
+
+// parsePutEvents decodes a PutEvents request as AWS does: member names are
+// case-sensitive, unknown members are ignored, a member of the wrong JSON
+// type fails the whole request (SerializationException), and a value that
+// decodes but is not acceptable fails only its entry. bad[i] is non-nil for
+// each entry refused here.
+func parsePutEvents(body []byte) (entries []event.Entry, bad []*event.EntryError, _ *apiError) {
+	var req map[string]json.RawMessage
+	if err := decodeBody(body, &req); err != nil {
+		return nil, nil, err
+	}
+	// EndpointId names an EventBridge global endpoint; routerd is one
+	// endpoint, so it is checked for type and otherwise ignored.
+	if _, err := str("EndpointId", req["EndpointId"]); err != nil {
+		return nil, nil, serializationError("%v", err)
+	}
+	raw := req["Entries"]
+	if isNull(raw) {
+		return nil, nil, validationError("1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
+	}
+	var items []json.RawMessage
+	if raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+		return nil, nil, serializationError("Entries: must be an array, got %s", kind(raw))
+	}
+	if n := len(items); n < 1 || n > maxPutEventsEntries {
+		return nil, nil, validationError("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and %d, got %d", maxPutEventsEntries, n)
+	}
+	entries = make([]event.Entry, len(items))
+	bad = make([]*event.EntryError, len(items))
+	for i, item := range items {
+		var err error
+		entries[i], bad[i], err = parsePutEventsEntry(item)
+		if err != nil {
+			return nil, nil, serializationError("%s", under(fmt.Sprintf("Entries[%d]", i), err))
+		}
+	}
+	return entries, bad, nil
+}
+
+// parsePutEventsEntry decodes one PutEventsRequestEntry. err is a type
+// error (the request fails); bad refuses just this entry.
+func parsePutEventsEntry(raw json.RawMessage) (e event.Entry, bad *event.EntryError, err error) {
+	if isNull(raw) {
+		return e, nil, nil // every required member missing: Validate says which
+	}
+	var m map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+		return e, nil, &typeError{"", "an object", kind(raw)}
+	}
+	if e.Source, err = str("Source", m["Source"]); err != nil {
+		return e, nil, err
+	}
+	if e.DetailType, err = str("DetailType", m["DetailType"]); err != nil {
+		return e, nil, err
+	}
+	detail, err := str("Detail", m["Detail"])
+	if err != nil {
+		return e, nil, err
+	}
+	e.Detail = json.RawMessage(detail)
+	if e.Resources, err = strs("Resources", m["Resources"]); err != nil {
+		return e, nil, err
+	}
+	bus, err := str("EventBusName", m["EventBusName"])
+	if err != nil {
+		return e, nil, err
+	}
+	// TraceHeader is X-Ray's; routerd does not trace, so it is dropped.
+	if _, err = str("TraceHeader", m["TraceHeader"]); err != nil {
+		return e, nil, err
+	}
+	if t := m["Time"]; !isNull(t) {
+		switch {
+		case t[0] == '"':
+			// Not what AWS sends, but what people write by hand.
+			s, _ := str("Time", t)
+			if e.Time, err = rfc3339(s); err != nil {
+				return e, invalid("Time", err.Error()), nil
+			}
+		case t[0] == '-' || t[0] >= '0' && t[0] <= '9':
+			if e.Time, err = epochTime(string(t)); err != nil {
+				return e, invalid("Time", err.Error()), nil
+			}
+		default:
+			return e, nil, &typeError{"Time", "a number of seconds since the epoch or an RFC 3339 string", kind(t)}
+		}
+	}
+	if bus != "" {
+		if e.Bus, err = busName(bus); err != nil {
+			return e, invalid("EventBusName", err.Error()), nil
+		}
+	}
+	return e, checkDetailDepth(e), nil
+}
+
+// invalid is an InvalidArgument refusal of one entry.
+func invalid(field, msg string) *event.EntryError {
+	return &event.EntryError{Code: "InvalidArgument", Field: field, Message: msg}
+}
+
+// checkDetailDepth refuses a detail nested deeper than EventBridge allows;
+// event.Validate does the rest.
+func checkDetailDepth(e event.Entry) *event.EntryError {
+	if tooDeep(e.Detail, MaxDetailDepth) {
+		return &event.EntryError{Code: "MalformedDetail", Field: "Detail",
+			Message: fmt.Sprintf("nests deeper than %d levels", MaxDetailDepth)}
+	}
+	return nil
+}
+
+// awsEntryMessage words a refusal the way EventBridge does.
+func awsEntryMessage(_ int, e *event.EntryError) string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return fmt.Sprintf("Parameter %s is not valid. Reason: %s", e.Field, e.Message)
+}
+
+// testEventPattern is EventBridge's TestEventPattern. AWS also requires the
+// event to carry id, account, source, time, region and detail-type; routerd
+// matches any JSON object, so events written by hand for a quick test work
+// too. Patterns are matched against the event exactly as given.
+func (s *server) testEventPattern(w http.ResponseWriter, r *http.Request) {
+	body, aerr := readBody(r)
+	if aerr == nil {
+		var ok bool
+		ok, aerr = testPattern(body)
+		if aerr == nil {
+			writeJSON(w, contentTypeAmzJSON, http.StatusOK, struct{ Result bool }{ok})
+			return
+		}
+	}
+	writeError(w, r, aerr)
+}
+
+func testPattern(body []byte) (bool, *apiError) {
+	var req map[string]json.RawMessage
+	if err := decodeBody(body, &req); err != nil {
+		return false, err
+	}
+	pattern, err := str("EventPattern", req["EventPattern"])
+	if err != nil {
+		return false, serializationError("%v", err)
+	}
+	ev, err := str("Event", req["Event"])
+	if err != nil {
+		return false, serializationError("%v", err)
+	}
+	switch {
+	case isNull(req["EventPattern"]):
+		return false, validationError("1 validation error detected: Value null at 'eventPattern' failed to satisfy constraint: Member must not be null")
+	case isNull(req["Event"]):
+		return false, validationError("1 validation error detected: Value null at 'event' failed to satisfy constraint: Member must not be null")
+	}
+	p, err := rules.Compile([]byte(pattern))
+	if err != nil {
+		msg := err.Error()
+		var re *rules.Error
+		if errors.As(err, &re) {
+			msg = re.Error()
+		}
+		return false, &apiError{status: http.StatusBadRequest, typ: "InvalidEventPatternException", msg: msg}
+	}
+	if tooDeep([]byte(ev), MaxDetailDepth) {
+		return false, validationError("Event: nests deeper than %d levels", MaxDetailDepth)
+	}
+	if err := rules.ValidateEvent([]byte(ev)); err != nil {
+		return false, validationError("Event: %v", err)
+	}
+	return p.Match([]byte(ev)), nil
+}

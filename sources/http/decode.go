@@ -1,0 +1,255 @@
+package httpsrc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eventrouter/eventrouter/event"
+)
+
+// MaxDetailDepth is the deepest nesting accepted in an event's detail (and
+// in the event given to TestEventPattern): EventBridge's own limit. It also
+// keeps recursive JSON walkers downstream far from the stack limit.
+const MaxDetailDepth = 1000
+
+// decodeBody parses a request body as JSON into v, describing a failure as
+// the client should see it: what is wrong and at which byte offset.
+func decodeBody(body []byte, v any) *apiError {
+	if !utf8.Valid(body) {
+		return serializationError("request body is not valid UTF-8 at offset %d", invalidUTF8At(body))
+	}
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return serializationError("invalid JSON: %s at offset %d", se.Error(), syntaxOffset(body, se))
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return serializationError("request body must be %s, got %s at offset %d", describe(te.Type.Kind().String()), te.Value, te.Offset)
+	}
+	return serializationError("invalid JSON: %v", err)
+}
+
+// syntaxOffset is the 0-based index of the byte a syntax error is about,
+// or the body's length when the body ends too soon. (SyntaxError.Offset
+// counts the bytes read, the offending one included.)
+func syntaxOffset(body []byte, se *json.SyntaxError) int64 {
+	if se.Offset > 0 && se.Offset <= int64(len(body)) && !strings.HasPrefix(se.Error(), "unexpected end") {
+		return se.Offset - 1
+	}
+	return se.Offset
+}
+
+// describe names the Go kind a body must decode into in JSON terms.
+func describe(kind string) string {
+	switch kind {
+	case "map", "struct":
+		return "a JSON object"
+	case "slice", "array":
+		return "a JSON array"
+	}
+	return "JSON " + kind
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// kind names the JSON type of a raw value for messages.
+func kind(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// isNull reports an absent or null member: the AWS protocols treat both
+// alike.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// typeError says a member holds the wrong JSON type.
+type typeError struct {
+	field string
+	want  string
+	got   string
+}
+
+func (e *typeError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("must be %s, got %s", e.want, e.got)
+	}
+	return fmt.Sprintf("%s: must be %s, got %s", e.field, e.want, e.got)
+}
+
+// under places a member's error under the path of its parent, e.g.
+// "Entries[2]" and "Time: ..." give "Entries[2].Time: ...".
+func under(parent string, err error) string {
+	var te *typeError
+	if errors.As(err, &te) && te.field == "" {
+		return parent + ": " + err.Error()
+	}
+	return parent + "." + err.Error()
+}
+
+// str decodes a string member; null is "".
+func str(field string, raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	if raw[0] != '"' {
+		return "", &typeError{field, "a string", kind(raw)}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", &typeError{field, "a string", kind(raw)}
+	}
+	return s, nil
+}
+
+// strs decodes a list of strings; null is nil.
+func strs(field string, raw json.RawMessage) ([]string, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	if raw[0] != '[' {
+		return nil, &typeError{field, "an array of strings", kind(raw)}
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, &typeError{field, "an array of strings", kind(raw)}
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		s, err := str(fmt.Sprintf("%s[%d]", field, i), it)
+		if err != nil || isNull(it) {
+			return nil, &typeError{fmt.Sprintf("%s[%d]", field, i), "a string", kind(it)}
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// maxEpochSeconds is 9999-12-31T23:59:59Z, the last instant RFC 3339 can
+// write.
+const maxEpochSeconds = 253402300799
+
+// epochTime reads seconds since the epoch, possibly fractional or in
+// exponent form (1.7643e9), kept to the millisecond: the AWS SDKs send a
+// float64, whose last digits are noise.
+func epochTime(num string) (time.Time, error) {
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f >= maxEpochSeconds+1 {
+		return time.Time{}, fmt.Errorf("%s is not a time: seconds since the epoch must be between 0 and %d", clip(num), maxEpochSeconds)
+	}
+	return time.UnixMilli(int64(math.Round(f * 1000))).UTC(), nil
+}
+
+// rfc3339 reads an RFC 3339 timestamp, fractional seconds allowed.
+func rfc3339(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z", clip(s))
+	}
+	return t, nil
+}
+
+// busName turns an EventBusName, a name or an event bus ARN
+// (arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME), into the bus name.
+// The ARN's region and account are not checked: routerd has one account,
+// and clients pointed at it from AWS keep their real ARNs.
+func busName(s string) (string, error) {
+	name := s
+	if strings.HasPrefix(s, "arn:") {
+		ok := false
+		if parts := strings.SplitN(s, ":", 6); len(parts) == 6 && parts[2] == "events" {
+			name, ok = strings.CutPrefix(parts[5], "event-bus/")
+		}
+		if !ok || name == "" {
+			return "", fmt.Errorf("%s is not an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)", clip(s))
+		}
+	}
+	// Checked here too, so that the message quotes a clipped name.
+	if !event.ValidName(name) {
+		return "", fmt.Errorf("%s is not a valid bus name (1 to 64 letters, digits, - and _, starting with a letter or digit)", clip(name))
+	}
+	return name, nil
+}
+
+// maxEcho bounds how much of a client's value an error message repeats:
+// enough to recognise it, never enough to make the answer a copy of a
+// hostile request.
+const maxEcho = 64
+
+// clip quotes s for a message, cut to maxEcho bytes on a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
+// tooDeep reports whether JSON text nests arrays and objects more than max
+// levels. It only counts brackets outside strings, so it is linear and
+// safe on any input, valid JSON or not.
+func tooDeep(b []byte, max int) bool {
+	depth := 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth > max {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
+}

@@ -1,0 +1,16 @@
+// Package httpsrc is routerd's HTTP front door: EventBridge's PutEvents and
+// TestEventPattern over the AWS JSON 1.1 protocol on "POST /", the plain
+// JSON "POST /v1/events", health and readiness probes, and /metrics.
+//
+// Every ingest request ends in one sources.Ingester.Put: the handlers here
+// only translate wire formats into event.Entry values and results back into
+// the PutEvents response shape, so every door validates and counts alike.
+//
+// Errors use AWS's JSON error shape, {"__type":"...","message":"..."},
+// everywhere, so one client-side decoder fits every answer. Bad input is
+// always a 4xx that says what and where; a 500 means a bug in routerd.
+//
+// The route table lives in routes(); ingest routes pass through the ingest
+// middleware chain (today the body limit), the place where authentication
+// and throttling go.
+package httpsrc

@@ -1,0 +1,109 @@
+package httpsrc
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/sources"
+)
+
+// putEventsResponse is PutEvents' answer, also used by /v1/events so that
+// every door reports per-entry outcomes alike.
+type putEventsResponse struct {
+	FailedEntryCount int
+	Entries          []resultEntry
+}
+
+// resultEntry is one entry's outcome: an EventId, or why it was refused.
+type resultEntry struct {
+	EventId      string `json:",omitempty"`
+	ErrorCode    string `json:",omitempty"`
+	ErrorMessage string `json:",omitempty"`
+}
+
+// errNoIngester stands for a bus that is not there yet.
+var errNoIngester = fmt.Errorf("%w: no ingester configured", sources.ErrUnavailable)
+
+// ingest hands the entries not refused while decoding (bad[i] == nil) to
+// the Ingester and merges both kinds of refusal back in request order;
+// message words a refusal for this door. A non-nil error means the bus is
+// unavailable and nothing may be reported as accepted.
+func (s *server) ingest(r *http.Request, source string, entries []event.Entry, bad []*event.EntryError,
+	message func(i int, e *event.EntryError) string) (putEventsResponse, error) {
+	good := make([]event.Entry, 0, len(entries))
+	for i, e := range entries {
+		if bad[i] == nil {
+			good = append(good, e)
+		}
+	}
+	if s.in == nil {
+		return putEventsResponse{}, errNoIngester
+	}
+	// The Ingester counts what it sees; refusals made here are ours to count.
+	s.countRejected(source, len(entries)-len(good))
+	var results []sources.Result
+	if len(good) > 0 {
+		var err error
+		results, err = s.in.Put(r.Context(), source, good)
+		if err != nil {
+			if !errors.Is(err, sources.ErrUnavailable) {
+				err = fmt.Errorf("%w: %v", sources.ErrUnavailable, err)
+			}
+			s.log.Warn("http: ingest failed, answering 503", "source", source, "entries", len(good),
+				"request_id", requestID(r.Context()), "err", err)
+			return putEventsResponse{}, err
+		}
+	}
+	resp := putEventsResponse{Entries: make([]resultEntry, len(entries))}
+	next := 0
+	for i := range entries {
+		e := bad[i]
+		if e == nil {
+			res := results[next]
+			next++
+			if res.Err == nil {
+				resp.Entries[i].EventId = res.EventID
+				continue
+			}
+			e = res.Err
+		}
+		resp.FailedEntryCount++
+		resp.Entries[i].ErrorCode = e.Code
+		resp.Entries[i].ErrorMessage = capMessage(message(i, e))
+	}
+	return resp, nil
+}
+
+// maxMessage caps a per-entry message, a safety net for messages from
+// other packages that might quote a client's value whole.
+const maxMessage = 1024
+
+func capMessage(m string) string {
+	if len(m) <= maxMessage {
+		return m
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return m[:cut] + "..."
+}
+
+// countRejected counts entries refused before reaching the Ingester.
+func (s *server) countRejected(source string, n int) {
+	if n > 0 && s.in != nil && s.in.Metrics != nil {
+		s.in.Metrics.Events.WithLabelValues(source, "rejected").Add(float64(n))
+	}
+}
+
+// observe records an ingest request's duration, measured on s.now so tests
+// with a fixed clock see fixed durations.
+func (s *server) observe(source string, start time.Time) {
+	if s.in != nil && s.in.Metrics != nil {
+		s.in.Metrics.Duration.WithLabelValues(source).Observe(s.now().Sub(start).Seconds())
+	}
+}

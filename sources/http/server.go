@@ -1,0 +1,145 @@
+package httpsrc
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eventrouter/eventrouter/sources"
+)
+
+// DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0:
+// ten entries of EventBridge's 1 MiB maximum, with room for JSON escaping.
+const DefaultMaxBodyBytes = 10 << 20
+
+// Options configures the handler New returns.
+type Options struct {
+	// Ingester validates and publishes entries. Nil answers every ingest
+	// request with 503, as when the bus is down.
+	Ingester *sources.Ingester
+	// Ready reports whether routerd can accept events (bus connected, rules
+	// loaded); GET /readyz answers 503 with its error. Nil: always ready.
+	Ready func(context.Context) error
+	// Metrics, when non-nil, is served on GET /metrics.
+	Metrics http.Handler
+	// MaxBodyBytes bounds a request body; larger ones get 413. 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives one debug line per request, warnings for bus
+	// failures and errors for panics. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock for request durations (logs and the duration
+	// histogram). Nil: time.Now.
+	Now func() time.Time
+}
+
+// server holds the resolved options the handlers share.
+type server struct {
+	in      *sources.Ingester
+	ready   func(context.Context) error
+	metrics http.Handler
+	maxBody int64
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// route is one line of the route table. Ingest routes take client events
+// and get the ingest middleware chain; the others are for operators.
+type route struct {
+	method string
+	path   string
+	h      http.HandlerFunc
+	ingest bool
+}
+
+// New returns routerd's HTTP handler. It never answers 500 for bad input.
+func New(opts Options) http.Handler {
+	s := &server{
+		in:      opts.Ingester,
+		ready:   opts.Ready,
+		metrics: opts.Metrics,
+		maxBody: opts.MaxBodyBytes,
+		log:     opts.Logger,
+		now:     opts.Now,
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	mux := mux{}
+	for _, rt := range s.routes() {
+		var h http.Handler = rt.h
+		if rt.ingest {
+			h = s.ingestChain(h)
+		}
+		if mux[rt.path] == nil {
+			mux[rt.path] = map[string]http.Handler{}
+		}
+		mux[rt.path][rt.method] = h
+	}
+	var h http.Handler = mux
+	h = recoverPanics(s.log, h)
+	h = logRequests(s.log, s.now, h)
+	h = withRequestID(h)
+	return h
+}
+
+// routes is the route table: every path routerd serves.
+func (s *server) routes() []route {
+	rs := []route{
+		{method: http.MethodPost, path: "/", h: s.awsJSON, ingest: true},
+		{method: http.MethodPost, path: "/v1/events", h: s.events, ingest: true},
+		{method: http.MethodGet, path: "/healthz", h: s.healthz},
+		{method: http.MethodGet, path: "/readyz", h: s.readyz},
+	}
+	if s.metrics != nil {
+		rs = append(rs, route{method: http.MethodGet, path: "/metrics", h: s.metrics.ServeHTTP})
+	}
+	return rs
+}
+
+// ingestChain wraps an ingest route in its middlewares, outermost first.
+// Authentication and throttling belong here, in front of the body limit, so
+// that a refused client costs no body read.
+func (s *server) ingestChain(h http.Handler) http.Handler {
+	return limitBody(s.maxBody, h)
+}
+
+// mux maps an exact path, then a method, to a handler. Unlike
+// http.ServeMux it answers unknown paths and methods with JSON errors in
+// the same shape as every other error, and never redirects a POST.
+type mux map[string]map[string]http.Handler
+
+func (m mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	byMethod, ok := m[r.URL.Path]
+	if !ok {
+		writeError(w, r, errNotFound(r))
+		return
+	}
+	h, ok := byMethod[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		h, ok = byMethod[http.MethodGet]
+	}
+	if !ok {
+		allow := make([]string, 0, len(byMethod)+1)
+		for meth := range byMethod {
+			allow = append(allow, meth)
+			if meth == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+		slices.Sort(allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, errMethod(r))
+		return
+	}
+	h.ServeHTTP(w, r)
+}
