@@ -1,0 +1,527 @@
+// Package app wires routerd together: the one place where the concrete
+// bus, sinks, consumers, router and sources meet. Start brings them up in
+// dependency order (bus → sinks → consumers → router → sources), Stop takes
+// them down in reverse, Reload builds a whole new rule table and consumer
+// set before swapping it in.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/config"
+	"github.com/eventrouter/eventrouter/consumers"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/sinks"
+	"github.com/eventrouter/eventrouter/sinks/filesink"
+	"github.com/eventrouter/eventrouter/sinks/httpsink"
+	"github.com/eventrouter/eventrouter/sinks/logsink"
+	"github.com/eventrouter/eventrouter/sinks/natssink"
+	"github.com/eventrouter/eventrouter/sources"
+	httpsrc "github.com/eventrouter/eventrouter/sources/http"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DefaultSinks is the registry of built-in sink types.
+func DefaultSinks() sinks.Registry {
+	return sinks.Registry{
+		httpsink.Type: {New: httpsink.New, Validate: httpsink.Validate},
+		filesink.Type: {New: filesink.New, Validate: filesink.Validate},
+		natssink.Type: {New: natssink.New, Validate: natssink.Validate},
+		logsink.Type:  {New: logsink.New, Validate: logsink.Validate},
+	}
+}
+
+// Options are what the caller of New provides besides the config.
+type Options struct {
+	Logger *slog.Logger
+	// Sinks is the sink registry; nil means DefaultSinks.
+	Sinks sinks.Registry
+	// Bus, when set, is used instead of the one the config describes
+	// (tests); the app does not close it.
+	Bus bus.Bus
+}
+
+// App is a running routerd.
+type App struct {
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+
+	mu        sync.Mutex // guards cfg, consumers and reloads
+	cfg       *config.Config
+	consumers map[string]*liveConsumer
+
+	bus       bus.Bus
+	ownBus    bool
+	router    *router.Router
+	ingester  *sources.Ingester
+	ingestM   *sources.Metrics
+	routerM   *router.Metrics
+	deliverM  *consumers.Metrics
+	reloadOK  prometheus.Gauge
+	ready     atomic.Bool
+	servers   []*http.Server
+	addr      string
+	cancelRun context.CancelFunc
+	routerRun chan struct{}
+	cleanups  []cleanup
+}
+
+type liveConsumer struct {
+	spec config.Consumer
+	sink sinks.Sink
+	c    *consumers.Consumer
+}
+
+type cleanup struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// New prepares an app for cfg, which must have passed config.Validate.
+// Nothing starts until Start.
+func New(cfg *config.Config, opts Options) *App {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Sinks == nil {
+		opts.Sinks = DefaultSinks()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &App{opts: opts, log: opts.Logger, reg: reg, cfg: cfg, consumers: map[string]*liveConsumer{}}
+	a.ingestM = sources.NewMetrics(reg)
+	a.routerM = router.NewMetrics(reg)
+	a.deliverM = consumers.NewMetrics(reg)
+	a.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eventrouter_config_last_reload_successful",
+		Help: "1 if the last configuration (re)load succeeded, 0 if it failed and the previous one is still in use.",
+	})
+	reg.MustRegister(a.reloadOK)
+	return a
+}
+
+// Registry is the app's metrics registry.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Addr is the address the HTTP listener is bound to (useful with port 0).
+func (a *App) Addr() string { return a.addr }
+
+// Bus is the running bus.
+func (a *App) Bus() bus.Bus { return a.bus }
+
+func (a *App) push(name string, fn func(context.Context) error) {
+	a.cleanups = append(a.cleanups, cleanup{name, fn})
+}
+
+// Start brings routerd up. On error, whatever had started is stopped again.
+func (a *App) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			a.Stop(sctx)
+		}
+	}()
+	cfg := a.cfg
+	stamp := event.Stamp{Account: cfg.Account, Region: cfg.Region}
+
+	// Bus.
+	if a.opts.Bus != nil {
+		a.bus = a.opts.Bus
+	} else {
+		b, err := OpenBus(ctx, cfg, a.log)
+		if err != nil {
+			return err
+		}
+		a.bus, a.ownBus = b, true
+		a.push("bus", func(context.Context) error { return b.Close() })
+	}
+
+	// Sinks and consumers.
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	a.cancelRun = cancelRun
+	live, err := a.buildConsumers(cfg)
+	if err != nil {
+		return err
+	}
+	for name, lc := range live {
+		if err := lc.c.Start(runCtx); err != nil {
+			closeSinks(live)
+			return err
+		}
+		a.consumers[name] = lc
+	}
+	a.push("consumers", func(ctx context.Context) error { return a.stopConsumers(ctx) })
+
+	// Router.
+	routes, err := buildRoutes(cfg)
+	if err != nil {
+		return err
+	}
+	a.router = router.New(a.bus, routes, router.Options{
+		Stamp: stamp, Ingest: a.ingestM.Events, Metrics: a.routerM, Logger: a.log,
+	})
+	a.routerRun = make(chan struct{})
+	routerCtx, stopRouter := context.WithCancel(runCtx)
+	go func() {
+		defer close(a.routerRun)
+		if err := a.router.Run(routerCtx); err != nil {
+			a.log.Error("router stopped", "err", err)
+		}
+	}()
+	a.push("router", func(ctx context.Context) error {
+		stopRouter()
+		select {
+		case <-a.routerRun:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("router: %w", ctx.Err())
+		}
+	})
+
+	// Sources.
+	a.ingester = &sources.Ingester{
+		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM,
+		KnownBus: func(name string) bool { return a.router.Routes().HasBus(name) },
+	}
+	if err := a.startHTTP(cfg); err != nil {
+		return err
+	}
+	a.reloadOK.Set(1)
+	a.ready.Store(true)
+	a.log.Info("routerd started", "http", a.addr, "bus", cfg.Bus.Type, "rules", len(cfg.Rules), "consumers", len(cfg.Consumers))
+	return nil
+}
+
+// OpenBus opens the bus the config describes.
+func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus, error) {
+	jsOpts := bus.JetStreamOptions{Replicas: cfg.Bus.Replicas, Logger: log}
+	switch cfg.Bus.Type {
+	case config.BusMemory:
+		return bus.NewMemory(), nil
+	case config.BusNATS:
+		var auth nats.Option
+		switch {
+		case cfg.Bus.NATS.Token != "":
+			auth = nats.Token(cfg.Bus.NATS.Token)
+		case cfg.Bus.NATS.User != "":
+			auth = nats.UserInfo(cfg.Bus.NATS.User, cfg.Bus.NATS.Password)
+		}
+		return bus.Connect(ctx, cfg.Bus.NATS.URL, auth, jsOpts)
+	default:
+		n := cfg.Bus.NATS
+		b, _, err := bus.OpenEmbedded(ctx, bus.EmbeddedOptions{
+			Listen:        n.Listen,
+			DataDir:       filepath.Clean(cfg.Bus.DataDir),
+			SyncAlways:    cfg.Bus.Sync == config.SyncAlways,
+			Token:         n.Token,
+			User:          n.User,
+			Password:      n.Password,
+			ClusterName:   n.Cluster.Name,
+			ClusterListen: n.Cluster.Listen,
+			Routes:        n.Cluster.Routes,
+		}, jsOpts)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+}
+
+func (a *App) startHTTP(cfg *config.Config) error {
+	metrics := promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})
+	var inline http.Handler
+	if cfg.HTTP.MetricsListen == "" {
+		inline = metrics
+	}
+	h := httpsrc.New(httpsrc.Options{
+		Ingester:     a.ingester,
+		Ready:        a.Ready,
+		Metrics:      inline,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Logger:       a.log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	a.adminRoutes(mux)
+	addr, err := a.serve(cfg.HTTP.Listen, mux, cfg.HTTP.TLS)
+	if err != nil {
+		return err
+	}
+	a.addr = addr
+	if cfg.HTTP.MetricsListen != "" {
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", metrics)
+		if _, err := a.serve(cfg.HTTP.MetricsListen, m, config.TLS{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serve listens on addr and serves h until Stop; it returns the bound
+// address.
+func (a *App) serve(addr string, h http.Handler, tls config.TLS) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("http: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		var err error
+		if tls.Enabled() {
+			err = srv.ServeTLS(ln, tls.CertFile, tls.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server failed", "addr", addr, "err", err)
+		}
+	}()
+	a.servers = append(a.servers, srv)
+	a.push("http "+ln.Addr().String(), srv.Shutdown)
+	return ln.Addr().String(), nil
+}
+
+// Ready reports whether routerd accepts events: started and bus reachable.
+func (a *App) Ready(ctx context.Context) error {
+	if !a.ready.Load() {
+		return errors.New("starting or stopping")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return a.bus.Ping(ctx)
+}
+
+// Stop takes routerd down in reverse start order: the listeners stop taking
+// requests, the router and consumers finish what they hold (or leave it on
+// the bus, unacknowledged), then the bus closes.
+func (a *App) Stop(ctx context.Context) error {
+	a.ready.Store(false)
+	var errs []error
+	for i := len(a.cleanups) - 1; i >= 0; i-- {
+		c := a.cleanups[i]
+		if err := c.fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", c.name, err))
+		}
+	}
+	a.cleanups = nil
+	if a.cancelRun != nil {
+		a.cancelRun()
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) stopConsumers(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, lc := range a.consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := lc.c.Stop(ctx)
+			if cerr := lc.sink.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	a.consumers = map[string]*liveConsumer{}
+	return errors.Join(errs...)
+}
+
+// buildConsumers creates a sink and a consumer for every configured
+// consumer, without starting them. On error nothing is left open.
+func (a *App) buildConsumers(cfg *config.Config) (map[string]*liveConsumer, error) {
+	return buildConsumers(cfg, a.opts.Sinks, a.bus, a.log, a.deliverM)
+}
+
+func buildConsumers(cfg *config.Config, reg sinks.Registry, b bus.Bus, log *slog.Logger, m *consumers.Metrics) (map[string]*liveConsumer, error) {
+	out := map[string]*liveConsumer{}
+	var deps sinks.Deps
+	deps.Logger = log
+	if b != nil {
+		deps.NATS = b.NATS()
+	}
+	for name, spec := range cfg.Consumers {
+		s, err := reg.New(spec.Sink.Type, name, sinks.Spec(spec.Sink.Spec), deps)
+		if err != nil {
+			closeSinks(out)
+			return nil, fmt.Errorf("consumers.%s.sink: %w", name, err)
+		}
+		c := consumers.New(name, s, policyOf(spec), b, consumers.Options{Metrics: m, Logger: log})
+		out[name] = &liveConsumer{spec: spec, sink: s, c: c}
+	}
+	return out, nil
+}
+
+func closeSinks(m map[string]*liveConsumer) {
+	for _, lc := range m {
+		lc.sink.Close()
+	}
+}
+
+func policyOf(c config.Consumer) consumers.Policy {
+	return consumers.Policy{
+		MaxAttempts:    c.Retry.MaxAttempts,
+		MaxEventAge:    c.Retry.MaxEventAge,
+		InitialBackoff: c.Retry.InitialBackoff,
+		MaxBackoff:     c.Retry.MaxBackoff,
+		Timeout:        c.Timeout,
+		Concurrency:    c.Concurrency,
+		DLQ:            c.DLQ,
+	}
+}
+
+func buildRoutes(cfg *config.Config) (*router.Routes, error) {
+	var rs []router.Rule
+	for _, r := range cfg.Rules {
+		if r.Compiled == nil {
+			return nil, fmt.Errorf("rule %s: pattern not compiled (config not validated)", r.Name)
+		}
+		rs = append(rs, router.Rule{Name: r.Name, Bus: r.Bus, Pattern: r.Compiled, Targets: r.Targets})
+	}
+	return router.NewRoutes(rs)
+}
+
+// Validate runs the whole load path for cfg without starting anything:
+// config checks, the rule table, every sink's own configuration.
+func Validate(cfg *config.Config, reg sinks.Registry) error {
+	if reg == nil {
+		reg = DefaultSinks()
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if _, err := buildRoutes(cfg); err != nil {
+		return err
+	}
+	var errs []error
+	for name, c := range cfg.Consumers {
+		if err := reg.Validate(c.Sink.Type, sinks.Spec(c.Sink.Spec)); err != nil {
+			errs = append(errs, fmt.Errorf("consumers.%s.sink: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reload swaps in a new configuration: the whole rule table and consumer
+// set are built and checked first; on any error the running configuration
+// stays and the error is returned. Consumers whose settings did not change
+// keep running untouched. Listener, bus and identity settings need a
+// restart; a change to them is reported and otherwise ignored.
+func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	defer func() {
+		if err != nil {
+			a.reloadOK.Set(0)
+			a.log.Error("reload failed; keeping the running configuration", "err", err)
+		} else {
+			a.reloadOK.Set(1)
+		}
+	}()
+	if err := Validate(cfg, a.opts.Sinks); err != nil {
+		return err
+	}
+	routes, err := buildRoutes(cfg)
+	if err != nil {
+		return err
+	}
+	old := a.cfg
+	changed := map[string]config.Consumer{}
+	for name, spec := range cfg.Consumers {
+		if lc, ok := a.consumers[name]; !ok || !reflect.DeepEqual(lc.spec, spec) {
+			changed[name] = spec
+		}
+	}
+	fresh, err := buildConsumers(&config.Config{Consumers: changed}, a.opts.Sinks, a.bus, a.log, a.deliverM)
+	if err != nil {
+		return err
+	}
+	runCtx := context.Background()
+	// Stop replaced and removed consumers first, then start the new ones,
+	// then switch the routes: events routed meanwhile wait in the queues.
+	for name, lc := range a.consumers {
+		if _, keep := cfg.Consumers[name]; keep && fresh[name] == nil {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := lc.c.Stop(sctx); err != nil {
+			a.log.Warn("reload: consumer did not stop in time; its in-flight events will be redelivered", "consumer", name, "err", err)
+		}
+		cancel()
+		lc.sink.Close()
+		delete(a.consumers, name)
+	}
+	for name, lc := range fresh {
+		if err := lc.c.Start(runCtx); err != nil {
+			// The bus refused: leave what runs, report it.
+			lc.sink.Close()
+			return fmt.Errorf("reload: start consumer %s: %w", name, err)
+		}
+		a.consumers[name] = lc
+	}
+	a.router.Swap(routes)
+	if old.HTTP.Listen != cfg.HTTP.Listen || old.Bus.Type != cfg.Bus.Type || old.Account != cfg.Account || old.Region != cfg.Region {
+		a.log.Warn("reload: listener, bus, account and region changes take effect on restart")
+	}
+	cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = old.HTTP, old.Bus, old.Account, old.Region
+	a.cfg = cfg
+	a.log.Info("configuration reloaded", "rules", len(cfg.Rules), "consumers", len(cfg.Consumers), "restarted_consumers", len(fresh))
+	return nil
+}
+
+// ReloadFile loads the config file the app started with and reloads it.
+func (a *App) ReloadFile(ctx context.Context) error {
+	a.mu.Lock()
+	file, insecure := a.cfg.File, a.cfg.Insecure
+	a.mu.Unlock()
+	cfg, err := config.Load(file, config.WithInsecure(insecure))
+	if err != nil {
+		a.reloadOK.Set(0)
+		a.log.Error("reload failed; keeping the running configuration", "err", err)
+		return err
+	}
+	return a.Reload(ctx, cfg)
+}
+
+func (a *App) serveReload(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := a.ReloadFile(r.Context()); err != nil {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		fmt.Fprintf(w, "{\"reloaded\":false,\"error\":%q}\n", err.Error())
+		return
+	}
+	fmt.Fprintln(w, `{"reloaded":true}`)
+}

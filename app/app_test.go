@@ -1,0 +1,482 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/config"
+	"github.com/eventrouter/eventrouter/consumers"
+)
+
+// orderConfig writes a routerd config for the order flow with file sinks
+// in dir and returns its path. extra is appended to the consumers section.
+func orderConfig(t *testing.T, dir, busType string, extraConsumers string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+http:
+  listen: 127.0.0.1:0
+bus:
+  type: %s
+  data_dir: %s
+  nats:
+    listen: ""
+rules:
+  - name: order-created
+    pattern: {source: [orders.service], detail-type: [OrderCreated]}
+    targets: [inventory, notification, analytics]
+  - name: order-created-vip
+    pattern: {source: [orders.service], detail-type: [OrderCreated], detail: {total: [{numeric: [">=", 1000]}]}}
+    targets: [vip-alerts]
+consumers:
+  inventory:
+    sink: {type: file, path: %s/inventory.jsonl}
+  notification:
+    sink: {type: file, path: %s/notification.jsonl}
+  analytics:
+    sink: {type: file, path: %s/analytics.jsonl}
+  vip-alerts:
+    sink: {type: file, path: %s/vip.jsonl}
+%s`, busType, filepath.Join(dir, "data"), dir, dir, dir, dir, extraConsumers)
+	path := filepath.Join(dir, "routerd.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startApp(t *testing.T, path string) *App {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(cfg, Options{})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return a
+}
+
+// putEvents sends a PutEvents request as the AWS SDK would.
+func putEvents(t *testing.T, addr string, entries ...map[string]any) []string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"Entries": entries})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("PutEvents: %d %s", resp.StatusCode, b)
+	}
+	var out struct {
+		FailedEntryCount int
+		Entries          []struct{ EventId, ErrorCode, ErrorMessage string }
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range out.Entries {
+		ids = append(ids, e.EventId)
+	}
+	return ids
+}
+
+func order(total int) map[string]any {
+	return map[string]any{
+		"Source": "orders.service", "DetailType": "OrderCreated",
+		"Detail": fmt.Sprintf(`{"orderId":"o-%d","total":%d}`, total, total),
+	}
+}
+
+// readIDs returns the event ids in a JSON Lines file.
+func readIDs(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ids []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		var e struct{ ID string }
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("%s: bad line %q: %v", path, sc.Text(), err)
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func metricsText(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestOrderFlow runs the example's flow end to end on each bus: events in
+// over HTTP, consumers' files filled as the rules say, metrics shown.
+func TestOrderFlow(t *testing.T) {
+	for _, busType := range []string{config.BusNATSEmbedded, config.BusMemory} {
+		t.Run(busType, func(t *testing.T) {
+			dir := t.TempDir()
+			a := startApp(t, orderConfig(t, dir, busType, ""))
+			ids := putEvents(t, a.Addr(), order(1250), order(20), map[string]any{
+				"Source": "payments", "DetailType": "PaymentDone", "Detail": `{}`,
+			})
+			if len(ids) != 3 || ids[0] == "" {
+				t.Fatalf("ids = %v", ids)
+			}
+			for _, f := range []string{"inventory", "notification", "analytics"} {
+				path := filepath.Join(dir, f+".jsonl")
+				waitFor(t, f, 10*time.Second, func() bool { return len(readIDs(t, path)) == 2 })
+				got := readIDs(t, path)
+				if !(contains(got, ids[0]) && contains(got, ids[1])) {
+					t.Errorf("%s got %v, want %v", f, got, ids[:2])
+				}
+			}
+			vip := filepath.Join(dir, "vip.jsonl")
+			waitFor(t, "vip", 10*time.Second, func() bool { return len(readIDs(t, vip)) == 1 })
+			if got := readIDs(t, vip); got[0] != ids[0] {
+				t.Errorf("vip got %v, want %s", got, ids[0])
+			}
+			m := metricsText(t, a.Addr())
+			for _, want := range []string{
+				`eventrouter_invocations_total{consumer="vip-alerts",result="success"} 1`,
+				`eventrouter_invocations_total{consumer="inventory",result="success"} 2`,
+				`eventrouter_ingest_events_total{result="accepted",source="putevents"} 3`,
+				`eventrouter_matched_events_total{bus="default"} 2`,
+				`eventrouter_rule_triggered_total{bus="default",rule="order-created-vip"} 1`,
+				`eventrouter_config_last_reload_successful 1`,
+				`eventrouter_ingestion_to_invocation_seconds_count{consumer="analytics"} 2`,
+			} {
+				if !strings.Contains(m, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+		})
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOutage takes a consumer's endpoint down and up again: everything
+// arrives. With an endpoint failing for good, everything ends in the DLQ
+// with the error recorded.
+func TestOutage(t *testing.T) {
+	dir := t.TempDir()
+	var up atomic.Bool
+	var received atomic.Int32
+	seen := make(chan string, 100)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		received.Add(1)
+		seen <- r.Header.Get("Idempotency-Key")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer flaky.Close()
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such hook", http.StatusNotFound)
+	}))
+	defer gone.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer dead.Close()
+
+	extra := fmt.Sprintf(`  flaky:
+    sink: {type: http, url: %s}
+    retry: {initial_backoff: 20ms, max_backoff: 100ms}
+  gone:
+    sink: {type: http, url: %s}
+  dead:
+    sink: {type: http, url: %s}
+    retry: {max_attempts: 3, initial_backoff: 10ms, max_backoff: 20ms}
+`, flaky.URL, gone.URL, dead.URL)
+	path := orderConfig(t, dir, config.BusNATSEmbedded, extra)
+	b, _ := os.ReadFile(path)
+	b = bytes.Replace(b, []byte("targets: [inventory, notification, analytics]"), []byte("targets: [inventory, notification, analytics, flaky, gone, dead]"), 1)
+	os.WriteFile(path, b, 0o644)
+	a := startApp(t, path)
+
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, putEvents(t, a.Addr(), order(i))...)
+	}
+	time.Sleep(300 * time.Millisecond) // several failed attempts
+	up.Store(true)
+	got := map[string]bool{}
+	timeout := time.After(15 * time.Second)
+	for len(got) < len(ids) {
+		select {
+		case id := <-seen:
+			got[id] = true
+		case <-timeout:
+			t.Fatalf("flaky endpoint got %d of %d events after recovery", len(got), len(ids))
+		}
+	}
+	for _, id := range ids {
+		if !got[id] {
+			t.Errorf("event %s never reached the recovered endpoint", id)
+		}
+	}
+
+	for _, c := range []struct {
+		consumer, reason, code string
+		attempts               int
+	}{{"gone", "permanent_error", "HTTP_404", 1}, {"dead", "max_attempts", "HTTP_500", 3}} {
+		recs := readDLQ(t, a.Bus(), c.consumer, len(ids))
+		for _, r := range recs {
+			if r.Reason != c.reason || r.Attempts != c.attempts || r.ErrorCode != c.code || r.ErrorMessage == "" || r.Rule != "order-created" {
+				t.Errorf("%s DLQ record: %+v", c.consumer, r)
+			}
+		}
+	}
+}
+
+func readDLQ(t *testing.T, b bus.Bus, consumer string, n int) []consumers.DeadLetter {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Consume(ctx, bus.DLQTopic(consumer), bus.ConsumeOptions{Durable: "test-" + consumer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []consumers.DeadLetter
+	timeout := time.After(15 * time.Second)
+	for len(out) < n {
+		select {
+		case m := <-ch:
+			var d consumers.DeadLetter
+			if err := json.Unmarshal(m.Payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+			m.Ack()
+		case <-timeout:
+			t.Fatalf("%s: %d DLQ records, want %d", consumer, len(out), n)
+		}
+	}
+	return out
+}
+
+// TestReload swaps rules and consumers in; a broken config is refused and
+// the running one stays.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	path := orderConfig(t, dir, config.BusMemory, "")
+	a := startApp(t, path)
+
+	b, _ := os.ReadFile(path)
+	next := bytes.Replace(b, []byte("targets: [vip-alerts]"), []byte("targets: [vip-alerts, audit]"), 1)
+	next = append(next, []byte(fmt.Sprintf("  audit:\n    sink: {type: file, path: %s/audit.jsonl}\n", dir))...)
+	os.WriteFile(path, next, 0o644)
+	if err := a.ReloadFile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := putEvents(t, a.Addr(), order(5000))
+	waitFor(t, "audit consumer", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 1 })
+	if got := readIDs(t, filepath.Join(dir, "audit.jsonl")); got[0] != ids[0] {
+		t.Errorf("audit got %v", got)
+	}
+
+	bad := bytes.Replace(next, []byte(`">=", 1000`), []byte(`">=", "many"`), 1)
+	os.WriteFile(path, bad, 0o644)
+	if err := a.ReloadFile(context.Background()); err == nil || !strings.Contains(err.Error(), "rules[1].pattern") {
+		t.Fatalf("bad reload error = %v, want one naming rules[1].pattern", err)
+	}
+	if m := metricsText(t, a.Addr()); !strings.Contains(m, "eventrouter_config_last_reload_successful 0") {
+		t.Error("reload gauge not 0 after a failed reload")
+	}
+	ids = putEvents(t, a.Addr(), order(7000))
+	waitFor(t, "old config still routes", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 2 })
+}
+
+// TestReadyAndHealth checks the probes.
+func TestReadyAndHealth(t *testing.T) {
+	a := startApp(t, orderConfig(t, t.TempDir(), config.BusMemory, ""))
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + a.Addr() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s = %d", p, resp.StatusCode)
+		}
+	}
+}
+
+// TestExampleConfigStarts starts routerd on config.example.yaml as the
+// README tells a newcomer to, in a scratch directory.
+func TestExampleConfigStarts(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	t.Chdir(dir)
+	defer os.Chdir(wd)
+	if err := os.WriteFile("config.example.yaml", src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load("config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Bus.NATS.Listen = "127.0.0.1:0"
+	a := New(cfg, Options{})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := putEvents(t, a.Addr(), order(1500))
+	waitFor(t, "an order in every consumer", 10*time.Second, func() bool {
+		m := metricsText(t, a.Addr())
+		return strings.Count(m, `result="success"} 1`) >= 4
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = ids
+}
+
+// TestDLQAdmin lists dead letters, replays them once the endpoint is fixed,
+// and purges another consumer's.
+func TestDLQAdmin(t *testing.T) {
+	dir := t.TempDir()
+	var fixed atomic.Bool
+	got := make(chan string, 100)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fixed.Load() {
+			http.Error(w, "no such hook", http.StatusNotFound)
+			return
+		}
+		got <- r.Header.Get("Idempotency-Key")
+	}))
+	defer hook.Close()
+	extra := fmt.Sprintf("  hook:\n    sink: {type: http, url: %s}\n", hook.URL)
+	path := orderConfig(t, dir, config.BusNATSEmbedded, extra)
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(b, []byte("targets: [vip-alerts]"), []byte("targets: [vip-alerts, hook]"), 1), 0o644)
+	a := startApp(t, path)
+	ids := putEvents(t, a.Addr(), order(1000), order(2000), order(3000))
+
+	var list DLQList
+	waitFor(t, "3 dead letters", 15*time.Second, func() bool {
+		list = DLQList{}
+		adminCall(t, "GET", "http://"+a.Addr()+"/admin/dlq/hook", &list)
+		return list.Total == 3
+	})
+	var rec consumers.DeadLetter
+	if err := json.Unmarshal(list.Entries[0].Record, &rec); err != nil || rec.ErrorCode != "HTTP_404" || rec.Consumer != "hook" {
+		t.Fatalf("record %s (%v)", list.Entries[0].Record, err)
+	}
+
+	fixed.Store(true)
+	var rep struct{ Replayed int }
+	adminCall(t, "POST", "http://"+a.Addr()+"/admin/dlq/hook/replay", &rep)
+	if rep.Replayed != 3 {
+		t.Fatalf("replayed %d", rep.Replayed)
+	}
+	seen := map[string]bool{}
+	for len(seen) < 3 {
+		select {
+		case id := <-got:
+			seen[id] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("replayed events arrived: %v", seen)
+		}
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Errorf("event %s not replayed (Idempotency-Key keeps the event id)", id)
+		}
+	}
+	list = DLQList{}
+	adminCall(t, "GET", "http://"+a.Addr()+"/admin/dlq/hook", &list)
+	if list.Total != 0 {
+		t.Errorf("DLQ holds %d after replay", list.Total)
+	}
+	var purge struct{ Purged int }
+	adminCall(t, "DELETE", "http://"+a.Addr()+"/admin/dlq/inventory", &purge)
+	if resp, _ := http.Get("http://" + a.Addr() + "/admin/dlq/nobody"); resp == nil || resp.StatusCode != 404 {
+		t.Error("unknown consumer not 404")
+	}
+}
+
+func adminCall(t *testing.T, method, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+}

@@ -1,0 +1,84 @@
+// Command routerd is the eventrouter daemon: it loads the configuration,
+// starts the app and turns signals into its lifecycle: SIGTERM and SIGINT
+// drain and stop, SIGHUP reloads the configuration file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eventrouter/eventrouter/app"
+	"github.com/eventrouter/eventrouter/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("routerd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default: config.yaml in the working directory, else built-in defaults)")
+	insecure := fs.Bool("insecure", false, "allow listening on a non-loopback address without authentication")
+	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for in-flight deliveries")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path, config.WithInsecure(*insecure))
+	if err != nil {
+		fmt.Fprintf(stderr, "routerd: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, os.Stdout)
+	slog.SetDefault(log)
+
+	a := app.New(cfg, app.Options{Logger: log})
+	if err := a.Start(context.Background()); err != nil {
+		log.Error("routerd: start failed", "err", err)
+		return 1
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			if err := a.ReloadFile(context.Background()); err == nil {
+				log.Info("reloaded on SIGHUP")
+			}
+			continue
+		}
+		log.Info("stopping", "signal", sig.String(), "grace", *grace)
+		ctx, cancel := context.WithTimeout(context.Background(), *grace)
+		err := a.Stop(ctx)
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("stopped with errors", "err", err)
+			return 1
+		}
+		log.Info("stopped")
+		return 0
+	}
+	return 0
+}
+
+// newLogger builds the daemon's slog logger from the log settings.
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(c.Level))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

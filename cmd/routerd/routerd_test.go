@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is routerd built once for the tests that run it as a process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "routerd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "routerd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func writeConfig(t *testing.T, dir, addr string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+http:
+  listen: %s
+bus:
+  type: nats-embedded
+  data_dir: %s/data
+  nats: {listen: ""}
+rules:
+  - name: order-created
+    pattern: {source: [orders.service], detail-type: [OrderCreated]}
+    targets: [inventory, notification, analytics]
+  - name: order-created-vip
+    pattern: {source: [orders.service], detail-type: [OrderCreated], detail: {total: [{numeric: [">=", 1000]}]}}
+    targets: [vip-alerts]
+consumers:
+  inventory: {sink: {type: file, path: %s/out/inventory.jsonl}}
+  notification: {sink: {type: file, path: %s/out/notification.jsonl}}
+  analytics: {sink: {type: file, path: %s/out/analytics.jsonl}}
+  vip-alerts: {sink: {type: file, path: %s/out/vip.jsonl}}
+`, addr, dir, dir, dir, dir, dir)
+	path := filepath.Join(dir, "routerd.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// daemon is one routerd process.
+type daemon struct {
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	done chan error
+}
+
+func startDaemon(t *testing.T, cfg, addr string) *daemon {
+	t.Helper()
+	var log bytes.Buffer
+	cmd := exec.Command(binary, "--config", cfg)
+	cmd.Stdout = &syncWriter{w: &log}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, log: &log, done: make(chan error, 1)}
+	go func() { d.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-d.done
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+		select {
+		case err := <-d.done:
+			t.Fatalf("routerd exited during start: %v\n%s", err, log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routerd not ready after 30s\n%s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// sender sends PutEvents batches and remembers every event id routerd
+// acknowledged, with whether it is a VIP order.
+type sender struct {
+	addr  string
+	mu    sync.Mutex
+	acked map[string]bool // id → vip
+	n     int
+}
+
+func (s *sender) send() error {
+	var entries []map[string]any
+	for i := 0; i < 10; i++ {
+		s.n++
+		total := (s.n * 37) % 2000
+		entries = append(entries, map[string]any{
+			"Source": "orders.service", "DetailType": "OrderCreated",
+			"Detail": fmt.Sprintf(`{"orderId":"o-%d","total":%d}`, s.n, total),
+		})
+	}
+	body, _ := json.Marshal(map[string]any{"Entries": entries})
+	req, _ := http.NewRequest("POST", "http://"+s.addr+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var out struct {
+		FailedEntryCount int
+		Entries          []struct{ EventId string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range out.Entries {
+		if e.EventId != "" {
+			var d struct{ Total int }
+			json.Unmarshal([]byte(entries[i]["Detail"].(string)), &d)
+			s.acked[e.EventId] = d.Total >= 1000
+		}
+	}
+	return nil
+}
+
+// countIDs counts the event ids in a JSON Lines file.
+func countIDs(t *testing.T, path string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		var e struct{ ID string }
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("%s: torn or invalid line %q", path, sc.Text())
+		}
+		out[e.ID]++
+	}
+	return out
+}
+
+// TestKill9LosesNothing sends events, kills routerd with SIGKILL while it
+// works, restarts it on the same data directory and checks that every event
+// acknowledged to the client reached every consumer whose rule matched.
+// Duplicates are allowed (at-least-once) and reported.
+func TestKill9LosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts routerd processes")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := writeConfig(t, dir, addr)
+	s := &sender{addr: addr, acked: map[string]bool{}}
+
+	d := startDaemon(t, cfg, addr)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sendErrs int
+	wg.Add(1)
+	go func() { // keep sending through the crash
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.send(); err != nil {
+				sendErrs++
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	time.Sleep(700 * time.Millisecond)
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+	s.mu.Lock()
+	before := len(s.acked)
+	s.mu.Unlock()
+
+	d = startDaemon(t, cfg, addr)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	s.mu.Lock()
+	acked := s.acked
+	s.mu.Unlock()
+	if before == 0 || len(acked) <= before {
+		t.Fatalf("sent %d events before the kill and %d in all: not a meaningful run", before, len(acked))
+	}
+	t.Logf("%d events acknowledged (%d before the kill); %d requests failed around it", len(acked), before, sendErrs)
+
+	files := map[string]bool{"inventory": false, "notification": false, "analytics": false, "vip": true}
+	deadline := time.Now().Add(90 * time.Second)
+	for name, vipOnly := range files {
+		path := filepath.Join(dir, "out", name+".jsonl")
+		for {
+			got := countIDs(t, path)
+			var missing []string
+			for id, vip := range acked {
+				if (!vipOnly || vip) && got[id] == 0 {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) == 0 {
+				dups := 0
+				for _, n := range got {
+					dups += n - 1
+				}
+				t.Logf("%s: all %d expected events delivered, %d duplicates", name, len(got), dups)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d acknowledged events never delivered, e.g. %s\nlog:\n%s", name, len(missing), missing[0], tail(d.log.String(), 3000))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	// A clean stop on SIGTERM.
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("routerd exited with %v on SIGTERM\n%s", err, tail(d.log.String(), 2000))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("routerd did not stop within 30s of SIGTERM")
+	}
+}
+
+// TestSIGHUPReloads edits the config of a running routerd and sends SIGHUP.
+func TestSIGHUPReloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts routerd processes")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := writeConfig(t, dir, addr)
+	d := startDaemon(t, cfg, addr)
+
+	b, _ := os.ReadFile(cfg)
+	b = bytes.Replace(b, []byte("targets: [vip-alerts]"), []byte("targets: [vip-alerts, audit]"), 1)
+	b = append(b, []byte(fmt.Sprintf("  audit: {sink: {type: file, path: %s/out/audit.jsonl}}\n", dir))...)
+	os.WriteFile(cfg, b, 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, d, "configuration reloaded")
+
+	s := &sender{addr: addr, acked: map[string]bool{}}
+	for len(s.acked) < 10 || !anyVIP(s.acked) {
+		if err := s.send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "out", "audit.jsonl")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(countIDs(t, path)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("audit consumer added by SIGHUP got nothing\n%s", tail(d.log.String(), 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	os.WriteFile(cfg, []byte("rules: [{name: x}]\n"), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, d, "reload failed; keeping the running configuration")
+}
+
+func anyVIP(m map[string]bool) bool {
+	for _, v := range m {
+		if v {
+			return true
+		}
+	}
+	return false
+}
+
+func waitLog(t *testing.T, d *daemon, text string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.log.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never said %q:\n%s", text, tail(d.log.String(), 2000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestBadConfigExits2 checks that an invalid config is refused at start
+// with the key path.
+func TestBadConfigExits2(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte("rules:\n  - name: r\n    pattern: {a: [{numeric: [\">\", 5, \"<\", 1]}]}\n    targets: [nobody]\n"), 0o644)
+	cmd := exec.Command(binary, "--config", path)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want 2\n%s", err, out)
+	}
+	for _, want := range []string{"rules[0].pattern", "rules[0].targets[0]"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
