@@ -325,3 +325,42 @@ func TestWildcardTopic(t *testing.T) {
 		})
 	}
 }
+
+// TestStore lists, deletes and purges kept messages without consuming them.
+func TestStore(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			st := b.(Store)
+			publish(t, b, "dlq.c", "a", "b", "c")
+			publish(t, b, "dlq.other", "x")
+			ctx := context.Background()
+			kept, total, err := st.List(ctx, "dlq.c", 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 3 || len(kept) != 2 || kept[0].UUID != "a" || string(kept[1].Payload) != `{"id":"b"}` || kept[0].Seq == 0 {
+				t.Fatalf("list: total %d, %+v", total, kept)
+			}
+			if err := st.Delete(ctx, "dlq.c", kept[0].Seq); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Delete(ctx, "dlq.other", kept[1].Seq); err == nil {
+				t.Error("deleted a message through the wrong topic")
+			}
+			kept, total, _ = st.List(ctx, "dlq.c", 10)
+			if total != 2 || len(kept) != 2 || kept[0].UUID != "b" {
+				t.Fatalf("after delete: total %d, %+v", total, kept)
+			}
+			if n, err := st.Purge(ctx, "dlq.c"); err != nil || n != 2 {
+				t.Fatalf("purge = %d, %v", n, err)
+			}
+			if _, total, _ = st.List(ctx, "dlq.c", 10); total != 0 {
+				t.Errorf("after purge: %d", total)
+			}
+			if _, total, _ = st.List(ctx, "dlq.other", 10); total != 1 {
+				t.Errorf("purge touched another topic: %d", total)
+			}
+		})
+	}
+}

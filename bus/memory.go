@@ -20,6 +20,7 @@ type Memory struct {
 	cond   *sync.Cond
 	topics map[string]*memTopic
 	closed bool
+	seq    uint64
 	wg     sync.WaitGroup
 }
 
@@ -31,6 +32,7 @@ type memTopic struct {
 }
 
 type memMsg struct {
+	seq       uint64
 	topic     string
 	uuid      string
 	payload   []byte
@@ -83,7 +85,8 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 			md[k] = v
 		}
 		delete(md, RetryDelayKey)
-		t.queue = append(t.queue, &memMsg{topic: topic, uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
+		b.seq++
+		t.queue = append(t.queue, &memMsg{seq: b.seq, topic: topic, uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
 	}
 	b.cond.Broadcast()
 	return nil

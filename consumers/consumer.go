@@ -112,7 +112,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		MaxInFlight: c.policy.Concurrency,
 		// A worker holds a message for at most one attempt; past this the
 		// broker assumes the worker died and delivers the event again.
-		AckWait: c.policy.Timeout + 30*time.Second,
+		AckWait: c.policy.Timeout + 10*time.Second,
 	})
 	if err != nil {
 		cancel()

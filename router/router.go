@@ -134,7 +134,9 @@ func (r *Router) Run(ctx context.Context) error {
 	ch, err := r.bus.Consume(ctx, bus.EventsPrefix+">", bus.ConsumeOptions{
 		Durable:     "router",
 		MaxInFlight: r.opts.Workers,
-		AckWait:     30 * time.Second,
+		// Routing one event takes milliseconds; after a crash, events the
+		// dead process held come back this much later.
+		AckWait: 10 * time.Second,
 	})
 	if err != nil {
 		return fmt.Errorf("router: %w", err)

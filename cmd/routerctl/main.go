@@ -39,7 +39,8 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", "http://127.0.0.1:8080", "routerd HTTP endpoint (online commands)")
 	root.PersistentFlags().StringVar(&g.token, "token", "", "API key sent as Authorization: Bearer (online commands)")
-	root.AddCommand(newTestPatternCmd(), newRulesCmd())
+	root.AddCommand(newTestPatternCmd(), newRulesCmd(), newConfigCmd(),
+		newPutEventsCmd(&g), newDLQCmd(&g), newReloadCmd(&g))
 	return root
 }
 
@@ -67,7 +68,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case !errors.As(err, new(bodyError)), errors.As(err, &pe), errors.As(err, &be):
+	case !errors.As(err, new(bodyError)), errors.As(err, &pe), errors.As(err, &be), errors.As(err, new(configInvalid)):
 		return exitInvalid
 	}
 	return exitFailure

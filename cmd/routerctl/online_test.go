@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventrouter/eventrouter/app"
+	"github.com/eventrouter/eventrouter/config"
+)
+
+func TestConfigValidate(t *testing.T) {
+	r := run(t, "", "config", "validate", "--config", "../../config.example.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "valid (") {
+		t.Fatalf("example config: %+v", r)
+	}
+	bad := writeFile(t, "bad.yaml", `rules:
+  - name: r
+    pattern: {a: [{numeric: [">", 5, "<", 1]}]}
+    targets: [nobody]
+consumers:
+  c: {sink: {type: http, url: "http://x", timeot: 5s}}
+`)
+	r = run(t, "", "config", "validate", "--config", bad)
+	if r.code != 2 {
+		t.Fatalf("bad config exit %d: %+v", r.code, r)
+	}
+	for _, want := range []string{"rules[0].pattern", "rules[0].targets[0]"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q: %s", want, r.stderr)
+		}
+	}
+	sinkBad := writeFile(t, "sink.yaml", `consumers:
+  c: {sink: {type: http, url: "http://127.0.0.1:1/x", timeot: 5s}}
+`)
+	r = run(t, "", "config", "validate", "--config", sinkBad)
+	if r.code != 2 || !strings.Contains(r.stderr, "consumers.c.sink") || !strings.Contains(r.stderr, "timeot") {
+		t.Errorf("sink key typo: %+v", r)
+	}
+}
+
+// TestOnlineCommands drives a routerd started in this process: put-events,
+// dlq list / replay / purge, reload.
+func TestOnlineCommands(t *testing.T) {
+	var fixed atomic.Bool
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fixed.Load() {
+			http.Error(w, "gone", http.StatusGone)
+		}
+	}))
+	defer hook.Close()
+	path := writeFile(t, "routerd.yaml", fmt.Sprintf(`http: {listen: "127.0.0.1:0"}
+bus: {type: memory}
+rules:
+  - {name: orders, pattern: {source: [orders.service]}, targets: [hook]}
+consumers:
+  hook: {sink: {type: http, url: %q}}
+`, hook.URL))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(cfg, app.Options{})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Stop(ctx)
+	}()
+	ep := "--endpoint=http://" + a.Addr()
+
+	r := run(t, "", "put-events", ep, "--source", "orders.service", "--detail-type", "OrderCreated", "--detail", `{"total":5}`)
+	var res struct {
+		FailedEntryCount int
+		Entries          []struct{ EventId string }
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || res.Entries[0].EventId == "" {
+		t.Fatalf("put-events: %+v", r)
+	}
+	entries := writeFile(t, "entries.json", `[{"Source":"orders.service","DetailType":"OrderCreated","Detail":"{}"},{"Source":"","DetailType":"x","Detail":"{}"}]`)
+	r = run(t, "", "put-events", ep, "--entries", "@"+entries)
+	if r.code != 1 || !strings.Contains(r.stderr, "1 of 2 entries failed") || !strings.Contains(r.stdout, "InvalidArgument") {
+		t.Errorf("put-events with a bad entry: %+v", r)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r = run(t, "", "dlq", "list", ep, "--consumer", "hook")
+		if strings.Count(r.stdout, "\n") == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, `"error_code":"HTTP_410"`) || !strings.Contains(r.stderr, "2 of 2 dead letters") {
+		t.Fatalf("dlq list: %+v", r)
+	}
+	fixed.Store(true)
+	r = run(t, "", "dlq", "replay", ep, "--consumer", "hook", "--limit", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, `"replayed":1`) {
+		t.Errorf("dlq replay: %+v", r)
+	}
+	r = run(t, "", "dlq", "purge", ep, "--consumer", "hook")
+	if r.code != 0 || !strings.Contains(r.stdout, `"purged":1`) {
+		t.Errorf("dlq purge: %+v", r)
+	}
+	if r = run(t, "", "dlq", "list", ep, "--consumer", "nobody"); r.code != 1 || !strings.Contains(r.stderr, "404") {
+		t.Errorf("unknown consumer: %+v", r)
+	}
+	if r = run(t, "", "reload", ep); r.code != 0 {
+		t.Errorf("reload: %+v", r)
+	}
+	if r = run(t, "", "dlq", "list", "--endpoint=http://127.0.0.1:1", "--consumer", "hook"); r.code != 1 || !strings.Contains(r.stderr, "cannot reach routerd") {
+		t.Errorf("unreachable: %+v", r)
+	}
+}
