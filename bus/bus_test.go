@@ -9,6 +9,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // backends lists every Bus implementation for the shared tests.
@@ -22,7 +24,37 @@ func backends(t *testing.T) map[string]func(t *testing.T) Bus {
 		"jetstream": func(t *testing.T) Bus {
 			return newEmbedded(t, t.TempDir())
 		},
+		"nats-url": func(t *testing.T) Bus {
+			return newExternal(t)
+		},
 	}
+}
+
+// newExternal starts a NATS server as a separate server would run (its own
+// TCP port, token auth) and connects to it by URL, as bus type nats does.
+func newExternal(t *testing.T) *JetStream {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, Authorization: "s3cret",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(srv.Shutdown)
+	if _, err := Connect(context.Background(), srv.ClientURL(), nats.Token("wrong"), JetStreamOptions{}); err == nil {
+		t.Fatal("connected with a wrong token")
+	}
+	b, err := Connect(context.Background(), srv.ClientURL(), nats.Token("s3cret"), JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
 func newEmbedded(t *testing.T, dir string) *JetStream {
