@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -80,20 +79,20 @@ consumers:
 // daemon is one routerd process.
 type daemon struct {
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *syncWriter
 	done chan error
 }
 
 func startDaemon(t *testing.T, cfg, addr string) *daemon {
 	t.Helper()
-	var log bytes.Buffer
+	log := &syncWriter{}
 	cmd := exec.Command(binary, "--config", cfg)
-	cmd.Stdout = &syncWriter{w: &log}
-	cmd.Stderr = cmd.Stdout
+	cmd.Stdout = log
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, log: &log, done: make(chan error, 1)}
+	d := &daemon{cmd: cmd, log: log, done: make(chan error, 1)}
 	go func() { d.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -112,25 +111,32 @@ func startDaemon(t *testing.T, cfg, addr string) *daemon {
 		}
 		select {
 		case err := <-d.done:
-			t.Fatalf("routerd exited during start: %v\n%s", err, log.String())
+			t.Fatalf("routerd exited during start: %v\n%s", err, log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("routerd not ready after 30s\n%s", log.String())
+			t.Fatalf("routerd not ready after 30s\n%s", log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// syncWriter collects a process's output, written and read concurrently.
 type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.buf.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 // sender sends PutEvents batches and remembers every event id routerd
