@@ -108,6 +108,18 @@ type HTTP struct {
 	Throttle Throttle `mapstructure:"throttle"`
 	// TLS serves HTTPS when both files are set.
 	TLS TLS `mapstructure:"tls"`
+	// SNS governs S3 notifications delivered through Amazon SNS HTTP(S)
+	// subscriptions to POST /v1/s3.
+	SNS SNS `mapstructure:"sns"`
+}
+
+// SNS configures the SNS HTTP subscription handshake.
+type SNS struct {
+	// ConfirmHosts lists the hosts whose SubscribeURL routerd visits to
+	// confirm a subscription (e.g. sns.us-east-1.amazonaws.com); a
+	// SubscriptionConfirmation from any other host is refused. Empty: no
+	// subscription is ever confirmed.
+	ConfirmHosts []string `mapstructure:"confirm_hosts"`
 }
 
 // Auth lists accepted credentials. Authentication is off when both lists

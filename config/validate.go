@@ -106,6 +106,11 @@ func oneOf(p *problems, path, v string, allowed ...string) bool {
 }
 
 func (c *Config) validateHTTP(p *problems) {
+	for i, h := range c.HTTP.SNS.ConfirmHosts {
+		if h == "" || strings.ContainsAny(h, "/: ") {
+			p.add(fmt.Sprintf("http.sns.confirm_hosts[%d]", i), "%q is not a host name (e.g. sns.us-east-1.amazonaws.com)", h)
+		}
+	}
 	h := &c.HTTP
 	host, ok := checkListen(p, "http.listen", h.Listen)
 	if ok && !isLoopback(host) && !h.Auth.Enabled() && !c.Insecure {
