@@ -51,6 +51,9 @@ func compile(src []byte) ([]alternative, error) {
 	if len(src) > MaxPatternBytes {
 		return nil, &Error{Reason: fmt.Sprintf("pattern is %d bytes, more than the limit of %d", len(src), MaxPatternBytes)}
 	}
+	if d := nestingDepth(src); d > MaxDepth*2+2 {
+		return nil, &Error{Reason: fmt.Sprintf("pattern nests deeper than %d levels", MaxDepth)}
+	}
 	if !gjson.ValidBytes(src) {
 		return nil, &Error{Reason: "invalid JSON: " + syntaxError(src)}
 	}
@@ -83,7 +86,8 @@ func syntaxError(src []byte) string {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%s at offset %d", se.Error(), se.Offset)
+		// Offset counts the bytes read, the offending one included.
+		return fmt.Sprintf("%s at offset %d", se.Error(), max(se.Offset-1, 0))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return "unexpected end of input"
@@ -251,4 +255,34 @@ func describe(v gjson.Result) string {
 		return "an array"
 	}
 	return "an object"
+}
+
+// nestingDepth is the deepest nesting of arrays and objects in b, counted
+// without recursion: gjson's validator recurses, and a hostile document
+// millions of levels deep would overflow the stack and crash the process.
+func nestingDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ']':
+			depth--
+		}
+	}
+	return deepest
 }

@@ -107,3 +107,18 @@ func TestCIDRMappedIPv4(t *testing.T) {
 		t.Error("IPv4-mapped address not matched by its IPv4 block")
 	}
 }
+
+// TestDeepNestingRefused checks that documents nested millions of levels
+// deep are refused without recursing (which would crash the process).
+func TestDeepNestingRefused(t *testing.T) {
+	deep := []byte(`{"a":` + strings.Repeat("[", 5_000_000) + strings.Repeat("]", 5_000_000) + `}`)
+	if err := ValidateEvent(deep); err == nil || !strings.Contains(err.Error(), "levels deep") {
+		t.Errorf("ValidateEvent = %v", err)
+	}
+	if _, err := Compile(deep[:60000]); err == nil {
+		t.Error("deep pattern compiled")
+	}
+	if err := ValidateEvent([]byte(`{"a":"[[[[{{{\"\\\\"}`)); err != nil {
+		t.Errorf("brackets inside strings counted: %v", err)
+	}
+}

@@ -109,7 +109,7 @@ func TestTestPatternInvalid(t *testing.T) {
 		{"pattern bad JSON", []string{"--pattern", `{"source":`, "--event", bigOrder},
 			"routerctl: --pattern: invalid JSON"},
 		{"event bad JSON", []string{"--pattern", orderPattern, "--event", `{"source":orders}`},
-			"routerctl: --event: invalid JSON: invalid character 'o' looking for beginning of value at offset 11\n"},
+			"routerctl: --event: invalid JSON: invalid character 'o' looking for beginning of value at offset 10\n"},
 		{"event not an object", []string{"--pattern", orderPattern, "--event", `["orders"]`},
 			"routerctl: --event: must be a JSON object\n"},
 		{"unreadable file", []string{"--pattern", "@/nonexistent/pattern.json", "--event", bigOrder},
@@ -203,7 +203,7 @@ oops
 	want := `{"id":1,"Result":true}
 {"id":2,"Result":false,"Explanation":[{"alternative":1,"path":"source","pattern":["orders"],"event":"shop","reason":"no value matches"}]}
 {"id":3,"Error":"pattern: source: value must be an array of values or an object, not a string"}
-{"Error":"line 5: invalid JSON: invalid character 'o' looking for beginning of value at offset 1"}
+{"Error":"line 5: invalid JSON: invalid character 'o' looking for beginning of value at offset 0"}
 {"id":5,"Result":false,"Explanation":[{"alternative":1,"path":"detail.total","pattern":[{"numeric":[">",100]}],"event":50,"reason":"no value matches"}]}
 `
 	r := run(t, in, "test-pattern", "--explain", "--cases", "-")

@@ -91,7 +91,7 @@ func TestBatch(t *testing.T) {
 	want := strings.Join([]string{
 		`{"id":"a","note":{"x": 1.50},"big":1e999,"Result":true}`,
 		`{"id":"b","Result":false}`,
-		`{"Error":"line 5: invalid JSON: invalid character 'o' in literal null (expecting 'u') at offset 2"}`,
+		`{"Error":"line 5: invalid JSON: invalid character 'o' in literal null (expecting 'u') at offset 1"}`,
 		`{"Error":"line 6: must be a JSON object"}`,
 		`{"id":"c","Error":"line 7: no \"pattern\" field"}`,
 		`{"id":"d","Error":"line 8: no \"event\" field"}`,

@@ -65,7 +65,7 @@ func TestSingleInvalid(t *testing.T) {
 			"--pattern: detail.total: numeric: lower bound must come before upper"},
 		{"pattern bad JSON", `{"source":["a"`, `{}`, "--pattern: invalid JSON: "},
 		{"pattern not an object", `["a"]`, `{}`, "--pattern: pattern must be a JSON object"},
-		{"event bad JSON has offset", `{"a":[1]}`, `{"a":}`, "--event: invalid JSON: invalid character '}' looking for beginning of value at offset 6"},
+		{"event bad JSON has offset", `{"a":[1]}`, `{"a":}`, "--event: invalid JSON: invalid character '}' looking for beginning of value at offset 5"},
 		{"event not an object", `{"a":[1]}`, `[1]`, "--event: must be a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
