@@ -23,6 +23,7 @@ import (
 	"github.com/eventrouter/eventrouter/consumers"
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/schemas"
 	"github.com/eventrouter/eventrouter/sinks"
 	"github.com/eventrouter/eventrouter/sinks/filesink"
 	"github.com/eventrouter/eventrouter/sinks/httpsink"
@@ -73,6 +74,7 @@ type App struct {
 	ingestM   *sources.Metrics
 	routerM   *router.Metrics
 	deliverM  *consumers.Metrics
+	schemas   schemas.Live // detail schemas in force, swapped on reload
 	reloadOK  prometheus.Gauge
 	ready     atomic.Bool
 	servers   []*http.Server
@@ -141,6 +143,13 @@ func (a *App) Start(ctx context.Context) (err error) {
 	cfg := a.cfg
 	stamp := event.Stamp{Account: cfg.Account, Region: cfg.Region}
 
+	// Schemas, before anything starts: a bad schema file stops the start.
+	set, err := compileSchemas(cfg)
+	if err != nil {
+		return err
+	}
+	a.schemas.Store(set)
+
 	// Bus.
 	if a.opts.Bus != nil {
 		a.bus = a.opts.Bus
@@ -175,7 +184,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.router = router.New(a.bus, routes, router.Options{
-		Stamp: stamp, Ingest: a.ingestM.Events, Metrics: a.routerM, Logger: a.log,
+		Stamp: stamp, Ingest: a.ingestM.Events, Metrics: a.routerM, Logger: a.log, Schemas: &a.schemas,
 	})
 	a.routerRun = make(chan struct{})
 	routerCtx, stopRouter := context.WithCancel(runCtx)
@@ -197,7 +206,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 
 	// Sources.
 	a.ingester = &sources.Ingester{
-		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM,
+		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM, Schemas: &a.schemas,
 		KnownBus: func(name string) bool { return a.router.Routes().HasBus(name) },
 	}
 	if err := a.startHTTP(cfg); err != nil {
@@ -414,6 +423,16 @@ func buildRoutes(cfg *config.Config) (*router.Routes, error) {
 	return router.NewRoutes(rs)
 }
 
+// compileSchemas compiles the config's detail schemas; schema files are
+// relative to the config file's directory.
+func compileSchemas(cfg *config.Config) (*schemas.Set, error) {
+	dir := "."
+	if cfg.File != "" {
+		dir = filepath.Dir(cfg.File)
+	}
+	return schemas.Compile(cfg.Schemas, dir)
+}
+
 // Validate runs the whole load path for cfg without starting anything:
 // config checks, the rule table, every sink's own configuration.
 func Validate(cfg *config.Config, reg sinks.Registry) error {
@@ -424,6 +443,9 @@ func Validate(cfg *config.Config, reg sinks.Registry) error {
 		return err
 	}
 	if _, err := buildRoutes(cfg); err != nil {
+		return err
+	}
+	if _, err := compileSchemas(cfg); err != nil {
 		return err
 	}
 	var errs []error
@@ -455,6 +477,10 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
 		return err
 	}
 	routes, err := buildRoutes(cfg)
+	if err != nil {
+		return err
+	}
+	set, err := compileSchemas(cfg)
 	if err != nil {
 		return err
 	}
@@ -493,6 +519,7 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
 		a.consumers[name] = lc
 	}
 	a.router.Swap(routes)
+	a.schemas.Store(set)
 	if old.HTTP.Listen != cfg.HTTP.Listen || old.Bus.Type != cfg.Bus.Type || old.Account != cfg.Account || old.Region != cfg.Region {
 		a.log.Warn("reload: listener, bus, account and region changes take effect on restart")
 	}

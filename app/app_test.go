@@ -107,10 +107,14 @@ func putEvents(t *testing.T, addr string, entries ...map[string]any) []string {
 	return ids
 }
 
+// order is a PutEvents entry for an OrderCreated event that satisfies the
+// example's order schema.
 func order(total int) map[string]any {
 	return map[string]any{
 		"Source": "orders.service", "DetailType": "OrderCreated",
-		"Detail": fmt.Sprintf(`{"orderId":"o-%d","total":%d}`, total, total),
+		"Detail": fmt.Sprintf(`{"orderId":"o-%d","customerId":"7d5c8f3e-2b1a-4c6d-9e8f-0a1b2c3d4e5f",`+
+			`"items":[{"productId":"p-1","quantity":2}],`+
+			`"shippingAddress":{"street":"1 Main St","city":"Springfield","country":"US","postalCode":"12345"},"total":%d}`, total, total),
 	}
 }
 
@@ -377,6 +381,14 @@ func TestExampleConfigStarts(t *testing.T) {
 	if err := os.WriteFile("config.example.yaml", src, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	schema, err := os.ReadFile(filepath.Join(wd, "../schemas/order-created.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll("schemas", 0o755)
+	if err := os.WriteFile("schemas/order-created.json", schema, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load("config.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -388,6 +400,17 @@ func TestExampleConfigStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := putEvents(t, a.Addr(), order(1500))
+	// The example's schema refuses an order without its customer and items.
+	resp, err := http.Post("http://"+a.Addr()+"/v1/events", "application/json", strings.NewReader(
+		`{"source":"orders.service","detail-type":"OrderCreated","detail":{"orderId":"o-2","total":5}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "customerId: required") {
+		t.Errorf("invalid order: %d %s", resp.StatusCode, body)
+	}
 	waitFor(t, "an order in every consumer", 10*time.Second, func() bool {
 		m := metricsText(t, a.Addr())
 		return strings.Count(m, `result="success"} 1`) >= 4

@@ -250,8 +250,9 @@ type Schema struct {
 	Source string `mapstructure:"source"`
 	// DetailType is the events' detail-type, e.g. OrderCreated.
 	DetailType string `mapstructure:"detail-type"`
-	// SchemaFile is a JSON Schema file (relative paths are relative to the
-	// working directory). Set this or Schema, not both.
+	// SchemaFile is a JSON Schema file; a relative path is relative to the
+	// config file's directory, so a config and its schemas move together.
+	// It may $ref other local files. Set this or Schema, not both.
 	SchemaFile string `mapstructure:"schema_file"`
 	// Schema is the JSON Schema inline: a YAML/JSON object, or a string
 	// holding JSON. Set this or SchemaFile, not both.
@@ -259,10 +260,13 @@ type Schema struct {
 }
 
 // InlineJSON returns the inline schema as JSON, or nil when the schema is in
-// SchemaFile.
+// SchemaFile. A string is the JSON itself, as for Rule.PatternJSON.
 func (s *Schema) InlineJSON() ([]byte, error) {
-	if s.Schema == nil {
+	switch v := s.Schema.(type) {
+	case nil:
 		return nil, nil
+	case string:
+		return []byte(v), nil
 	}
 	return toJSON(s.Schema)
 }

@@ -96,6 +96,11 @@ type Options struct {
 	Ingest  *prometheus.CounterVec
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// Schemas checks raw NATS entries' detail as ingest checks HTTP ones;
+	// nil checks nothing.
+	Schemas interface {
+		Validate(source, detailType string, detail []byte) *event.EntryError
+	}
 }
 
 // Router moves events from their bus to the consumers' queues.
@@ -221,7 +226,11 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 			e.Time = ingested
 		}
 		var env event.Envelope
-		if env, bad = event.Normalize(e, r.opts.Stamp); bad == nil {
+		env, bad = event.Normalize(e, r.opts.Stamp)
+		if bad == nil && r.opts.Schemas != nil {
+			bad = r.opts.Schemas.Validate(env.Source, env.DetailType, env.Detail)
+		}
+		if bad == nil {
 			b, err := env.Marshal()
 			if err == nil {
 				r.countIngest("accepted")

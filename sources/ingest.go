@@ -32,6 +32,14 @@ type Ingester struct {
 	// KnownBus reports whether a bus exists (some rule is on it, or it is
 	// the default bus); nil accepts every valid name.
 	KnownBus func(name string) bool
+	// Schemas checks each entry's detail against the JSON Schema configured
+	// for its source and detail-type (schemas.Set, or schemas.Live to swap
+	// sets on reload); an entry that fails is refused with its violations,
+	// like any other invalid entry, and is never published. Nil checks
+	// nothing.
+	Schemas interface {
+		Validate(source, detailType string, detail []byte) *event.EntryError
+	}
 }
 
 // Result is the outcome for one entry: its event id, or why it was refused.
@@ -55,6 +63,11 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		env, bad := event.Normalize(e, in.Stamp)
 		if bad == nil && in.KnownBus != nil && !in.KnownBus(e.Bus) {
 			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %s does not exist", e.Bus)}
+		}
+		if bad == nil && in.Schemas != nil {
+			// After Normalize: detail is trimmed, {} when absent, and known
+			// to be a JSON object.
+			bad = in.Schemas.Validate(env.Source, env.DetailType, env.Detail)
 		}
 		if bad != nil {
 			results[i].Err = bad

@@ -1,0 +1,162 @@
+package sources_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/config"
+	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/schemas"
+	"github.com/eventrouter/eventrouter/sources"
+	httpsrc "github.com/eventrouter/eventrouter/sources/http"
+)
+
+// recorder is a Publisher that keeps what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	msgs map[string][]*message.Message
+}
+
+func (r *recorder) Publish(topic string, msgs ...*message.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.msgs == nil {
+		r.msgs = map[string][]*message.Message{}
+	}
+	r.msgs[topic] = append(r.msgs[topic], msgs...)
+	return nil
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		n += len(m)
+	}
+	return n
+}
+
+// orderSchemas compiles the example config's order schema.
+func orderSchemas(t *testing.T) *schemas.Set {
+	t.Helper()
+	set, err := schemas.Compile([]config.Schema{{
+		Source: "orders.service", DetailType: "OrderCreated", SchemaFile: "schemas/order-created.json",
+	}}, "..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+const (
+	goodOrder = `{"orderId":"o-1","customerId":"8c4a2f5e-1b7d-4c2a-9f3e-5d6b7a8c9d0e","total":1250,` +
+		`"items":[{"productId":"p-1","quantity":2}],` +
+		`"shippingAddress":{"street":"1 Main St","city":"Springfield","country":"US","postalCode":"12345"}}`
+	badOrder = `{"orderId":"o-2","customerId":"c-9","total":40,"items":[{"productId":"p-1","quantity":0}],` +
+		`"shippingAddress":{"street":"1 Main St","city":"Springfield","country":"US"}}`
+	badOrderMessage = "does not match schema order-created: customerId: must be a UUID; " +
+		"items[0].quantity: must be > 0; shippingAddress.postalCode: required"
+)
+
+// TestPutSchemas: with Schemas set, a violating entry is refused with every
+// violation's path while the valid entries beside it are published; events
+// without a schema pass unchecked.
+func TestPutSchemas(t *testing.T) {
+	pub := &recorder{}
+	in := &sources.Ingester{Pub: pub, Stamp: event.Stamp{Account: "000000000000", Region: "local"}, Schemas: orderSchemas(t)}
+	res, err := in.Put(context.Background(), "test", []event.Entry{
+		{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(goodOrder)},
+		{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(badOrder)},
+		{Source: "orders.service", DetailType: "OrderShipped", Detail: json.RawMessage(`{"anything":1}`)},
+		{Source: "orders.service", DetailType: "OrderCreated"}, // no detail: checked as {}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[0].EventID == "" {
+		t.Errorf("valid order: %+v", res[0])
+	}
+	want := event.EntryError{Code: "InvalidArgument", Field: "Detail", Message: badOrderMessage}
+	if res[1].Err == nil || *res[1].Err != want || res[1].EventID != "" {
+		t.Errorf("violating order: %+v\nwant %+v", res[1].Err, want)
+	}
+	if res[2].Err != nil {
+		t.Errorf("no schema: %+v", res[2].Err)
+	}
+	if res[3].Err == nil || !strings.HasSuffix(res[3].Err.Message, "customerId: required; items: required; orderId: required; shippingAddress: required; total: required") {
+		t.Errorf("empty detail: %+v", res[3].Err)
+	}
+	if n := pub.count(); n != 2 {
+		t.Errorf("%d events published, want 2", n)
+	}
+
+	// Without Schemas (and with a typed nil), nothing is checked.
+	for _, s := range []interface {
+		Validate(string, string, []byte) *event.EntryError
+	}{nil, (*schemas.Set)(nil)} {
+		in.Schemas = s
+		res, err = in.Put(context.Background(), "test", []event.Entry{{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(badOrder)}})
+		if err != nil || res[0].Err != nil {
+			t.Errorf("Schemas %#v: %v %+v", s, err, res[0].Err)
+		}
+	}
+}
+
+// TestHTTPSchemas: the HTTP doors report a schema refusal as SPEC says:
+// /v1/events answers 400 naming every path, PutEvents 200 with the entry's
+// ErrorCode and ErrorMessage.
+func TestHTTPSchemas(t *testing.T) {
+	in := &sources.Ingester{Pub: &recorder{}, Stamp: event.Stamp{Account: "000000000000", Region: "local"}, Schemas: orderSchemas(t)}
+	srv := httptest.NewServer(httpsrc.New(httpsrc.Options{Ingester: in}))
+	defer srv.Close()
+	post := func(body string, headers ...string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.URL.Path = "/"
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	entry := func(detail string) string {
+		return `{"source":"orders.service","detail-type":"OrderCreated","detail":` + detail + `}`
+	}
+	if code, body := post(entry(goodOrder)); code != 200 {
+		t.Errorf("valid order: %d %s", code, body)
+	}
+	code, body := post("[" + entry(goodOrder) + "," + entry(badOrder) + "]")
+	var got struct {
+		FailedEntryCount int
+		Entries          []struct{ EventId, ErrorCode, ErrorMessage string }
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(body)
+	}
+	if code != 400 || got.FailedEntryCount != 1 || got.Entries[0].EventId == "" ||
+		got.Entries[1].ErrorCode != "InvalidArgument" || got.Entries[1].ErrorMessage != "entry 1: detail: "+badOrderMessage {
+		t.Errorf("/v1/events: %d %s", code, body)
+	}
+
+	detail, _ := json.Marshal(badOrder)
+	code, body = post(`{"Entries":[{"Source":"orders.service","DetailType":"OrderCreated","Detail":`+string(detail)+`}]}`,
+		"Content-Type", "application/x-amz-json-1.1", "X-Amz-Target", "AWSEvents.PutEvents")
+	want := `{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InvalidArgument","ErrorMessage":` +
+		`"Parameter Detail is not valid. Reason: Detail ` + badOrderMessage + `"}]}`
+	if code != 200 || strings.TrimSpace(strings.ReplaceAll(body, `\u003e`, ">")) != want {
+		t.Errorf("PutEvents: %d %s\nwant %s", code, body, want)
+	}
+}
