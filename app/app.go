@@ -78,6 +78,8 @@ type App struct {
 	reloadOK  prometheus.Gauge
 	ready     atomic.Bool
 	servers   []*http.Server
+	handler   atomic.Pointer[http.Handler]
+	metricsH  http.Handler
 	addr      string
 	cancelRun context.CancelFunc
 	routerRun chan struct{}
@@ -254,34 +256,56 @@ func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus
 }
 
 func (a *App) startHTTP(cfg *config.Config) error {
-	metrics := promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})
-	var inline http.Handler
-	if cfg.HTTP.MetricsListen == "" {
-		inline = metrics
-	}
-	h := httpsrc.New(httpsrc.Options{
-		Ingester:     a.ingester,
-		Ready:        a.Ready,
-		Metrics:      inline,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Logger:       a.log,
+	a.metricsH = promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})
+	door := a.frontDoor(cfg)
+	a.handler.Store(&door)
+	// The listener serves whatever front door is current, so a reload can
+	// change credentials and throttles without closing it.
+	current := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*a.handler.Load()).ServeHTTP(w, r)
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
-	a.adminRoutes(mux)
-	addr, err := a.serve(cfg.HTTP.Listen, mux, cfg.HTTP.TLS)
+	addr, err := a.serve(cfg.HTTP.Listen, current, cfg.HTTP.TLS)
 	if err != nil {
 		return err
 	}
 	a.addr = addr
 	if cfg.HTTP.MetricsListen != "" {
 		m := http.NewServeMux()
-		m.Handle("GET /metrics", metrics)
+		m.Handle("GET /metrics", a.metricsH)
 		if _, err := a.serve(cfg.HTTP.MetricsListen, m, config.TLS{}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// frontDoor builds the HTTP handler for cfg: ingest, probes, metrics and
+// the admin API, behind authentication and throttling.
+func (a *App) frontDoor(cfg *config.Config) http.Handler {
+	var inline http.Handler
+	if cfg.HTTP.MetricsListen == "" {
+		inline = a.metricsH
+	}
+	var auth httpsrc.Auth
+	for _, k := range cfg.HTTP.Auth.APIKeys {
+		auth.APIKeys = append(auth.APIKeys, httpsrc.APIKey(k))
+	}
+	for _, k := range cfg.HTTP.Auth.SigV4 {
+		auth.SigV4 = append(auth.SigV4, httpsrc.SigV4Key(k))
+	}
+	admin := http.NewServeMux()
+	a.adminRoutes(admin)
+	return httpsrc.New(httpsrc.Options{
+		Ingester:        a.ingester,
+		Ready:           a.Ready,
+		Metrics:         inline,
+		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+		Logger:          a.log,
+		Auth:            auth,
+		Throttle:        httpsrc.Throttle(cfg.HTTP.Throttle),
+		Admin:           admin,
+		SNSConfirmHosts: cfg.HTTP.SNS.ConfirmHosts,
+	})
 }
 
 // serve listens on addr and serves h until Stop; it returns the bound
@@ -520,10 +544,16 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
 	}
 	a.router.Swap(routes)
 	a.schemas.Store(set)
+	// Credentials, throttles and SNS hosts follow the new file; the rate
+	// buckets start full again.
+	next := *old
+	next.HTTP.Auth, next.HTTP.Throttle, next.HTTP.SNS = cfg.HTTP.Auth, cfg.HTTP.Throttle, cfg.HTTP.SNS
+	door := a.frontDoor(&next)
+	a.handler.Store(&door)
 	if old.HTTP.Listen != cfg.HTTP.Listen || old.Bus.Type != cfg.Bus.Type || old.Account != cfg.Account || old.Region != cfg.Region {
 		a.log.Warn("reload: listener, bus, account and region changes take effect on restart")
 	}
-	cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = old.HTTP, old.Bus, old.Account, old.Region
+	cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = next.HTTP, old.Bus, old.Account, old.Region
 	a.cfg = cfg
 	a.log.Info("configuration reloaded", "rules", len(cfg.Rules), "consumers", len(cfg.Consumers), "restarted_consumers", len(fresh))
 	return nil

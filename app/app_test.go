@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -501,5 +503,74 @@ func adminCall(t *testing.T, method, url string, out any) {
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("%s: %v", b, err)
+	}
+}
+
+// TestAuthAndReloadedKeys checks the front door with API keys: ingest and
+// admin scopes, and a key added by reload.
+func TestAuthAndReloadedKeys(t *testing.T) {
+	dir := t.TempDir()
+	sum := func(k string) string { h := sha256.Sum256([]byte(k)); return hex.EncodeToString(h[:]) }
+	auth := fmt.Sprintf(`
+  auth:
+    api_keys:
+      - {name: shop, sha256: %q, scopes: [ingest]}
+      - {name: ops, sha256: %q, scopes: [admin]}
+`, sum("shop-key"), sum("ops-key"))
+	path := orderConfig(t, dir, config.BusMemory, "")
+	b, _ := os.ReadFile(path)
+	b = bytes.Replace(b, []byte("  listen: 127.0.0.1:0\n"), []byte("  listen: 127.0.0.1:0"+auth), 1)
+	os.WriteFile(path, b, 0o644)
+	a := startApp(t, path)
+
+	post := func(key string) int {
+		req, _ := http.NewRequest("POST", "http://"+a.Addr()+"/v1/events", strings.NewReader(`{"source":"s","detail-type":"d","detail":{}}`))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	admin := func(key string) int {
+		req, _ := http.NewRequest("GET", "http://"+a.Addr()+"/admin/dlq/inventory", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(""); got != 401 {
+		t.Errorf("no key: %d", got)
+	}
+	if got := post("wrong"); got != 401 {
+		t.Errorf("wrong key: %d", got)
+	}
+	if got := post("shop-key"); got != 200 {
+		t.Errorf("ingest key: %d", got)
+	}
+	if got := admin("shop-key"); got != 403 {
+		t.Errorf("ingest key on admin: %d", got)
+	}
+	if got := admin("ops-key"); got != 200 {
+		t.Errorf("admin key on admin: %d", got)
+	}
+	if resp, err := http.Get("http://" + a.Addr() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("healthz needs no key: %v", resp)
+	}
+
+	b = bytes.Replace(b, []byte("scopes: [ingest]}"), []byte("scopes: [ingest]}\n      - {name: new, sha256: \""+sum("new-key")+"\", scopes: [ingest]}"), 1)
+	os.WriteFile(path, b, 0o644)
+	if err := a.ReloadFile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := post("new-key"); got != 200 {
+		t.Errorf("key added by reload: %d", got)
 	}
 }

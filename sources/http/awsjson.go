@@ -20,8 +20,8 @@ const (
 const maxPutEventsEntries = 10
 
 // awsJSON serves "POST /": the AWS JSON 1.1 protocol names the operation in
-// X-Amz-Target. SigV4 signatures are accepted without being checked until
-// authentication lands in the ingest chain.
+// X-Amz-Target. SigV4 signatures were checked in the ingest chain
+// (sigv4.go), when credentials are configured.
 func (s *server) awsJSON(w http.ResponseWriter, r *http.Request) {
 	switch target := r.Header.Get("X-Amz-Target"); target {
 	case targetPutEvents:
@@ -44,22 +44,12 @@ func (s *server) awsJSON(w http.ResponseWriter, r *http.Request) {
 func (s *server) putEvents(w http.ResponseWriter, r *http.Request) {
 	const source = "putevents"
 	defer s.observe(source, s.now())
-	body, aerr := readBody(r)
-	if aerr == nil {
-		var entries []event.Entry
-		var bad []*event.EntryError
-		entries, bad, aerr = parsePutEvents(body)
-		if aerr == nil {
-			resp, err := s.ingest(r, source, entries, bad, awsEntryMessage)
-			if err != nil {
-				aerr = errUnavailable()
-			} else {
-				writeJSON(w, contentTypeAmzJSON, http.StatusOK, resp)
-				return
-			}
-		}
+	resp, aerr := s.accept(r, source, parsePutEvents, awsEntryMessage)
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return
 	}
-	writeError(w, r, aerr)
+	writeJSON(w, contentTypeAmzJSON, http.StatusOK, resp)
 }
 
 // parsePutEvents decodes a PutEvents request as AWS does: member names are
@@ -171,12 +161,13 @@ func checkDetailDepth(e event.Entry) *event.EntryError {
 	return nil
 }
 
-// awsEntryMessage words a refusal the way EventBridge does.
+// awsEntryMessage words a refusal the way EventBridge does, e.g.
+// "Parameter DetailType is not valid. Reason: DetailType is required".
 func awsEntryMessage(_ int, e *event.EntryError) string {
 	if e.Field == "" {
 		return e.Message
 	}
-	return fmt.Sprintf("Parameter %s is not valid. Reason: %s", e.Field, e.Message)
+	return fmt.Sprintf("Parameter %s is not valid. Reason: %s %s", e.Field, e.Field, e.Message)
 }
 
 // testEventPattern is EventBridge's TestEventPattern. AWS also requires the

@@ -34,7 +34,9 @@ func decodeBody(body []byte, v any) *apiError {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return serializationError("request body must be %s, got %s at offset %d", describe(te.Type.Kind().String()), te.Value, te.Offset)
+		// Only the top level decodes into a Go type here, so the value at
+		// fault is the body itself.
+		return serializationError("request body must be %s, got %s", describe(te.Type.Kind().String()), te.Value)
 	}
 	return serializationError("invalid JSON: %v", err)
 }

@@ -11,6 +11,7 @@
 // always a 4xx that says what and where; a 500 means a bug in routerd.
 //
 // The route table lives in routes(); ingest routes pass through the ingest
-// middleware chain (today the body limit), the place where authentication
-// and throttling go.
+// middleware chain: authentication (auth.go: bearer API keys, and AWS
+// SigV4 in sigv4.go), the client's throttle (throttle.go), the body limit.
+// /admin/ is Options.Admin behind the admin scope.
 package httpsrc

@@ -29,26 +29,16 @@ const maxIDLen = 128
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	const source = "events"
 	defer s.observe(source, s.now())
-	body, aerr := readBody(r)
-	if aerr == nil {
-		var entries []event.Entry
-		var bad []*event.EntryError
-		entries, bad, aerr = parseEvents(body)
-		if aerr == nil {
-			resp, err := s.ingest(r, source, entries, bad, eventsEntryMessage)
-			if err != nil {
-				aerr = errUnavailable()
-			} else {
-				status := http.StatusOK
-				if resp.FailedEntryCount > 0 {
-					status = http.StatusBadRequest
-				}
-				writeJSON(w, contentTypeJSON, status, resp)
-				return
-			}
-		}
+	resp, aerr := s.accept(r, source, parseEvents, eventsEntryMessage)
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return
 	}
-	writeError(w, r, aerr)
+	status := http.StatusOK
+	if resp.FailedEntryCount > 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, contentTypeJSON, status, resp)
 }
 
 // parseEvents decodes a /v1/events body. Entries are decoded strictly:

@@ -1,7 +1,6 @@
 package httpsrc
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -28,6 +27,28 @@ type resultEntry struct {
 // errNoIngester stands for a bus that is not there yet.
 var errNoIngester = fmt.Errorf("%w: no ingester configured", sources.ErrUnavailable)
 
+// parseFunc decodes a request body into entries; bad[i] non-nil refuses
+// entry i before it reaches the Ingester.
+type parseFunc func(body []byte) (entries []event.Entry, bad []*event.EntryError, _ *apiError)
+
+// accept is an ingest request from body to per-entry results.
+func (s *server) accept(r *http.Request, source string, parse parseFunc,
+	message func(i int, e *event.EntryError) string) (putEventsResponse, *apiError) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		return putEventsResponse{}, aerr
+	}
+	entries, bad, aerr := parse(body)
+	if aerr != nil {
+		return putEventsResponse{}, aerr
+	}
+	resp, err := s.ingest(r, source, entries, bad, message)
+	if err != nil {
+		return putEventsResponse{}, errUnavailable()
+	}
+	return resp, nil
+}
+
 // ingest hands the entries not refused while decoding (bad[i] == nil) to
 // the Ingester and merges both kinds of refusal back in request order;
 // message words a refusal for this door. A non-nil error means the bus is
@@ -50,9 +71,6 @@ func (s *server) ingest(r *http.Request, source string, entries []event.Entry, b
 		var err error
 		results, err = s.in.Put(r.Context(), source, good)
 		if err != nil {
-			if !errors.Is(err, sources.ErrUnavailable) {
-				err = fmt.Errorf("%w: %v", sources.ErrUnavailable, err)
-			}
 			s.log.Warn("http: ingest failed, answering 503", "source", source, "entries", len(good),
 				"request_id", requestID(r.Context()), "err", err)
 			return putEventsResponse{}, err

@@ -68,7 +68,7 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 	want := []struct{ code, msg string }{
 		{"", ""},
 		{"InvalidArgument", "Parameter Source is not valid"},
-		{"MalformedDetail", "Parameter Detail is not valid. Reason: is not valid JSON"},
+		{"MalformedDetail", "Parameter Detail is not valid. Reason: Detail is not valid JSON"},
 		{"MalformedDetail", "must be a JSON object"},
 		{"", ""},
 		{"InvalidArgument", "Parameter EventBusName is not valid"},

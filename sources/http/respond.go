@@ -119,6 +119,13 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 		return nil, &apiError{status: http.StatusUnsupportedMediaType, typ: "UnsupportedMediaTypeException",
 			msg: fmt.Sprintf("Content-Type must be application/json or application/x-amz-json-1.1, got %s", clip(ct))}
 	}
+	return readAll(r)
+}
+
+// readAll reads the whole body whatever its Content-Type, mapping the body
+// limit to 413: for doors that take other media types, such as CloudEvents
+// in binary mode.
+func readAll(r *http.Request) ([]byte, *apiError) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError

@@ -12,7 +12,9 @@ import (
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0:
-// ten entries of EventBridge's 1 MiB maximum, with room for JSON escaping.
+// room for several entries of EventBridge's 1 MiB maximum (JSON escaping
+// inflates them), small enough that a client cannot make routerd buffer
+// much.
 const DefaultMaxBodyBytes = 10 << 20
 
 // Options configures the handler New returns.
@@ -32,8 +34,32 @@ type Options struct {
 	// failures and errors for panics. Nil discards.
 	Logger *slog.Logger
 	// Now is the clock for request durations (logs and the duration
-	// histogram). Nil: time.Now.
+	// histogram), SigV4's date check and the throttle. Nil: time.Now.
 	Now func() time.Time
+
+	// Auth lists the credentials clients may present (auth.go): API keys
+	// and SigV4 access keys, each with scopes. With none, requests are not
+	// authenticated; routerd then listens on loopback only (config enforces
+	// it). /healthz, /readyz and /metrics are always open.
+	Auth Auth
+	// Throttle limits each client's request rate on the ingest routes
+	// (throttle.go); off when Rate is 0.
+	Throttle Throttle
+	// Admin, when non-nil, serves every path under /admin/ (routerd's admin
+	// API) behind the admin scope and the body limit. It sees the full
+	// path, /admin/ included. It is not throttled: it is for operators,
+	// and its requests are few.
+	Admin http.Handler
+
+	// SNSConfirmHosts are the hosts (config http.sns.confirm_hosts) whose
+	// SubscribeURL POST /v1/s3 visits to confirm an SNS subscription: an
+	// exact host match, https only, so that a forged confirmation cannot
+	// make routerd request other URLs. Empty: no subscription is confirmed.
+	SNSConfirmHosts []string
+	// HTTPClient makes routerd's own outgoing requests (the SNS
+	// SubscribeURL); redirects are never followed. Nil: a client with a
+	// DefaultSNSConfirmTimeout timeout.
+	HTTPClient *http.Client
 }
 
 // server holds the resolved options the handlers share.
@@ -44,6 +70,8 @@ type server struct {
 	maxBody int64
 	log     *slog.Logger
 	now     func() time.Time
+	keys    *keyring
+	sns     *snsConfirmer // POST /v1/s3's SNS subscription handshake
 }
 
 // route is one line of the route table. Ingest routes take client events
@@ -74,18 +102,23 @@ func New(opts Options) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	mux := mux{}
+	s.keys = newKeyring(opts.Auth, opts.Throttle.newBucket, s.log)
+	s.sns = newSNSConfirmer(opts.SNSConfirmHosts, opts.HTTPClient)
+	m := mux{}
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.h
 		if rt.ingest {
-			h = s.ingestChain(h)
+			h = s.ingestChain(ingestSource(rt.path), h)
 		}
-		if mux[rt.path] == nil {
-			mux[rt.path] = map[string]http.Handler{}
+		if m[rt.path] == nil {
+			m[rt.path] = map[string]http.Handler{}
 		}
-		mux[rt.path][rt.method] = h
+		m[rt.path][rt.method] = h
 	}
-	var h http.Handler = mux
+	var h http.Handler = m
+	if opts.Admin != nil {
+		h = withAdmin(s.authenticate(ScopeAdmin, limitBody(s.maxBody, opts.Admin)), h)
+	}
 	h = recoverPanics(s.log, h)
 	h = logRequests(s.log, s.now, h)
 	h = withRequestID(h)
@@ -97,6 +130,8 @@ func (s *server) routes() []route {
 	rs := []route{
 		{method: http.MethodPost, path: "/", h: s.awsJSON, ingest: true},
 		{method: http.MethodPost, path: "/v1/events", h: s.events, ingest: true},
+		{method: http.MethodPost, path: "/v1/cloudevents", h: s.cloudEvents, ingest: true},
+		{method: http.MethodPost, path: "/v1/s3", h: s.s3, ingest: true},
 		{method: http.MethodGet, path: "/healthz", h: s.healthz},
 		{method: http.MethodGet, path: "/readyz", h: s.readyz},
 	}
@@ -106,11 +141,25 @@ func (s *server) routes() []route {
 	return rs
 }
 
-// ingestChain wraps an ingest route in its middlewares, outermost first.
-// Authentication and throttling belong here, in front of the body limit, so
-// that a refused client costs no body read.
-func (s *server) ingestChain(h http.Handler) http.Handler {
-	return limitBody(s.maxBody, h)
+// ingestChain wraps an ingest route in its middlewares: authentication
+// (ingest scope), then the client's throttle, then the body limit, so that
+// a refused client costs no body read (but SigV4's, see throttle). source
+// labels the route in the throttle metric.
+func (s *server) ingestChain(source string, h http.Handler) http.Handler {
+	return s.authenticate(ScopeIngest, s.throttle(source, limitBody(s.maxBody, h)))
+}
+
+// withAdmin sends /admin and everything under /admin/ to admin, the rest to
+// next. Authorisation is decided on the same path that picks the handler,
+// so no spelling of a path reaches the admin API without the admin scope.
+func withAdmin(admin, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+			admin.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // mux maps an exact path, then a method, to a handler. Unlike

@@ -106,13 +106,14 @@ func TestBodyLimit(t *testing.T) {
 	if n := len(h.pub.envelopes(t)); n != 0 {
 		t.Errorf("%d published", n)
 	}
-	// The default limit takes EventBridge's largest entries.
+	// The default limit refuses by Content-Length alone.
 	h = newHarness(t)
-	detail := `{\"p\":\"` + strings.Repeat("x", 1<<20-100) + `\"}`
-	body := `{"Entries":[` + strings.Repeat(`{"Source":"s","DetailType":"d","Detail":"`+detail+`"},`, 9) + `{"Source":"s","DetailType":"d","Detail":"` + detail + `"}]}`
-	if resp := wantEntries(t, h.putEvents(body), http.StatusOK); resp.FailedEntryCount != 0 {
-		t.Errorf("ten near-maximal entries: %d failed", resp.FailedEntryCount)
-	}
+	req := httptest.NewRequest("POST", "/v1/events", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = DefaultMaxBodyBytes + 1
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	wantError(t, rec, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException")
 }
 
 func TestPanicIsA500AndLogged(t *testing.T) {
