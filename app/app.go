@@ -116,7 +116,7 @@ func New(cfg *config.Config, opts Options) *App {
 		Name: "eventrouter_config_last_reload_successful",
 		Help: "1 if the last configuration (re)load succeeded, 0 if it failed and the previous one is still in use.",
 	})
-	reg.MustRegister(a.reloadOK)
+	reg.MustRegister(a.reloadOK, newBacklogCollector(a))
 	return a
 }
 

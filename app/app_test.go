@@ -456,6 +456,10 @@ func TestDLQAdmin(t *testing.T) {
 	if err := json.Unmarshal(list.Entries[0].Record, &rec); err != nil || rec.ErrorCode != "HTTP_404" || rec.Consumer != "hook" {
 		t.Fatalf("record %s (%v)", list.Entries[0].Record, err)
 	}
+	if m := metricsText(t, a.Addr()); !strings.Contains(m, `eventrouter_dlq_depth_events{consumer="hook"} 3`) ||
+		!strings.Contains(m, `eventrouter_consumer_backlog_events{consumer="hook"} 0`) {
+		t.Error("metrics lack the DLQ depth 3 and backlog 0 of consumer hook")
+	}
 
 	fixed.Store(true)
 	var rep struct{ Replayed int }

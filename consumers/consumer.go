@@ -98,6 +98,7 @@ func New(name string, sink sinks.Sink, p Policy, b Bus, o Options) *Consumer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Metrics.init(name)
 	return &Consumer{name: name, sink: sink, policy: p, bus: b, m: o.Metrics, log: o.Logger.With("consumer", name), now: o.Now}
 }
 

@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "eventrouter_ingestion_to_invocation_seconds",
 			Help:    "Time from ingestion to successful delivery, retries included.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120, 600, 3600},
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120, 600, 3600, 21600, 86400},
 		}, []string{"consumer"}),
 		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_dlq_events_total",
@@ -45,6 +45,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Invocations, m.Attempts, m.Duration, m.Latency, m.DLQ)
 	}
 	return m
+}
+
+// init creates a consumer's series at zero, so that the first failure is
+// an increase a rate() or an alert can see, and dashboards show 0, not
+// "no data", for a consumer that has done nothing yet.
+func (m *Metrics) init(consumer string) {
+	if m == nil {
+		return
+	}
+	for _, r := range []string{"success", "failed", "dlq"} {
+		m.Invocations.WithLabelValues(consumer, r)
+	}
+	for _, r := range []string{"success", "retry", "error"} {
+		m.Attempts.WithLabelValues(consumer, r)
+	}
+	for _, r := range []string{"permanent_error", "max_attempts", "max_event_age"} {
+		m.DLQ.WithLabelValues(consumer, r)
+	}
+	m.Duration.WithLabelValues(consumer)
+	m.Latency.WithLabelValues(consumer)
 }
 
 func (m *Metrics) attempt(consumer string, took time.Duration) {
