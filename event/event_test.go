@@ -1,0 +1,95 @@
+package event
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNormalize(t *testing.T) {
+	now := time.Date(2026, 11, 28, 6, 21, 54, 0, time.UTC)
+	env, bad := Normalize(Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(` {"total": 1.50} `)},
+		Stamp{Account: "123456789012", Region: "eu-west-1", Now: func() time.Time { return now }, NewID: func() string { return "id-1" }})
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"version":"0","id":"id-1","detail-type":"OrderCreated","source":"orders.service","account":"123456789012","time":"2026-11-28T06:21:54Z","region":"eu-west-1","resources":[],"detail":{"total":1.50}}`
+	if string(b) != want {
+		t.Errorf("envelope\n got %s\nwant %s", b, want)
+	}
+	// A given id and time are kept; <, > and & stay unescaped.
+	env, _ = Normalize(Entry{Source: "a<b>", DetailType: "x&y", ID: "mine", Time: now.Add(time.Hour)}, Stamp{})
+	b, _ = env.Marshal()
+	if !strings.Contains(string(b), `"id":"mine"`) || !strings.Contains(string(b), `"time":"2026-11-28T07:21:54Z"`) ||
+		!strings.Contains(string(b), `"source":"a<b>"`) || !strings.Contains(string(b), `"detail":{}`) {
+		t.Errorf("envelope %s", b)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	big := `{"x":"` + strings.Repeat("a", MaxEntrySize) + `"}`
+	for _, c := range []struct {
+		e    Entry
+		code string
+		msg  string
+	}{
+		{Entry{DetailType: "d"}, "InvalidArgument", "Source: is required"},
+		{Entry{Source: "s"}, "InvalidArgument", "DetailType: is required"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`[1]`)}, "MalformedDetail", "Detail: must be a JSON object"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{"a":}`)}, "MalformedDetail", "Detail: is not valid JSON"},
+		{Entry{Source: "s", DetailType: "d", Bus: "no spaces"}, "InvalidArgument", "EventBusName"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(big)}, "InvalidArgument", "exceeds the limit"},
+	} {
+		err := c.e.Validate()
+		if err == nil || err.Code != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%+v: got %v, want %s %q", c.e.Source, err, c.code, c.msg)
+		}
+	}
+	if err := (&Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`)}).Validate(); err != nil {
+		t.Errorf("valid entry refused: %v", err)
+	}
+}
+
+func TestSizeRule(t *testing.T) {
+	e := Entry{Source: "abc", DetailType: "de", Detail: json.RawMessage(`{"a":1}`), Resources: []string{"r1", "r22"}}
+	if got := e.Size(); got != 3+2+7+2+3 {
+		t.Errorf("size = %d", got)
+	}
+	e.Time = time.Now()
+	if got := e.Size(); got != 3+2+7+2+3+14 {
+		t.Errorf("size with time = %d", got)
+	}
+}
+
+func TestDecodeEntry(t *testing.T) {
+	e, bad := DecodeEntry([]byte(`{"source":"s","detail-type":"d","detail":{"n":1},"id":"x","time":"2026-11-28T06:21:54Z","resources":["r"],"bus":"b"}`))
+	if bad != nil || e.Source != "s" || e.ID != "x" || e.Bus != "b" || e.Time.IsZero() || string(e.Detail) != `{"n":1}` {
+		t.Fatalf("%+v %v", e, bad)
+	}
+	for in, want := range map[string]string{
+		`{"source":"s","colour":"red"}`:     `unknown field "colour"`,
+		`{"source":"s","detail":"text"}`:    "detail: must be a JSON object",
+		`{"source":"s","time":"yesterday"}`: "time:",
+		`{"source":1}`:                      "source: must be a string",
+		`{"source":"s"`:                     "invalid JSON",
+		`{"source":"s"} {"source":"t"}`:     "unexpected data",
+		`{"source":"s","resources":"r"}`:    "resources: must be an array",
+	} {
+		if _, bad := DecodeEntry([]byte(in)); bad == nil || !strings.Contains(bad.Error(), want) {
+			t.Errorf("%s: got %v, want %q", in, bad, want)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for name, want := range map[string]bool{"default": true, "vip-alerts": true, "a_b9": true, "": false, "_rejected": false, "-x": false, "a.b": false, "a b": false, strings.Repeat("a", 65): false} {
+		if ValidName(name) != want {
+			t.Errorf("ValidName(%q) = %v", name, !want)
+		}
+	}
+}
