@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -576,5 +579,41 @@ func TestAuthAndReloadedKeys(t *testing.T) {
 	}
 	if got := post("new-key"); got != 200 {
 		t.Errorf("key added by reload: %d", got)
+	}
+}
+
+// TestTLS serves HTTPS when http.tls names a certificate and key.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	cert := srv.TLS.Certificates[0]
+	srv.Close()
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600)
+	path := orderConfig(t, dir, config.BusMemory, "")
+	b, _ := os.ReadFile(path)
+	b = bytes.Replace(b, []byte("  listen: 127.0.0.1:0\n"), []byte(fmt.Sprintf("  listen: 127.0.0.1:0\n  tls: {cert_file: %s/tls.crt, key_file: %s/tls.key}\n", dir, dir)), 1)
+	os.WriteFile(path, b, 0o644)
+	a := startApp(t, path)
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + a.Addr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("https readyz: %d, tls %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if resp, err := http.Get("http://" + a.Addr() + "/readyz"); err == nil && resp.StatusCode == 200 {
+		t.Error("plain HTTP served on a TLS listener")
 	}
 }

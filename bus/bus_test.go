@@ -396,3 +396,23 @@ func TestStore(t *testing.T) {
 		})
 	}
 }
+
+// TestEmbeddedClientAuth checks that the embedded server's client port
+// wants the configured token.
+func TestEmbeddedClientAuth(t *testing.T) {
+	b, srv, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Token: "s3cret"}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	url := srv.ClientURL()
+	if nc, err := nats.Connect(url); err == nil {
+		nc.Close()
+		t.Fatal("connected without the token")
+	}
+	nc, err := nats.Connect(url, nats.Token("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+}
