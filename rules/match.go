@@ -77,18 +77,24 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 		if s.ruleStamp[info.rule] == s.gen {
 			continue
 		}
+		if !noArrays {
+			if s.eval(info.conds) {
+				s.addRule(info.rule)
+			}
+			continue
+		}
 		conds := info.conds
-		if c.exact && noArrays {
+		if c.exact {
 			// Without arrays every value stands alone: the driver's hit
 			// settles the driver, only the rest remains.
 			conds = info.rest
 		}
-		if s.eval(conds) {
+		if s.evalFlat(conds) {
 			s.addRule(info.rule)
 		}
 	}
 	for _, a := range ix.always {
-		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.eval(info.conds) {
+		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.evalAny(info.conds, noArrays) {
 			s.addRule(info.rule)
 		}
 	}
@@ -274,6 +280,31 @@ func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
 // eval decides one alternative against the recorded leaves: every condition
 // needs a matching value, and values taken from objects inside the same
 // event array must come from the same element (array consistency).
+// evalFlat is eval for an event whose walked part holds no array: every
+// field then has at most one value, and array consistency cannot fail.
+func (s *matchState) evalFlat(conds []acond) bool {
+	for i := range conds {
+		c := &conds[i]
+		if s.fieldStamp[c.field] != s.gen {
+			if !c.c.absentOK {
+				return false
+			}
+			continue
+		}
+		if !matchAny(c.c.ms, s.leaves[s.fieldHead[c.field]].leaf, &s.fold) {
+			return false // a value is there, so exists:false cannot help
+		}
+	}
+	return true
+}
+
+func (s *matchState) evalAny(conds []acond, noArrays bool) bool {
+	if noArrays {
+		return s.evalFlat(conds)
+	}
+	return s.eval(conds)
+}
+
 func (s *matchState) eval(conds []acond) bool {
 	s.assign = s.assign[:0]
 	s.deferred = s.deferred[:0]
