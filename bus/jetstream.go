@@ -67,18 +67,26 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 	if opts.Memory {
 		storage = jetstream.MemoryStorage
 	}
+	// De-duplication windows: JetStream keeps every message id of the
+	// window in memory, so each is as short as its purpose allows. On
+	// EVENTS it lets a client that retries with its own event id within a
+	// minute be stored once; on DELIVER and DLQ it only has to cover the
+	// router or a consumer publishing again after a lost acknowledgement,
+	// which happens within their ack wait (10 s plus the sink timeout).
 	streams := []jetstream.StreamConfig{
 		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+			Duplicates:  time.Minute,
 			Description: "accepted events, one subject per event bus; removed once routed"},
 		{Name: "DELIVER", Subjects: []string{DeliverPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+			Duplicates:  30 * time.Second,
 			Description: "one queue per consumer; removed once delivered or dead-lettered"},
 		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy,
+			Duplicates:  30 * time.Second,
 			Description: "dead letters per consumer, kept until replayed or purged"},
 	}
 	for _, sc := range streams {
 		sc.Storage = storage
 		sc.Replicas = opts.Replicas
-		sc.Duplicates = 2 * time.Minute
 		sc.AllowDirect = true
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)

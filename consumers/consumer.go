@@ -168,14 +168,15 @@ func (c *Consumer) handle(m *message.Message) {
 	cancel()
 	took := c.now().Sub(now)
 	c.m.attempt(c.name, took)
-	log := c.log.With("event_id", id, "rule", rule, "attempt", attempt)
 
 	if err == nil {
 		c.m.success(c.name, c.now().Sub(ingested))
-		log.Debug("delivered", "took", took)
+		c.log.Debug("delivered", "event_id", id, "rule", rule, "attempt", attempt, "took", took)
 		m.Ack()
 		return
 	}
+	// Only failures pay for a logger carrying the delivery's identity.
+	log := c.log.With("event_id", id, "rule", rule, "attempt", attempt)
 	if errors.Is(err, context.DeadlineExceeded) && !sinks.IsPermanent(err) {
 		err = fmt.Errorf("timed out after %s: %w", c.policy.Timeout, err)
 	}
