@@ -128,22 +128,27 @@ func addPosting(m *map[string][]posting, k string, p posting) {
 	(*m)[k] = append((*m)[k], p)
 }
 
-// fieldStats counts, per field path, the distinct values patterns name:
-// a field with few distinct values across all rules (ODD_EVEN: "E", "O")
-// is probably one whose every value is common in events, a poor driver; a
-// field with hundreds (STREET) makes a selective one.
+// fieldStats counts, per field path, how often rules name each value. A
+// field with few distinct values across all rules (ODD_EVEN: "E", "O") is
+// probably one whose every value is common in events, a poor driver; a
+// field with hundreds (STREET) makes a selective one — except for the
+// values many rules name, which are named because they are common (the
+// busiest street).
 type fieldStats struct {
-	exact    map[string]map[string]bool // path → distinct exact values
-	prefixes map[string]map[string]bool // path → distinct prefixes and suffixes
+	exact    map[string]map[string]int // path → value → conditions naming it
+	prefixes map[string]map[string]int // path → prefix or suffix → conditions naming it
+	exactN   map[string]int            // path → conditions naming exact values
+	prefixN  map[string]int
 }
 
 func collectStats(rules []Rule) fieldStats {
-	st := fieldStats{exact: map[string]map[string]bool{}, prefixes: map[string]map[string]bool{}}
-	add := func(m map[string]map[string]bool, path, v string) {
+	st := fieldStats{exact: map[string]map[string]int{}, prefixes: map[string]map[string]int{}, exactN: map[string]int{}, prefixN: map[string]int{}}
+	add := func(m map[string]map[string]int, n map[string]int, path, v string) {
 		if m[path] == nil {
-			m[path] = map[string]bool{}
+			m[path] = map[string]int{}
 		}
-		m[path][v] = true
+		m[path][v]++
+		n[path]++
 	}
 	for _, r := range rules {
 		for _, alt := range r.Pattern.alts {
@@ -153,17 +158,17 @@ func collectStats(rules []Rule) fieldStats {
 					m := &c.ms[j]
 					switch m.kind {
 					case mString, mEqualsFold:
-						add(st.exact, c.path, "s"+m.s)
+						add(st.exact, st.exactN, c.path, "s"+m.s)
 					case mStringSet:
 						for v := range m.set {
-							add(st.exact, c.path, "s"+v)
+							add(st.exact, st.exactN, c.path, "s"+v)
 						}
 					case mNumber:
-						add(st.exact, c.path, fmt.Sprint("n", m.num))
+						add(st.exact, st.exactN, c.path, fmt.Sprint("n", m.num))
 					case mTrue, mFalse, mNull:
-						add(st.exact, c.path, fmt.Sprint("l", m.kind))
+						add(st.exact, st.exactN, c.path, fmt.Sprint("l", m.kind))
 					case mPrefix, mPrefixFold, mSuffix, mSuffixFold:
-						add(st.prefixes, c.path, fmt.Sprint(m.kind, m.s))
+						add(st.prefixes, st.prefixN, c.path, fmt.Sprint(m.kind, m.s))
 					}
 				}
 			}
@@ -172,27 +177,44 @@ func collectStats(rules []Rule) fieldStats {
 	return st
 }
 
-// hitRate estimates the share of events a matcher's index entry is hit by,
-// from the number of distinct values rules name for the field.
+// valueRate estimates the share of events holding value v at a field: at
+// least one over the distinct values rules name there, more for a value
+// many rules name.
+func valueRate(counts map[string]int, total int, v string, floor int) float64 {
+	uniform := 1 / float64(max(len(counts), floor))
+	if total == 0 {
+		return uniform
+	}
+	return max(uniform, float64(counts[v])/float64(total))
+}
+
+// hitRate estimates the share of events a matcher's index entry is hit by.
 func (st fieldStats) hitRate(path string, m *matcher) (rate float64, indexable bool) {
-	exact := 1 / float64(max(len(st.exact[path]), 2))
-	affix := 1 / float64(max(len(st.prefixes[path]), 4))
+	exact := func(v string) float64 { return valueRate(st.exact[path], st.exactN[path], v, 2) }
 	switch m.kind {
-	case mString, mNumber, mTrue, mFalse, mNull, mEqualsFold:
-		return exact, true
+	case mString, mEqualsFold:
+		return exact("s" + m.s), true
+	case mNumber:
+		return exact(fmt.Sprint("n", m.num)), true
+	case mTrue, mFalse, mNull:
+		return exact(fmt.Sprint("l", m.kind)), true
 	case mStringSet:
-		return min(1, exact*float64(len(m.set))), true
+		r := 0.0
+		for v := range m.set {
+			r += exact("s" + v)
+		}
+		return min(1, r), true
 	case mPrefix, mSuffix, mPrefixFold, mSuffixFold:
 		if m.s == "" {
 			return 1, true
 		}
-		return affix, true
+		return valueRate(st.prefixes[path], st.prefixN[path], fmt.Sprint(m.kind, m.s), 4), true
 	case mWildcard:
 		p := m.wc.parts
 		return 0.3, p[0] != "" || p[len(p)-1] != ""
 	case mNumeric:
 		if m.rng.lo == m.rng.hi {
-			return exact, true
+			return exact(fmt.Sprint("n", m.rng.lo)), true
 		}
 		return 0.25, true
 	}
