@@ -198,6 +198,9 @@ func (b *JetStream) Consume(ctx context.Context, topic string, opts ConsumeOptio
 	s := &jsSub{bus: b, out: make(chan *message.Message), done: make(chan struct{}), ctx: ctx}
 	cc, err := cons.Consume(s.handle,
 		jetstream.PullMaxMessages(min(opts.MaxInFlight, 512)),
+		// A pull that the server lost track of costs its expiry before the
+		// client asks again: keep it short (nats.go's default is 30 s).
+		jetstream.PullExpiry(5*time.Second),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 				b.log.Debug("bus: consume", "topic", topic, "err", err)

@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", "http://127.0.0.1:8080", "routerd HTTP endpoint (online commands)")
 	root.PersistentFlags().StringVar(&g.token, "token", "", "API key sent as Authorization: Bearer (online commands)")
 	root.AddCommand(newTestPatternCmd(), newRulesCmd(), newConfigCmd(),
-		newPutEventsCmd(&g), newDLQCmd(&g), newReloadCmd(&g))
+		newPutEventsCmd(&g), newDLQCmd(&g), newReloadCmd(&g), newBenchCmd())
 	return root
 }
 
