@@ -51,7 +51,7 @@ func compile(src []byte) ([]alternative, error) {
 	if len(src) > MaxPatternBytes {
 		return nil, &Error{Reason: fmt.Sprintf("pattern is %d bytes, more than the limit of %d", len(src), MaxPatternBytes)}
 	}
-	if d := nestingDepth(src); d > MaxDepth*2+2 {
+	if d := NestingDepth(src); d > MaxDepth*2+2 {
 		return nil, &Error{Reason: fmt.Sprintf("pattern nests deeper than %d levels", MaxDepth)}
 	}
 	if !gjson.ValidBytes(src) {
@@ -257,10 +257,11 @@ func describe(v gjson.Result) string {
 	return "an object"
 }
 
-// nestingDepth is the deepest nesting of arrays and objects in b, counted
-// without recursion: gjson's validator recurses, and a hostile document
-// millions of levels deep would overflow the stack and crash the process.
-func nestingDepth(b []byte) int {
+// NestingDepth is the deepest nesting of arrays and objects in JSON text b,
+// counted without recursion and without validating: gjson's validator
+// recurses, and a hostile document millions of levels deep would overflow
+// the stack and crash the process. Check depth first.
+func NestingDepth(b []byte) int {
 	depth, deepest := 0, 0
 	inString := false
 	for i := 0; i < len(b); i++ {

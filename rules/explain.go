@@ -52,7 +52,7 @@ const MaxEventDepth = 1000
 // ValidateEvent checks that event is one well-formed JSON object, the input
 // Match expects, and says what is wrong and where when it is not.
 func ValidateEvent(event []byte) error {
-	if d := nestingDepth(event); d > MaxEventDepth {
+	if d := NestingDepth(event); d > MaxEventDepth {
 		return fmt.Errorf("nests %d levels deep, more than the limit of %d", d, MaxEventDepth)
 	}
 	if !gjson.ValidBytes(event) {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/eventrouter/eventrouter/internal/jsontext"
+	"github.com/eventrouter/eventrouter/rules"
 	"math"
 	"strconv"
 	"strings"
@@ -74,24 +76,7 @@ func invalidUTF8At(b []byte) int {
 }
 
 // kind names the JSON type of a raw value for messages.
-func kind(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
+func kind(raw []byte) string { return jsontext.Kind(raw) }
 
 // isNull reports an absent or null member: the AWS protocols treat both
 // alike.
@@ -225,33 +210,6 @@ func clip(s string) string {
 }
 
 // tooDeep reports whether JSON text nests arrays and objects more than max
-// levels. It only counts brackets outside strings, so it is linear and
-// safe on any input, valid JSON or not.
-func tooDeep(b []byte, max int) bool {
-	depth := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			depth++
-			if depth > max {
-				return true
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return false
-}
+// levels, counted without recursion (rules.NestingDepth), so it is linear
+// and safe on any input, valid JSON or not.
+func tooDeep(b []byte, max int) bool { return rules.NestingDepth(b) > max }

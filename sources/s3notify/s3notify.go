@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/eventrouter/eventrouter/internal/jsontext"
 	"math"
 	"net/url"
 	"strconv"
@@ -634,24 +635,7 @@ func (rd *reader) size(m obj, key, path string) *int64 {
 func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
 
 // kind names the JSON type of a raw value for messages.
-func kind(raw []byte) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
+func kind(raw []byte) string { return jsontext.Kind(raw) }
 
 func join(at, field string) string {
 	if at == "" {
