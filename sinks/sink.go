@@ -132,6 +132,26 @@ func RetryDelay(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// Error is a failed delivery carrying a code for the dead-letter queue;
+// the sinks build theirs with NewError.
+type Error struct {
+	code string
+	msg  string
+	err  error
+}
+
+// NewError returns a delivery error with a DLQ code (e.g. "HTTP_503"), a
+// message and the cause it wraps (may be nil).
+func NewError(code, msg string, cause error) *Error {
+	return &Error{code: code, msg: msg, err: cause}
+}
+
+func (e *Error) Error() string { return e.msg }
+
+// Code is the error's DLQ code.
+func (e *Error) Code() string  { return e.code }
+func (e *Error) Unwrap() error { return e.err }
+
 // ErrorCode is a short machine-readable cause recorded with dead-lettered
 // events, like EventBridge's ERROR_CODE attribute.
 type ErrorCode interface{ Code() string }

@@ -129,7 +129,7 @@ func (s *Sink) Send(ctx context.Context, d event.Delivery) error {
 	}
 	ev := d.Event
 	if !json.Valid(ev) {
-		return sinks.Permanent(&Error{code: "INVALID_EVENT", msg: fmt.Sprintf("filesink: event %s is not valid JSON", d.ID)})
+		return sinks.Permanent(sinks.NewError("INVALID_EVENT", fmt.Sprintf("filesink: event %s is not valid JSON", d.ID), nil))
 	}
 	if bytes.ContainsAny(ev, "\r\n") {
 		// JSON Lines needs one line per record; newlines outside strings
@@ -214,16 +214,16 @@ func (s *Sink) writer() {
 func (s *Sink) commit(buf []byte) error {
 	size, err := s.current()
 	if err != nil {
-		return &Error{code: "FILE_OPEN_ERROR", msg: err.Error(), err: err}
+		return sinks.NewError("FILE_OPEN_ERROR", err.Error(), err)
 	}
 	if n, err := s.f.Write(buf); err != nil {
 		if n > 0 {
 			_ = s.f.Truncate(size)
 		}
-		return &Error{code: "FILE_WRITE_ERROR", msg: "filesink: " + err.Error(), err: err}
+		return sinks.NewError("FILE_WRITE_ERROR", "filesink: "+err.Error(), err)
 	}
 	if err := s.f.Sync(); err != nil {
-		return &Error{code: "FILE_SYNC_ERROR", msg: "filesink: " + err.Error(), err: err}
+		return sinks.NewError("FILE_SYNC_ERROR", "filesink: "+err.Error(), err)
 	}
 	s.commits++
 	return nil
@@ -263,20 +263,12 @@ func ctxError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		code = "TIMEOUT"
 	}
-	return &Error{code: code, msg: "filesink: send: " + err.Error(), err: err}
+	return sinks.NewError(code, "filesink: send: "+err.Error(), err)
 }
 
 // ErrClosed is returned by Send after Close. It is retryable: the event
 // goes back to the queue for the sink that replaces this one.
-var ErrClosed error = &Error{code: "SINK_CLOSED", msg: "filesink: sink is closed"}
+var ErrClosed error = sinks.NewError("SINK_CLOSED", "filesink: sink is closed", nil)
 
 // Error is a failed delivery with a code for the dead-letter queue.
-type Error struct {
-	code string
-	msg  string
-	err  error
-}
-
-func (e *Error) Error() string { return e.msg }
-func (e *Error) Code() string  { return e.code }
-func (e *Error) Unwrap() error { return e.err }
+type Error = sinks.Error

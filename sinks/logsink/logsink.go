@@ -72,10 +72,10 @@ func (s *Sink) Send(ctx context.Context, d event.Delivery) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			code = "TIMEOUT"
 		}
-		return &Error{code: code, msg: "logsink: send: " + err.Error(), err: err}
+		return sinks.NewError(code, "logsink: send: "+err.Error(), err)
 	}
 	if !json.Valid(d.Event) {
-		return sinks.Permanent(&Error{code: "INVALID_EVENT", msg: "logsink: event " + d.ID + " is not valid JSON"})
+		return sinks.Permanent(sinks.NewError("INVALID_EVENT", "logsink: event "+d.ID+" is not valid JSON", nil))
 	}
 	s.logger.LogAttrs(ctx, slog.LevelInfo, Message,
 		slog.String("consumer", d.Consumer),
@@ -95,15 +95,7 @@ func (s *Sink) Close() error {
 
 // ErrClosed is returned by Send after Close. It is retryable: the event
 // goes back to the queue for the sink that replaces this one.
-var ErrClosed error = &Error{code: "SINK_CLOSED", msg: "logsink: sink is closed"}
+var ErrClosed error = sinks.NewError("SINK_CLOSED", "logsink: sink is closed", nil)
 
 // Error is a failed delivery with a code for the dead-letter queue.
-type Error struct {
-	code string
-	msg  string
-	err  error
-}
-
-func (e *Error) Error() string { return e.msg }
-func (e *Error) Code() string  { return e.code }
-func (e *Error) Unwrap() error { return e.err }
+type Error = sinks.Error

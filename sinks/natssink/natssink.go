@@ -229,36 +229,28 @@ func (s *Sink) fail(ctx context.Context, what string, err error) error {
 	msg := "natssink: " + what + ": "
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
-		return &Error{code: "CANCELED", msg: msg + ctx.Err().Error(), err: ctx.Err()}
+		return sinks.NewError("CANCELED", msg+ctx.Err().Error(), ctx.Err())
 	case context.Cause(ctx) == errDefaultTimeout:
-		return &Error{code: "TIMEOUT", msg: msg + fmt.Sprintf("no answer within %v", DefaultTimeout), err: context.DeadlineExceeded}
+		return sinks.NewError("TIMEOUT", msg+fmt.Sprintf("no answer within %v", DefaultTimeout), context.DeadlineExceeded)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), ctx.Err() != nil:
-		return &Error{code: "TIMEOUT", msg: msg + err.Error(), err: context.DeadlineExceeded}
+		return sinks.NewError("TIMEOUT", msg+err.Error(), context.DeadlineExceeded)
 	case errors.Is(err, nats.ErrMaxPayload):
-		return sinks.Permanent(&Error{code: "NATS_MAX_PAYLOAD", msg: msg + err.Error(), err: err})
+		return sinks.Permanent(sinks.NewError("NATS_MAX_PAYLOAD", msg+err.Error(), err))
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
-		return &Error{code: "NATS_NO_STREAM", msg: msg + err.Error(), err: err}
+		return sinks.NewError("NATS_NO_STREAM", msg+err.Error(), err)
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining):
-		return &Error{code: "NATS_CONNECTION_CLOSED", msg: msg + err.Error(), err: err}
+		return sinks.NewError("NATS_CONNECTION_CLOSED", msg+err.Error(), err)
 	}
 	var api *jetstream.APIError
 	if errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum {
-		return sinks.Permanent(&Error{code: "NATS_MAX_PAYLOAD", msg: msg + err.Error(), err: err})
+		return sinks.Permanent(sinks.NewError("NATS_MAX_PAYLOAD", msg+err.Error(), err))
 	}
-	return &Error{code: "NATS_ERROR", msg: msg + err.Error(), err: err}
+	return sinks.NewError("NATS_ERROR", msg+err.Error(), err)
 }
 
 // ErrClosed is returned by Send after Close. It is retryable: the event
 // goes back to the queue for the sink that replaces this one.
-var ErrClosed error = &Error{code: "SINK_CLOSED", msg: "natssink: sink is closed"}
+var ErrClosed error = sinks.NewError("SINK_CLOSED", "natssink: sink is closed", nil)
 
 // Error is a failed delivery with a code for the dead-letter queue.
-type Error struct {
-	code string
-	msg  string
-	err  error
-}
-
-func (e *Error) Error() string { return e.msg }
-func (e *Error) Code() string  { return e.code }
-func (e *Error) Unwrap() error { return e.err }
+type Error = sinks.Error
