@@ -2,6 +2,29 @@
 // ingest parsers.
 package jsontext
 
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxEcho bounds how much of a client's value an error message repeats:
+// enough to recognise it, never enough to make the answer a copy of a
+// hostile request.
+const MaxEcho = 64
+
+// Clip quotes s for a message, cut to MaxEcho bytes on a rune boundary.
+func Clip(s string) string {
+	if len(s) <= MaxEcho {
+		return strconv.Quote(s)
+	}
+	cut := MaxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
 // Kind names the JSON type of a raw value for error messages: "an object",
 // "an array", "a string", "a boolean", "null", "a number", or "nothing".
 func Kind(raw []byte) string {

@@ -192,22 +192,8 @@ func busName(s string) (string, error) {
 	return name, nil
 }
 
-// maxEcho bounds how much of a client's value an error message repeats:
-// enough to recognise it, never enough to make the answer a copy of a
-// hostile request.
-const maxEcho = 64
-
-// clip quotes s for a message, cut to maxEcho bytes on a rune boundary.
-func clip(s string) string {
-	if len(s) <= maxEcho {
-		return strconv.Quote(s)
-	}
-	cut := maxEcho
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
-}
+// clip quotes a client's value for a message, cut short (jsontext.Clip).
+func clip(s string) string { return jsontext.Clip(s) }
 
 // tooDeep reports whether JSON text nests arrays and objects more than max
 // levels, counted without recursion (rules.NestingDepth), so it is linear

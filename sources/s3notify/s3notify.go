@@ -644,26 +644,14 @@ func join(at, field string) string {
 	return at + "." + field
 }
 
-// maxEcho bounds how much of a sender's value a message repeats.
-const maxEcho = 64
-
-// quote quotes s for a message, cut to maxEcho bytes on a rune boundary.
-func quote(s string) string {
-	if len(s) <= maxEcho {
-		return strconv.Quote(s)
-	}
-	cut := maxEcho
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
-}
+// quote quotes a sender's value for a message, cut short (jsontext.Clip).
+func quote(s string) string { return jsontext.Clip(s) }
 
 func clipRaw(raw json.RawMessage) string {
-	if len(raw) <= maxEcho {
+	if len(raw) <= jsontext.MaxEcho {
 		return string(raw)
 	}
-	return string(raw[:maxEcho]) + "..."
+	return string(raw[:jsontext.MaxEcho]) + "..."
 }
 
 // jsonProblem describes a JSON syntax error with its offset.
