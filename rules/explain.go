@@ -106,7 +106,7 @@ func (s *matchState) explainAlt(alt int, a *altInfo, event []byte) []Failure {
 		default:
 			ok := false
 			for _, v := range vals {
-				if matchAny(c.c.ms, v, &s.fold) {
+				if matchAny(c.c.ms, &v, &s.fold) {
 					ok = true
 					break
 				}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -15,13 +16,13 @@ import (
 // event therefore follows the number of fields the patterns name and the
 // number of candidates, not the number of rules.
 type index struct {
-	root    *pathNode
-	nodes   int           // path nodes, for per-state stamps
-	fields  []*fieldIndex // by field id
-	alts    []altInfo
-	altRule []int32 // rule of each alternative
-	always  []int32 // alternatives with nothing but exists:false: checked for every event
-	nrules  int
+	root   *pathNode
+	nodes  int           // path nodes, for per-state stamps
+	fields []*fieldIndex // by field id
+	alts   []altInfo
+	always []posting // alternatives with nothing but exists:false: checked for every event
+	nrules int
+	checks []check // what postings leave to check, see posting
 }
 
 // pathNode is one step of the trie of field paths the patterns name.
@@ -81,10 +82,47 @@ type acond struct {
 // posting is an index entry: the alternative a driver value leads to.
 // exact means the hit proves the driver condition holds (a wildcard's
 // literal start does not); sure means it proves the whole alternative.
+// checks and nchecks locate, in index.checks, what is left to check after
+// the hit when the event holds no array: the posting lists of one value
+// and their checks lie together, so that checking a value's candidates
+// reads memory in order instead of chasing pointers into the patterns.
 type posting struct {
-	alt   int32
-	exact bool
-	sure  bool
+	alt     int32
+	rule    int32
+	checks  int32
+	nchecks int32
+	exact   bool
+	sure    bool
+}
+
+// check is one condition in the form evalChecks reads: a copy of its
+// matcher when it has one (the usual case), else its whole value list.
+type check struct {
+	m        matcher
+	field    int32
+	absentOK bool
+	ms       []matcher // set when the condition has more than one matcher
+}
+
+func newCheck(c acond) check {
+	k := check{field: c.field, absentOK: c.c.absentOK}
+	switch len(c.c.ms) {
+	case 0: // exists:false alone: no value will do
+		k.ms = []matcher{}
+	case 1:
+		k.m = c.c.ms[0]
+	default:
+		k.ms = c.c.ms
+	}
+	return k
+}
+
+// test reports whether the value satisfies the condition.
+func (k *check) test(v *leaf, fold *[]byte) bool {
+	if k.ms == nil {
+		return k.m.match(v, fold)
+	}
+	return matchAny(k.ms, v, fold)
 }
 
 // fieldIndex holds the drivers on one field path.
@@ -309,30 +347,71 @@ func buildIndex(rules []Rule) *index {
 				info.rest = append(append([]acond{}, info.conds[:driver]...), info.conds[driver+1:]...)
 			}
 			ix.alts = append(ix.alts, info)
-			ix.altRule = append(ix.altRule, int32(ri))
 			switch {
 			case driver >= 0:
 				sure := len(alt) == 1
 				ix.addDriver(info.conds[driver], id, sure)
 			case presence >= 0:
 				fi := ix.fields[info.conds[presence].field]
-				fi.present = append(fi.present, posting{alt: id})
+				fi.present = append(fi.present, posting{alt: id, rule: int32(ri)})
 			default:
-				ix.always = append(ix.always, id)
+				ix.always = append(ix.always, posting{alt: id, rule: int32(ri)})
 			}
 		}
 	}
 	for _, fi := range ix.fields {
 		fi.ranges.build()
 	}
+	ix.layOutChecks()
 	ix.root.finish()
 	return ix
+}
+
+// layOutChecks writes the checks of every posting, list by list, so that
+// the checks of one list's postings lie together.
+func (ix *index) layOutChecks() {
+	add := func(ps []posting) {
+		for i := range ps {
+			p := &ps[i]
+			conds := ix.alts[p.alt].conds
+			if p.exact {
+				conds = ix.alts[p.alt].rest
+			}
+			p.checks, p.nchecks = int32(len(ix.checks)), int32(len(conds))
+			for _, c := range conds {
+				ix.checks = append(ix.checks, newCheck(c))
+			}
+		}
+	}
+	addAll := func(m map[string][]posting) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			add(m[k])
+		}
+	}
+	for _, fi := range ix.fields {
+		addAll(fi.strs)
+		for _, k := range slices.Sorted(maps.Keys(fi.nums)) {
+			add(fi.nums[k])
+		}
+		for _, ps := range fi.lits {
+			add(ps)
+		}
+		for _, a := range []*affixIndex{&fi.prefix, &fi.suffix, &fi.prefixFold, &fi.suffixFold} {
+			addAll(a.m)
+		}
+		addAll(fi.eqFold)
+		for _, ps := range fi.ranges.tree {
+			add(ps)
+		}
+		add(fi.present)
+	}
+	add(ix.always)
 }
 
 // addDriver indexes every value of the driver condition c for alternative id.
 func (ix *index) addDriver(c acond, id int32, sure bool) {
 	fi := ix.fields[c.field]
-	p := posting{alt: id, exact: true, sure: sure}
+	p := posting{alt: id, rule: ix.alts[id].rule, exact: true, sure: sure}
 	for i := range c.c.ms {
 		m := &c.c.ms[i]
 		switch m.kind {
@@ -366,7 +445,7 @@ func (ix *index) addDriver(c acond, id int32, sure bool) {
 		case mWildcard:
 			// The literal start or end narrows the candidates; the whole
 			// expression is checked when the alternative is evaluated.
-			q := posting{alt: id}
+			q := posting{alt: id, rule: p.rule}
 			if pre := m.wc.parts[0]; pre != "" {
 				fi.prefix.add(pre, q)
 			} else {

@@ -33,8 +33,6 @@ type matchState struct {
 	assign   []arrayPos // array positions the chosen values pin down
 	deferred []int32    // fields that must hold no value consistent with assign
 	fold     []byte
-
-	altRule []int32 // the index's rule of each alternative
 }
 
 // leafRec is a leaf value of the event with its place.
@@ -56,7 +54,6 @@ func newMatchState(ix *index) *matchState {
 		nodeSeen:   make([]uint32, ix.nodes),
 		altStamp:   make([]uint32, len(ix.alts)),
 		ruleStamp:  make([]uint32, ix.nrules),
-		altRule:    ix.altRule,
 	}
 }
 
@@ -72,30 +69,23 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 		s.walkObject(ix, doc, ix.root)
 	}
 	noArrays := s.arrays == 0
-	for _, c := range s.cands {
-		info := &ix.alts[c.alt]
-		if s.ruleStamp[info.rule] == s.gen {
-			continue
-		}
-		if !noArrays {
-			if s.eval(info.conds) {
-				s.addRule(info.rule)
+	for _, cands := range [2][]posting{s.cands, ix.always} {
+		for i := range cands {
+			c := &cands[i]
+			if s.ruleStamp[c.rule] == s.gen {
+				continue
 			}
-			continue
-		}
-		conds := info.conds
-		if c.exact {
-			// Without arrays every value stands alone: the driver's hit
-			// settles the driver, only the rest remains.
-			conds = info.rest
-		}
-		if s.evalFlat(conds) {
-			s.addRule(info.rule)
-		}
-	}
-	for _, a := range ix.always {
-		if info := &ix.alts[a]; s.ruleStamp[info.rule] != s.gen && s.evalAny(info.conds, noArrays) {
-			s.addRule(info.rule)
+			var ok bool
+			if noArrays {
+				// Without arrays every value stands alone: an exact hit
+				// settles the driver, only the rest remains.
+				ok = s.evalChecks(ix.checks[c.checks : c.checks+c.nchecks])
+			} else {
+				ok = s.eval(ix.alts[c.alt].conds)
+			}
+			if ok {
+				s.addRule(c.rule)
+			}
 		}
 	}
 	slices.Sort(s.matched)
@@ -132,14 +122,12 @@ func (s *matchState) hits(ps []posting) {
 		}
 		s.altStamp[p.alt] = s.gen
 		if p.sure {
-			s.addRule(s.ruleOf(p.alt))
+			s.addRule(p.rule)
 		} else {
 			s.cands = append(s.cands, p)
 		}
 	}
 }
-
-func (s *matchState) ruleOf(alt int32) int32 { return s.altRule[alt] }
 
 // walkObject visits the keys of obj that some pattern names, stopping as
 // soon as all of them have been seen. A repeated key counts once: the first.
@@ -280,29 +268,22 @@ func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
 // eval decides one alternative against the recorded leaves: every condition
 // needs a matching value, and values taken from objects inside the same
 // event array must come from the same element (array consistency).
-// evalFlat is eval for an event whose walked part holds no array: every
+// evalChecks is eval for an event whose walked part holds no array: every
 // field then has at most one value, and array consistency cannot fail.
-func (s *matchState) evalFlat(conds []acond) bool {
-	for i := range conds {
-		c := &conds[i]
+func (s *matchState) evalChecks(checks []check) bool {
+	for i := range checks {
+		c := &checks[i]
 		if s.fieldStamp[c.field] != s.gen {
-			if !c.c.absentOK {
+			if !c.absentOK {
 				return false
 			}
 			continue
 		}
-		if !matchAny(c.c.ms, s.leaves[s.fieldHead[c.field]].leaf, &s.fold) {
+		if !c.test(&s.leaves[s.fieldHead[c.field]].leaf, &s.fold) {
 			return false // a value is there, so exists:false cannot help
 		}
 	}
 	return true
-}
-
-func (s *matchState) evalAny(conds []acond, noArrays bool) bool {
-	if noArrays {
-		return s.evalFlat(conds)
-	}
-	return s.eval(conds)
 }
 
 func (s *matchState) eval(conds []acond) bool {
@@ -320,7 +301,7 @@ func (s *matchState) satisfy(conds []acond) bool {
 	if s.fieldStamp[c.field] == s.gen {
 		for i := s.fieldHead[c.field]; i >= 0; i = s.leaves[i].next {
 			l := &s.leaves[i]
-			if !s.consistent(l) || !matchAny(c.c.ms, l.leaf, &s.fold) {
+			if !s.consistent(l) || !matchAny(c.c.ms, &l.leaf, &s.fold) {
 				continue
 			}
 			pos := s.mem[l.memOff : l.memOff+l.memLen]
@@ -388,7 +369,7 @@ func (s *matchState) pinned(pos []arrayPos) bool {
 	return true
 }
 
-func matchAny(ms []matcher, v leaf, fold *[]byte) bool {
+func matchAny(ms []matcher, v *leaf, fold *[]byte) bool {
 	for i := range ms {
 		if ms[i].match(v, fold) {
 			return true

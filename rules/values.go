@@ -36,12 +36,19 @@ const (
 	mStringSet                        // one of the strings in set (a long value list)
 )
 
-// matcher is one compiled entry of a field's value list.
+// matcher is one compiled entry of a field's value list. The fields the
+// common tests read come first and the rest sit behind a pointer, so that a
+// matcher copied into a check fills one cache line.
 type matcher struct {
 	kind mkind
 	s    string
 	num  float64
 	rng  numRange
+	*matcherExtra
+}
+
+// matcherExtra holds what the less common tests need.
+type matcherExtra struct {
 	pfx  netip.Prefix
 	wc   *wildcard
 	strs []string
@@ -86,10 +93,19 @@ type leaf struct {
 
 // match reports whether the leaf satisfies the matcher. fold is scratch space
 // for case folding, reused across calls.
-func (m *matcher) match(v leaf, fold *[]byte) bool {
+func (m *matcher) match(v *leaf, fold *[]byte) bool {
+	// The commonest tests are kept small enough to be inlined.
 	switch m.kind {
 	case mString:
 		return v.kind == lkString && v.str == m.s
+	case mNumeric:
+		return v.kind == lkNumber && m.rng.contains(v.num)
+	}
+	return m.matchOther(v, fold)
+}
+
+func (m *matcher) matchOther(v *leaf, fold *[]byte) bool {
+	switch m.kind {
 	case mStringSet:
 		if v.kind != lkString {
 			return false
@@ -123,8 +139,6 @@ func (m *matcher) match(v leaf, fold *[]byte) bool {
 		return f == m.s
 	case mWildcard:
 		return v.kind == lkString && m.wc.match(v.str)
-	case mNumeric:
-		return v.kind == lkNumber && m.rng.contains(v.num)
 	case mCIDR:
 		if v.kind != lkString {
 			return false
@@ -259,7 +273,7 @@ func collapseStrings(ms []matcher) []matcher {
 	if n < setThreshold {
 		return ms
 	}
-	set := matcher{kind: mStringSet, set: make(map[string]struct{}, n)}
+	set := matcher{kind: mStringSet, matcherExtra: &matcherExtra{set: make(map[string]struct{}, n)}}
 	out := []matcher{}
 	for _, m := range ms {
 		if m.kind == mString {
@@ -341,7 +355,7 @@ func compileOperator(v gjson.Result) (m matcher, absent bool, err error) {
 		if err != nil {
 			return m, false, fmt.Errorf("wildcard: %w", err)
 		}
-		return matcher{kind: mWildcard, wc: w}, false, nil
+		return matcher{kind: mWildcard, matcherExtra: &matcherExtra{wc: w}}, false, nil
 	case "numeric":
 		r, err := compileNumeric(arg)
 		if err != nil {
@@ -364,7 +378,7 @@ func compileOperator(v gjson.Result) (m matcher, absent bool, err error) {
 		if err != nil {
 			return m, false, fmt.Errorf("cidr: %q is not an IPv4 or IPv6 block such as 10.0.0.0/24", arg.Str)
 		}
-		return matcher{kind: mCIDR, pfx: p.Masked()}, false, nil
+		return matcher{kind: mCIDR, matcherExtra: &matcherExtra{pfx: p.Masked()}}, false, nil
 	case "anything-but":
 		m, err := compileAnythingBut(arg)
 		if err != nil {
@@ -460,7 +474,7 @@ func compileNumeric(arg gjson.Result) (numRange, error) {
 // a list of all strings or all numbers, or an object with one of prefix,
 // suffix, equals-ignore-case or wildcard.
 func compileAnythingBut(arg gjson.Result) (matcher, error) {
-	m := matcher{kind: mAnythingBut}
+	m := matcher{kind: mAnythingBut, matcherExtra: &matcherExtra{}}
 	switch {
 	case arg.Type == gjson.String:
 		m.strs = []string{arg.Str}
