@@ -127,43 +127,42 @@ func (k *check) test(v *leaf, fold *[]byte) bool {
 
 // fieldIndex holds the drivers on one field path.
 type fieldIndex struct {
-	strs       map[string][]posting
+	strs       strIndex
 	nums       map[float64][]posting
 	lits       [3][]posting // true, false, null
 	prefix     affixIndex
 	suffix     affixIndex
 	prefixFold affixIndex
 	suffixFold affixIndex
-	eqFold     map[string][]posting
+	eqFold     strIndex
 	ranges     rangeIndex
 	present    []posting // drivers that any value at the path triggers
 	needFold   bool
 }
 
-// affixIndex finds the prefixes (or suffixes) of a value among a set by one
-// map probe per distinct affix length.
-type affixIndex struct {
-	m    map[string][]posting
-	lens []int // distinct lengths, ascending
+// build turns what the drivers added into the lookup structures.
+func (fi *fieldIndex) build() {
+	fi.strs.build()
+	fi.eqFold.build()
+	for _, a := range fi.affixes() {
+		a.build()
+	}
+	fi.ranges.build()
 }
 
-func (a *affixIndex) add(s string, p posting) {
-	if a.m == nil {
-		a.m = map[string][]posting{}
-	}
-	if _, ok := a.m[s]; !ok {
-		if i, found := slices.BinarySearch(a.lens, len(s)); !found {
-			a.lens = slices.Insert(a.lens, i, len(s))
+func (fi *fieldIndex) affixes() []*affixIndex {
+	return []*affixIndex{&fi.prefix, &fi.suffix, &fi.prefixFold, &fi.suffixFold}
+}
+
+// strIndexes lists every string table of the field.
+func (fi *fieldIndex) strIndexes() []*strIndex {
+	xs := []*strIndex{&fi.strs, &fi.eqFold}
+	for _, a := range fi.affixes() {
+		for i := range a.byLen {
+			xs = append(xs, &a.byLen[i].x)
 		}
 	}
-	a.m[s] = append(a.m[s], p)
-}
-
-func addPosting(m *map[string][]posting, k string, p posting) {
-	if *m == nil {
-		*m = map[string][]posting{}
-	}
-	(*m)[k] = append((*m)[k], p)
+	return xs
 }
 
 // fieldStats counts, per field path, how often rules name each value. A
@@ -360,7 +359,7 @@ func buildIndex(rules []Rule) *index {
 		}
 	}
 	for _, fi := range ix.fields {
-		fi.ranges.build()
+		fi.build()
 	}
 	ix.layOutChecks()
 	ix.root.finish()
@@ -383,23 +382,16 @@ func (ix *index) layOutChecks() {
 			}
 		}
 	}
-	addAll := func(m map[string][]posting) {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			add(m[k])
-		}
-	}
 	for _, fi := range ix.fields {
-		addAll(fi.strs)
+		for _, x := range fi.strIndexes() {
+			add(x.posts)
+		}
 		for _, k := range slices.Sorted(maps.Keys(fi.nums)) {
 			add(fi.nums[k])
 		}
 		for _, ps := range fi.lits {
 			add(ps)
 		}
-		for _, a := range []*affixIndex{&fi.prefix, &fi.suffix, &fi.prefixFold, &fi.suffixFold} {
-			addAll(a.m)
-		}
-		addAll(fi.eqFold)
 		for _, ps := range fi.ranges.tree {
 			add(ps)
 		}
@@ -416,10 +408,10 @@ func (ix *index) addDriver(c acond, id int32, sure bool) {
 		m := &c.c.ms[i]
 		switch m.kind {
 		case mString:
-			addPosting(&fi.strs, m.s, p)
+			fi.strs.add(m.s, p)
 		case mStringSet:
 			for v := range m.set {
-				addPosting(&fi.strs, v, p)
+				fi.strs.add(v, p)
 			}
 		case mNumber:
 			if fi.nums == nil {
@@ -440,7 +432,7 @@ func (ix *index) addDriver(c acond, id int32, sure bool) {
 			fi.suffixFold.add(m.s, p)
 			fi.needFold = true
 		case mEqualsFold:
-			addPosting(&fi.eqFold, m.s, p)
+			fi.eqFold.add(m.s, p)
 			fi.needFold = true
 		case mWildcard:
 			// The literal start or end narrows the candidates; the whole

@@ -210,17 +210,13 @@ func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
 func (s *matchState) probe(fi *fieldIndex, v leaf) {
 	switch v.kind {
 	case lkString:
-		if fi.strs != nil {
-			s.hits(fi.strs[v.str])
-		}
+		s.hits(fi.strs.get(v.str))
 		s.affix(&fi.prefix, v.str, false)
 		s.affix(&fi.suffix, v.str, true)
 		if fi.needFold {
 			s.fold = foldCase(s.fold[:0], v.str)
-			if fi.eqFold != nil {
-				s.hits(fi.eqFold[string(s.fold)])
-			}
 			folded := bytesString(s.fold)
+			s.hits(fi.eqFold.get(folded))
 			s.affix(&fi.prefixFold, folded, false)
 			s.affix(&fi.suffixFold, folded, true)
 		}
@@ -251,17 +247,16 @@ func (s *matchState) probe(fi *fieldIndex, v leaf) {
 }
 
 func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
-	for _, l := range a.lens {
-		if l > len(str) {
+	for i := range a.byLen {
+		l := &a.byLen[i]
+		if l.n > len(str) {
 			return
 		}
-		k := str[:l]
+		k := str[:l.n]
 		if suffix {
-			k = str[len(str)-l:]
+			k = str[len(str)-l.n:]
 		}
-		if ps, ok := a.m[k]; ok {
-			s.hits(ps)
-		}
+		s.hits(l.x.get(k))
 	}
 }
 
