@@ -132,12 +132,13 @@ func describeRules(rules []Rule, srcs []string) string {
 	return b.String()
 }
 
-// surrogateEscape finds \uD800-\uDFFF escapes, which gjson and encoding/json
-// decode differently when unpaired.
+// surrogateEscape finds \uD800-\uDFFF escapes, which gjson (reading
+// patterns) and encoding/json decode differently when unpaired.
 var surrogateEscape = regexp.MustCompile(`(?i)\\ud[89a-f]`)
 
-// refClean reports whether gjson (the fast matcher) and encoding/json (the
-// reference) are sure to read b the same way: the two replace invalid UTF-8
+// refClean reports whether the fast matcher (gjson for patterns, its own
+// scanner for events) and encoding/json (the reference) are sure to read b
+// the same way: the two replace invalid UTF-8
 // and unpaired surrogates differently, which is a decoding choice, not a
 // matching disagreement.
 func refClean(b []byte) bool {

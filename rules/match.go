@@ -3,8 +3,6 @@ package rules
 import (
 	"slices"
 	"unsafe"
-
-	"github.com/tidwall/gjson"
 )
 
 // matchState is the scratch space of one Match call. Tables keep a pool of
@@ -22,6 +20,7 @@ type matchState struct {
 	arrays     int32      // arrays seen so far in this event
 	nodeSeen   []uint32   // per path node: the object visit that saw its key
 	visits     uint32
+	arena      []byte // decoded strings that held escapes
 
 	// Candidates and results.
 	altStamp  []uint32
@@ -61,12 +60,8 @@ func newMatchState(ix *index) *matchState {
 // the state's own and valid until its next use.
 func (s *matchState) match(ix *index, event []byte) []int32 {
 	s.reset(ix)
-	doc := gjson.Parse(bytesString(event))
-	if !doc.IsObject() {
+	if !s.walkEvent(ix, bytesString(event)) {
 		return s.matched // not an event: nothing matches, not even exists:false
-	}
-	if ix.root.children != nil {
-		s.walkObject(ix, doc, ix.root)
 	}
 	noArrays := s.arrays == 0
 	for _, cands := range [2][]posting{s.cands, ix.always} {
@@ -103,6 +98,7 @@ func (s *matchState) reset(ix *index) {
 	s.leaves = s.leaves[:0]
 	s.mem = s.mem[:0]
 	s.stack = s.stack[:0]
+	s.arena = s.arena[:0]
 	s.arrays = 0
 	s.cands = s.cands[:0]
 	s.matched = s.matched[:0]
@@ -126,60 +122,6 @@ func (s *matchState) hits(ps []posting) {
 		} else {
 			s.cands = append(s.cands, p)
 		}
-	}
-}
-
-// walkObject visits the keys of obj that some pattern names, stopping as
-// soon as all of them have been seen. A repeated key counts once: the first.
-func (s *matchState) walkObject(ix *index, obj gjson.Result, n *pathNode) {
-	s.visits++
-	if s.visits == 0 {
-		clear(s.nodeSeen)
-		s.visits = 1
-	}
-	visit := s.visits
-	remaining := len(n.children)
-	obj.ForEach(func(k, v gjson.Result) bool {
-		c := n.child(k.Str)
-		if c == nil || s.nodeSeen[c.id] == visit {
-			return true
-		}
-		s.nodeSeen[c.id] = visit
-		s.walkValue(ix, v, c)
-		remaining--
-		return remaining > 0
-	})
-}
-
-func (s *matchState) walkValue(ix *index, v gjson.Result, n *pathNode) {
-	switch v.Type {
-	case gjson.String:
-		s.addLeaf(ix, n, leaf{kind: lkString, str: v.Str})
-	case gjson.Number:
-		s.addLeaf(ix, n, leaf{kind: lkNumber, str: v.Raw, num: v.Num})
-	case gjson.True:
-		s.addLeaf(ix, n, leaf{kind: lkTrue})
-	case gjson.False:
-		s.addLeaf(ix, n, leaf{kind: lkFalse})
-	case gjson.Null:
-		s.addLeaf(ix, n, leaf{kind: lkNull})
-	case gjson.JSON:
-		if v.Raw[0] == '{' {
-			if n.children != nil {
-				s.walkObject(ix, v, n)
-			}
-			return
-		}
-		arr := s.arrays
-		s.arrays++
-		var i int32
-		v.ForEach(func(_, e gjson.Result) bool {
-			s.stack = append(s.stack, arrayPos{arr: arr, idx: i})
-			s.walkValue(ix, e, n)
-			s.stack = s.stack[:len(s.stack)-1]
-			i++
-			return true
-		})
 	}
 }
 

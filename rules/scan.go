@@ -1,0 +1,370 @@
+package rules
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The event walk reads the event's raw bytes once, front to back, and stops
+// as soon as every key the patterns name has been seen. Values under keys no
+// pattern names are skipped without being decoded; strings are decoded only
+// when they hold escapes (into the state's arena, so nothing is allocated);
+// numbers are parsed only when a pattern names their field.
+//
+// It is a purpose-built scanner rather than gjson's Result.ForEach, which
+// must find the end of every nested object before handing it over, so that
+// the objects patterns look into were scanned twice, and which decodes every
+// value it passes. The walk's only promise for malformed JSON is that it
+// does not panic; events are validated where they enter (ValidateEvent).
+
+// walkDone is returned by a walk that stopped early because nothing the
+// patterns name can follow: the callers up the chain stop too.
+const walkDone = -2
+
+// walkBroken is returned when the bytes are not JSON: the walk stops and
+// matching goes on with the values seen so far.
+const walkBroken = -1
+
+// walkEvent walks the event against the trie of named paths; it reports
+// false when the event is not a JSON object.
+func (s *matchState) walkEvent(ix *index, ev string) bool {
+	i := skipSpace(ev, 0)
+	if i >= len(ev) || ev[i] != '{' {
+		return false
+	}
+	if ix.root.children != nil {
+		s.walkObject(ix, ev, i, ix.root, false, 0)
+	}
+	return true
+}
+
+// walkObject walks the object starting at ev[i] ('{') whose path node is n
+// and returns the position after it. When needEnd is false and every named
+// key has been seen it returns walkDone without reading further.
+func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEnd bool, depth int) int {
+	s.visits++
+	if s.visits == 0 {
+		clear(s.nodeSeen)
+		s.visits = 1
+	}
+	visit := s.visits
+	remaining := len(n.children)
+	i++
+	for first := true; ; first = false {
+		i = skipSpace(ev, i)
+		if i >= len(ev) {
+			return walkBroken
+		}
+		if ev[i] == '}' {
+			return i + 1
+		}
+		if !first {
+			if ev[i] != ',' {
+				return walkBroken
+			}
+			i = skipSpace(ev, i+1)
+			if i >= len(ev) {
+				return walkBroken
+			}
+		}
+		if ev[i] != '"' {
+			return walkBroken
+		}
+		key, j := s.readString(ev, i)
+		if j < 0 {
+			return walkBroken
+		}
+		i = skipSpace(ev, j)
+		if i >= len(ev) || ev[i] != ':' {
+			return walkBroken
+		}
+		i = skipSpace(ev, i+1)
+		if i >= len(ev) {
+			return walkBroken
+		}
+		c := n.child(key)
+		if c == nil || s.nodeSeen[c.id] == visit {
+			// Not named, or a repeated key: only the first counts.
+			if i = skipValue(ev, i); i < 0 {
+				return walkBroken
+			}
+			continue
+		}
+		s.nodeSeen[c.id] = visit
+		remaining--
+		i = s.walkValue(ix, ev, i, c, needEnd || remaining > 0, depth+1)
+		if i < 0 {
+			return i
+		}
+		if remaining == 0 {
+			if !needEnd {
+				return walkDone
+			}
+			return skipRest(ev, i)
+		}
+	}
+}
+
+// walkValue records the value at ev[i] under path node n and returns the
+// position after it.
+func (s *matchState) walkValue(ix *index, ev string, i int, n *pathNode, needEnd bool, depth int) int {
+	if depth > MaxEventDepth {
+		return walkBroken
+	}
+	switch c := ev[i]; {
+	case c == '"':
+		str, j := s.readString(ev, i)
+		if j >= 0 {
+			s.addLeaf(ix, n, leaf{kind: lkString, str: str})
+		}
+		return j
+	case c == '{':
+		if n.children == nil {
+			return skipValue(ev, i)
+		}
+		return s.walkObject(ix, ev, i, n, needEnd, depth)
+	case c == '[':
+		return s.walkArray(ix, ev, i, n, depth)
+	case c == 't':
+		return s.literal(ix, ev, i, n, "true", lkTrue)
+	case c == 'f':
+		return s.literal(ix, ev, i, n, "false", lkFalse)
+	case c == 'n':
+		return s.literal(ix, ev, i, n, "null", lkNull)
+	case c == '-' || c >= '0' && c <= '9':
+		j := scalarEnd(ev, i)
+		raw := ev[i:j]
+		f, err := strconv.ParseFloat(raw, 64)
+		if ne, ok := err.(*strconv.NumError); err != nil && (!ok || ne.Err != strconv.ErrRange) {
+			return walkBroken // not a number; one out of range is ±Inf
+		}
+		s.addLeaf(ix, n, leaf{kind: lkNumber, str: raw, num: f})
+		return j
+	}
+	return walkBroken
+}
+
+func (s *matchState) literal(ix *index, ev string, i int, n *pathNode, word string, k leafKind) int {
+	if !strings.HasPrefix(ev[i:], word) {
+		return walkBroken
+	}
+	s.addLeaf(ix, n, leaf{kind: k})
+	return i + len(word)
+}
+
+// walkArray walks every element of the array at ev[i], each under n: a
+// pattern field matches any element. Each element's leaves remember their
+// array position, for array consistency.
+func (s *matchState) walkArray(ix *index, ev string, i int, n *pathNode, depth int) int {
+	arr := s.arrays
+	s.arrays++
+	i++
+	for idx := int32(0); ; idx++ {
+		i = skipSpace(ev, i)
+		if i >= len(ev) {
+			return walkBroken
+		}
+		if ev[i] == ']' {
+			return i + 1
+		}
+		if idx > 0 {
+			if ev[i] != ',' {
+				return walkBroken
+			}
+			if i = skipSpace(ev, i+1); i >= len(ev) {
+				return walkBroken
+			}
+		}
+		s.stack = append(s.stack, arrayPos{arr: arr, idx: idx})
+		i = s.walkValue(ix, ev, i, n, true, depth+1)
+		s.stack = s.stack[:len(s.stack)-1]
+		if i < 0 {
+			return i
+		}
+	}
+}
+
+// readString reads the string starting at ev[i] ('"') and returns its value
+// and the position after its closing quote, or -1 if it does not end. A
+// string with escapes is decoded into the state's arena, which is reset per
+// event: strings recorded earlier keep pointing at the old bytes if it grows.
+func (s *matchState) readString(ev string, i int) (string, int) {
+	q := plainEnd(ev, i+1)
+	if q < 0 {
+		return "", -1
+	}
+	if ev[q] == '"' {
+		return ev[i+1 : q], q + 1
+	}
+	body := ev[i+1:]
+	start := len(s.arena)
+	for j := 0; j < len(body); {
+		c := body[j]
+		switch {
+		case c == '"':
+			return bytesString(s.arena[start:]), i + 2 + j
+		case c != '\\':
+			s.arena = append(s.arena, c)
+			j++
+			continue
+		}
+		if j+1 >= len(body) {
+			return "", -1
+		}
+		switch e := body[j+1]; e {
+		case '"', '\\', '/':
+			s.arena = append(s.arena, e)
+		case 'b':
+			s.arena = append(s.arena, '\b')
+		case 'f':
+			s.arena = append(s.arena, '\f')
+		case 'n':
+			s.arena = append(s.arena, '\n')
+		case 'r':
+			s.arena = append(s.arena, '\r')
+		case 't':
+			s.arena = append(s.arena, '\t')
+		case 'u':
+			r, ok := hex4(body[j+2:])
+			if !ok {
+				return "", -1
+			}
+			j += 6
+			if utf16.IsSurrogate(r) {
+				// A pair makes one character; a lone half is U+FFFD, as
+				// encoding/json decodes it.
+				if r2, ok := hex4(body[min(j+2, len(body)):]); ok && strings.HasPrefix(body[j:], `\u`) {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						j += 6
+					}
+				}
+			}
+			s.arena = utf8.AppendRune(s.arena, r)
+			continue
+		default:
+			return "", -1
+		}
+		j += 2
+	}
+	return "", -1
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[:4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+func skipSpace(ev string, i int) int {
+	for i < len(ev) {
+		switch ev[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scalarEnd returns the end of the number or literal starting at ev[i].
+func scalarEnd(ev string, i int) int {
+	for i < len(ev) {
+		switch ev[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// plainEnd returns the position of the first quote or backslash at or
+// after ev[i], or -1. Most strings in events are short: a plain loop finds
+// their end sooner than IndexByte's vector code, which takes over for
+// longer ones.
+func plainEnd(ev string, i int) int {
+	for n := min(len(ev), i+32); i < n; i++ {
+		if c := ev[i]; c == '"' || c == '\\' {
+			return i
+		}
+	}
+	if i >= len(ev) {
+		return -1
+	}
+	q := strings.IndexByte(ev[i:], '"')
+	if q < 0 {
+		return -1
+	}
+	if b := strings.IndexByte(ev[i:i+q], '\\'); b >= 0 {
+		return i + b
+	}
+	return i + q
+}
+
+// stringEnd returns the position after the string starting at ev[i] ('"'),
+// or -1 if it does not end.
+func stringEnd(ev string, i int) int {
+	for j := i + 1; ; {
+		if j = plainEnd(ev, j); j < 0 {
+			return -1
+		}
+		if ev[j] == '"' {
+			return j + 1
+		}
+		j += 2 // an escape: the next byte is never the end
+	}
+}
+
+// skipValue returns the position after the value starting at ev[i], or -1.
+func skipValue(ev string, i int) int {
+	switch ev[i] {
+	case '"':
+		return stringEnd(ev, i)
+	case '{', '[':
+		return skipRest(ev, i+1)
+	}
+	return scalarEnd(ev, i)
+}
+
+// skipRest returns the position after the object or array whose inside
+// ev[i] is in (after its opening bracket), or -1.
+func skipRest(ev string, i int) int {
+	depth := 1
+	for i < len(ev) {
+		switch ev[i] {
+		case '"':
+			if i = stringEnd(ev, i); i < 0 {
+				return -1
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return -1
+}
