@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	stdbits "math/bits"
+	"math/rand/v2"
 	"slices"
 	"sort"
-	"strings"
 )
 
 // index is a Table's compiled form. Every alternative of every pattern gets
@@ -30,7 +31,7 @@ type pathNode struct {
 	id       int32
 	field    int32 // field id of a condition on exactly this path, or -1
 	children map[string]*pathNode
-	small    []childKey // the children when few: a scan beats hashing
+	table    childTable // the children, looked up with one probe when table.slots is set
 }
 
 type childKey struct {
@@ -38,15 +39,58 @@ type childKey struct {
 	node *pathNode
 }
 
-// maxScan is the most children looked up by scanning rather than hashing.
-const maxScan = 12
+// childTable finds a child by its key with one probe and one comparison: a
+// perfect hash on the key's length and three of its bytes, found when the
+// table is built. Every key of every event object the walk enters is
+// looked up here, most of them keys no pattern names.
+type childTable struct {
+	slots []childKey
+	mul   uint64
+	shift uint8
+}
+
+func keySig(key string) uint64 {
+	n := len(key)
+	if n == 0 {
+		return 0
+	}
+	return uint64(n) | uint64(key[0])<<16 | uint64(key[n/2])<<24 | uint64(key[n-1])<<32
+}
+
+func (t *childTable) slot(sig uint64) uint64 { return (sig * t.mul) >> t.shift }
+
+// build finds a perfect hash for the keys, or leaves t empty when none of
+// the sizes and multipliers tried separates them (keys alike in length and
+// in the bytes hashed): then the map is used.
+func (t *childTable) build(children map[string]*pathNode) {
+	r := rand.New(rand.NewPCG(uint64(len(children)), 0x9e3779b97f4a7c15))
+	for bits := max(1, stdbits.Len(uint(len(children)))); bits <= stdbits.Len(uint(len(children)))+3; bits++ {
+		used := make([]bool, 1<<bits)
+	tries:
+		for range 64 {
+			t.mul, t.shift = r.Uint64()|1, uint8(64-bits)
+			clear(used)
+			for k := range children {
+				i := t.slot(keySig(k))
+				if used[i] {
+					continue tries
+				}
+				used[i] = true
+			}
+			t.slots = make([]childKey, 1<<bits)
+			for k, c := range children {
+				t.slots[t.slot(keySig(k))] = childKey{k, c}
+			}
+			return
+		}
+	}
+	*t = childTable{}
+}
 
 func (n *pathNode) child(key string) *pathNode {
-	if n.small != nil {
-		for i := range n.small {
-			if c := &n.small[i]; len(c.key) == len(key) && c.key == key {
-				return c.node
-			}
+	if n.table.slots != nil {
+		if c := &n.table.slots[n.table.slot(keySig(key))]; c.key == key && c.node != nil {
+			return c.node
 		}
 		return nil
 	}
@@ -55,12 +99,8 @@ func (n *pathNode) child(key string) *pathNode {
 
 // finish prepares the lookup structures of n and its subtree.
 func (n *pathNode) finish() {
-	if len(n.children) <= maxScan {
-		n.small = make([]childKey, 0, len(n.children))
-		for k, c := range n.children {
-			n.small = append(n.small, childKey{k, c})
-		}
-		slices.SortFunc(n.small, func(a, b childKey) int { return strings.Compare(a.key, b.key) })
+	if len(n.children) > 0 {
+		n.table.build(n.children)
 	}
 	for _, c := range n.children {
 		c.finish()
