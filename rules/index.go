@@ -23,7 +23,8 @@ type index struct {
 	alts   []altInfo
 	always []posting // alternatives with nothing but exists:false: checked for every event
 	nrules int
-	checks []check // what postings leave to check, see posting
+	checks []check    // what postings leave to check, see posting
+	subs   []subIndex // second-level indexes; subs[0] is unused
 }
 
 // pathNode is one step of the trie of field paths the patterns name.
@@ -111,7 +112,6 @@ func (n *pathNode) finish() {
 type altInfo struct {
 	rule  int32
 	conds []acond // positive conditions, most selective first, then exists:false-only ones
-	rest  []acond // conds without the driver: enough after an exact hit on an event without arrays
 }
 
 type acond struct {
@@ -122,17 +122,31 @@ type acond struct {
 // posting is an index entry: the alternative a driver value leads to.
 // exact means the hit proves the driver condition holds (a wildcard's
 // literal start does not); sure means it proves the whole alternative.
-// checks and nchecks locate, in index.checks, what is left to check after
-// the hit when the event holds no array: the posting lists of one value
-// and their checks lie together, so that checking a value's candidates
-// reads memory in order instead of chasing pointers into the patterns.
+// drv and drv2 are the conditions (indexes into the alternative's conds)
+// that the hits leading here prove, -1 for none. checks and nchecks locate,
+// in index.checks, what is left to check when the event holds no array: the
+// posting lists of one value and their checks lie together, so that
+// checking a value's candidates reads memory in order instead of chasing
+// pointers into the patterns.
+//
+// A posting with sub set is not an alternative but a second-level index
+// (index.subs[sub]): see split.
 type posting struct {
-	alt     int32
-	rule    int32
-	checks  int32
-	nchecks int32
-	exact   bool
-	sure    bool
+	alt       int32
+	rule      int32
+	checks    int32
+	nchecks   int32
+	sub       int32
+	drv, drv2 int16
+	exact     bool
+	sure      bool
+}
+
+// subIndex indexes, on a second field, the alternatives that share a
+// popular driver value.
+type subIndex struct {
+	field int32
+	fi    *fieldIndex
 }
 
 // check is one condition in the form evalChecks reads: a copy of its
@@ -181,13 +195,13 @@ type fieldIndex struct {
 }
 
 // build turns what the drivers added into the lookup structures.
+// The range index is built before (see buildIndex), the rest here.
 func (fi *fieldIndex) build() {
 	fi.strs.build()
 	fi.eqFold.build()
 	for _, a := range fi.affixes() {
 		a.build()
 	}
-	fi.ranges.build()
 }
 
 func (fi *fieldIndex) affixes() []*affixIndex {
@@ -382,23 +396,25 @@ func buildIndex(rules []Rule) *index {
 				}
 			}
 			info.conds = append(sorted, absentOnly...)
-			if driver >= 0 {
-				info.rest = append(append([]acond{}, info.conds[:driver]...), info.conds[driver+1:]...)
-			}
 			ix.alts = append(ix.alts, info)
+			p := posting{alt: id, rule: int32(ri), drv: -1, drv2: -1}
 			switch {
 			case driver >= 0:
-				sure := len(alt) == 1
-				ix.addDriver(info.conds[driver], id, sure)
+				c := info.conds[driver]
+				p.drv, p.exact, p.sure = int16(driver), true, len(alt) == 1
+				addDriver(ix.fields[c.field], c, p)
 			case presence >= 0:
 				fi := ix.fields[info.conds[presence].field]
-				fi.present = append(fi.present, posting{alt: id, rule: int32(ri)})
+				fi.present = append(fi.present, p)
 			default:
-				ix.always = append(ix.always, posting{alt: id, rule: int32(ri)})
+				ix.always = append(ix.always, p)
 			}
 		}
 	}
+	ix.subs = make([]subIndex, 1)
 	for _, fi := range ix.fields {
+		fi.ranges.build()
+		fi.mapLists(ix.split)
 		fi.build()
 	}
 	ix.layOutChecks()
@@ -409,41 +425,138 @@ func buildIndex(rules []Rule) *index {
 // layOutChecks writes the checks of every posting, list by list, so that
 // the checks of one list's postings lie together.
 func (ix *index) layOutChecks() {
-	add := func(ps []posting) {
+	add := func(ps []posting) []posting {
 		for i := range ps {
 			p := &ps[i]
-			conds := ix.alts[p.alt].conds
-			if p.exact {
-				conds = ix.alts[p.alt].rest
+			if p.sub != 0 {
+				continue
 			}
-			p.checks, p.nchecks = int32(len(ix.checks)), int32(len(conds))
-			for _, c := range conds {
+			p.checks = int32(len(ix.checks))
+			for j, c := range ix.alts[p.alt].conds {
+				if p.exact && (j == int(p.drv) || j == int(p.drv2)) {
+					continue // proven by the hits that lead here
+				}
 				ix.checks = append(ix.checks, newCheck(c))
 			}
+			p.nchecks = int32(len(ix.checks)) - p.checks
 		}
+		return ps
 	}
 	for _, fi := range ix.fields {
-		for _, x := range fi.strIndexes() {
-			add(x.posts)
-		}
-		for _, k := range slices.Sorted(maps.Keys(fi.nums)) {
-			add(fi.nums[k])
-		}
-		for _, ps := range fi.lits {
-			add(ps)
-		}
-		for _, ps := range fi.ranges.tree {
-			add(ps)
-		}
-		add(fi.present)
+		fi.mapLists(add)
+	}
+	for _, sub := range ix.subs[1:] {
+		sub.fi.mapLists(add)
 	}
 	add(ix.always)
 }
 
-// addDriver indexes every value of the driver condition c for alternative id.
-func (ix *index) addDriver(c acond, id int32, sure bool) {
-	fi := ix.fields[c.field]
-	p := posting{alt: id, rule: ix.alts[id].rule, exact: true, sure: sure}
+// Splitting long posting lists. Many rules can name one popular value (the
+// busiest street, a common source): every event holding it would make all
+// of them candidates. A list of at least splitMin postings is split by each
+// alternative's next most selective condition that can be indexed: the
+// alternatives sharing that condition's field, when at least groupMin, go
+// into a second-level index on it, probed with the event's values there
+// when the driver value hits.
+const (
+	splitMin = 2
+	groupMin = 2
+)
+
+// split returns ps with the groups worth a second-level index replaced by
+// one posting that leads to it.
+func (ix *index) split(ps []posting) []posting {
+	if len(ps) < splitMin {
+		return ps
+	}
+	type entry struct {
+		p posting
+		c int // the condition to index the alternative by
+	}
+	groups := map[int32][]entry{}
+	var out []posting
+	for _, p := range ps {
+		c := -1
+		if p.exact && !p.sure && p.sub == 0 && p.drv2 < 0 {
+			for j, ac := range ix.alts[p.alt].conds {
+				if j != int(p.drv) && exactlyIndexable(ac.c) {
+					c = j
+					break
+				}
+			}
+		}
+		if c < 0 {
+			out = append(out, p)
+			continue
+		}
+		f := ix.alts[p.alt].conds[c].field
+		groups[f] = append(groups[f], entry{p, c})
+	}
+	for _, f := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[f]
+		if len(g) < groupMin {
+			for _, e := range g {
+				out = append(out, e.p)
+			}
+			continue
+		}
+		fi := &fieldIndex{}
+		for _, e := range g {
+			q := e.p
+			q.drv2 = int16(e.c)
+			addDriver(fi, ix.alts[q.alt].conds[e.c], q)
+		}
+		fi.ranges.build()
+		fi.build()
+		out = append(out, posting{sub: int32(len(ix.subs)), drv: -1, drv2: -1})
+		ix.subs = append(ix.subs, subIndex{field: f, fi: fi})
+	}
+	return out
+}
+
+// exactlyIndexable reports whether every value of c can be indexed so that
+// a hit proves it: what a second-level index may hold.
+func exactlyIndexable(c *condition) bool {
+	if c.absentOK || len(c.ms) == 0 {
+		return false
+	}
+	for i := range c.ms {
+		switch c.ms[i].kind {
+		case mString, mStringSet, mNumber, mTrue, mFalse, mNull,
+			mPrefix, mSuffix, mPrefixFold, mSuffixFold, mEqualsFold, mNumeric:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// mapLists replaces every posting list of the field by f's result. Before
+// build it reaches the lists as drivers added them; after, each built
+// string table's lists as one.
+func (fi *fieldIndex) mapLists(f func([]posting) []posting) {
+	for _, x := range fi.strIndexes() {
+		for k, ps := range x.pending {
+			x.pending[k] = f(ps)
+		}
+		if x.posts != nil {
+			x.posts = f(x.posts)
+		}
+	}
+	for k, ps := range fi.nums {
+		fi.nums[k] = f(ps)
+	}
+	for i := range fi.lits {
+		fi.lits[i] = f(fi.lits[i])
+	}
+	for i := range fi.ranges.tree {
+		fi.ranges.tree[i] = f(fi.ranges.tree[i])
+	}
+	fi.present = f(fi.present)
+}
+
+// addDriver indexes every value of the driver condition c for posting p.
+func addDriver(fi *fieldIndex, c acond, p posting) {
 	for i := range c.c.ms {
 		m := &c.c.ms[i]
 		switch m.kind {
@@ -477,7 +590,8 @@ func (ix *index) addDriver(c acond, id int32, sure bool) {
 		case mWildcard:
 			// The literal start or end narrows the candidates; the whole
 			// expression is checked when the alternative is evaluated.
-			q := posting{alt: id, rule: p.rule}
+			q := p
+			q.exact, q.sure = false, false
 			if pre := m.wc.parts[0]; pre != "" {
 				fi.prefix.add(pre, q)
 			} else {

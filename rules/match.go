@@ -23,6 +23,7 @@ type matchState struct {
 	arena      []byte // decoded strings that held escapes
 
 	// Candidates and results.
+	subs      []subIndex // the index's, for hits
 	altStamp  []uint32
 	cands     []posting
 	ruleStamp []uint32
@@ -37,6 +38,7 @@ type matchState struct {
 // leafRec is a leaf value of the event with its place.
 type leafRec struct {
 	leaf
+	field          int32
 	next           int32 // next leaf of the same field, or -1
 	memOff, memLen int32
 }
@@ -62,6 +64,13 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	s.reset(ix)
 	if !s.walkEvent(ix, bytesString(event)) {
 		return s.matched // not an event: nothing matches, not even exists:false
+	}
+	// Drivers are looked up once the walk is over, so that a second-level
+	// index can read the values of its field wherever they stood.
+	s.subs = ix.subs
+	for i := range s.leaves {
+		l := &s.leaves[i]
+		s.probe(ix.fields[l.field], l.leaf)
 	}
 	noArrays := s.arrays == 0
 	for _, cands := range [2][]posting{s.cands, ix.always} {
@@ -113,6 +122,10 @@ func (s *matchState) addRule(r int32) {
 
 func (s *matchState) hits(ps []posting) {
 	for _, p := range ps {
+		if p.sub != 0 {
+			s.probeSub(&s.subs[p.sub])
+			continue
+		}
 		if s.altStamp[p.alt] == s.gen {
 			continue
 		}
@@ -125,14 +138,13 @@ func (s *matchState) hits(ps []posting) {
 	}
 }
 
-// addLeaf records a leaf value of a named field and looks it up among the
-// field's drivers.
+// addLeaf records a leaf value of a named field.
 func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
 	f := n.field
 	if f < 0 {
 		return
 	}
-	rec := leafRec{leaf: v, next: -1, memOff: int32(len(s.mem)), memLen: int32(len(s.stack))}
+	rec := leafRec{leaf: v, field: f, next: -1, memOff: int32(len(s.mem)), memLen: int32(len(s.stack))}
 	s.mem = append(s.mem, s.stack...)
 	if s.fieldStamp[f] == s.gen {
 		// Append at the tail so leaves keep document order.
@@ -146,7 +158,6 @@ func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
 		s.fieldHead[f] = int32(len(s.leaves))
 	}
 	s.leaves = append(s.leaves, rec)
-	s.probe(ix.fields[f], v)
 }
 
 func (s *matchState) probe(fi *fieldIndex, v leaf) {
@@ -186,6 +197,16 @@ func (s *matchState) probe(fi *fieldIndex, v leaf) {
 		s.hits(fi.lits[v.kind-lkTrue])
 	}
 	s.hits(fi.present)
+}
+
+// probeSub looks the values of a second-level index's field up in it.
+func (s *matchState) probeSub(sub *subIndex) {
+	if s.fieldStamp[sub.field] != s.gen {
+		return
+	}
+	for i := s.fieldHead[sub.field]; i >= 0; i = s.leaves[i].next {
+		s.probe(sub.fi, s.leaves[i].leaf)
+	}
 }
 
 func (s *matchState) affix(a *affixIndex, str string, suffix bool) {

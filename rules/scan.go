@@ -135,15 +135,45 @@ func (s *matchState) walkValue(ix *index, ev string, i int, n *pathNode, needEnd
 		return s.literal(ix, ev, i, n, "null", lkNull)
 	case c == '-' || c >= '0' && c <= '9':
 		j := scalarEnd(ev, i)
-		raw := ev[i:j]
-		f, err := strconv.ParseFloat(raw, 64)
-		if ne, ok := err.(*strconv.NumError); err != nil && (!ok || ne.Err != strconv.ErrRange) {
-			return walkBroken // not a number; one out of range is ±Inf
+		f, ok := parseNumber(ev[i:j])
+		if !ok {
+			return walkBroken
 		}
-		s.addLeaf(ix, n, leaf{kind: lkNumber, str: raw, num: f})
+		s.addLeaf(ix, n, leaf{kind: lkNumber, str: ev[i:j], num: f})
 		return j
 	}
 	return walkBroken
+}
+
+// parseNumber reads a JSON number. Integers of up to 15 digits, the usual
+// case (ids, counts, amounts in cents), are exact in a float64 and read
+// directly; the rest go to strconv. One out of range is ±Inf.
+func parseNumber(raw string) (float64, bool) {
+	digits := raw
+	if digits != "" && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if n := len(digits); n > 0 && n <= 15 {
+		var v uint64
+		for i := range n {
+			c := digits[i] - '0'
+			if c > 9 {
+				goto general
+			}
+			v = v*10 + uint64(c)
+		}
+		f := float64(v)
+		if len(digits) < len(raw) {
+			f = -f
+		}
+		return f, true
+	}
+general:
+	f, err := strconv.ParseFloat(raw, 64)
+	if ne, ok := err.(*strconv.NumError); err != nil && (!ok || ne.Err != strconv.ErrRange) {
+		return 0, false
+	}
+	return f, true
 }
 
 func (s *matchState) literal(ix *index, ev string, i int, n *pathNode, word string, k leafKind) int {

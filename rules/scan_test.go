@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,57 @@ func TestWalkSurvivesBrokenJSON(t *testing.T) {
 	}
 	for _, ev := range []string{`{"a":"\u12"}`, `{"a":"\ud800\u"}`, `{"a":tru}`, `{"a":-}`, `{"a":1.2.3}`, `{"a" "v"}`, `{"a":"v" "b":1}`, `{,}`, `{"a":[1 2]}`, `{"a":"v"]`, strings.Repeat("[", 5000), `{"a":` + strings.Repeat("[", 5000)} {
 		tb.Match([]byte(ev))
+	}
+}
+
+// Many rules naming the same popular value make its posting list long, and
+// the index splits it by a second field (split). This builds such lists
+// with every kind of second condition, and events flat and with arrays
+// (where the second-level hits only make candidates), and checks the table
+// against the reference.
+func TestSecondLevelIndexAgreesWithReference(t *testing.T) {
+	seconds := []string{
+		`"x":["1"]`, `"x":["2"]`, `"x":["1","3"]`, `"x":[{"prefix":"1"}]`, `"x":[{"suffix":"9"}]`,
+		`"x":[{"equals-ignore-case":"ab"}]`, `"x":[{"prefix":{"equals-ignore-case":"A"}}]`,
+		`"y":[{"numeric":[">",5]}]`, `"y":[{"numeric":[">=",1,"<",5]}]`, `"y":[7]`, `"y":[{"numeric":["=",3]}]`,
+		`"z":[true]`, `"z":[null]`, `"z":[false]`,
+		`"o":{"p":["q"]}`, `"x":[{"wildcard":"1*9"}]`, `"x":[{"anything-but":"1"}]`,
+	}
+	thirds := []string{``, `,"w":[{"exists":false}]`, `,"y":[{"numeric":["<",100]}]`, `,"z":[{"exists":true}]`, `,"x":[{"prefix":""}]`}
+	var pats []string
+	for _, src := range []string{`"src":["s"]`, `"src":["s","t"]`, `"src":[{"prefix":"s"}]`} {
+		for _, second := range seconds {
+			for _, third := range thirds {
+				if strings.HasPrefix(third, `,"`+second[1:2]) {
+					continue // one condition per field
+				}
+				pats = append(pats, "{"+src+","+second+third+"}")
+			}
+		}
+	}
+	events := []string{
+		`{"src":"s","x":"1","y":3,"z":true}`,
+		`{"src":"s","x":"19","y":7,"z":null,"w":1}`,
+		`{"src":"t","x":"AB","y":6,"z":false,"o":{"p":"q"}}`,
+		`{"src":"s","x":"3","y":100}`,
+		`{"src":"s2","x":"ab","y":1,"o":{"p":["r","q"]}}`,
+		`{"src":"u","x":"1","y":3}`,
+		`{"src":["s","u"],"x":["1","2"],"y":[3,8],"z":[true,null]}`,
+		`{"src":"s","o":[{"p":"q"},{"p":"r"}],"x":[],"y":[]}`,
+		`{"src":"s","a":[{"x":"1","y":9},{"x":"2","y":3}]}`,
+		`{"src":"s","x":"1","y":3,"z":true,"w":[]}`,
+	}
+	checkAgainstReference(t, pats, events)
+
+	var rs []Rule
+	for i, p := range pats {
+		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)})
+	}
+	tb, err := NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.idx.subs) < 5 {
+		t.Fatalf("only %d second-level indexes: the test no longer reaches split", len(tb.idx.subs)-1)
 	}
 }
