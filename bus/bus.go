@@ -90,6 +90,9 @@ type ConsumeOptions struct {
 type Bus interface {
 	message.Publisher
 	message.Subscriber
+	// PublishAll publishes messages bound to several topics, returning
+	// once every one is stored.
+	PublishAll(out []Outgoing) error
 	// Consume subscribes to topic through a durable subscription.
 	Consume(ctx context.Context, topic string, opts ConsumeOptions) (<-chan *message.Message, error)
 	// Ping reports whether the bus is connected and usable.
@@ -151,4 +154,10 @@ func streamFor(topic string) (string, error) {
 		return "DLQ", nil
 	}
 	return "", fmt.Errorf("bus: topic %q is not under events., deliver. or dlq.", topic)
+}
+
+// Outgoing is a message and the topic it is published to, for PublishAll.
+type Outgoing struct {
+	Topic string
+	Msg   *message.Message
 }

@@ -246,6 +246,49 @@ func TestDuplicateIDStoredOnce(t *testing.T) {
 	}
 }
 
+// TestPublishAll publishes to several topics at once: each message reaches
+// its own topic with its metadata, and a repeat of one is stored once.
+func TestPublishAll(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := func(topic, id string) Outgoing {
+				m := message.NewMessage(id, []byte(`{}`))
+				m.Metadata.Set(RuleKey, "r-"+id)
+				return Outgoing{Topic: topic, Msg: m}
+			}
+			for range 2 {
+				if err := b.PublishAll([]Outgoing{out("deliver.all-a", "e1:a"), out("deliver.all-b", "e1:b"), out("deliver.all-a", "e2:a")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for topic, want := range map[string][]string{"deliver.all-a": {"e1:a", "e2:a"}, "deliver.all-b": {"e1:b"}} {
+				ch, err := b.Consume(ctx, topic, ConsumeOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range want {
+					m := receive(t, ch)
+					if m.UUID != id || m.Metadata.Get(RuleKey) != "r-"+id {
+						t.Errorf("%s: got %s (rule %q), want %s", topic, m.UUID, m.Metadata.Get(RuleKey), id)
+					}
+					m.Ack()
+				}
+				select {
+				case m := <-ch:
+					t.Errorf("%s: unexpected %s", topic, m.UUID)
+				case <-time.After(300 * time.Millisecond):
+				}
+			}
+			if err := b.PublishAll([]Outgoing{out("deliver.all-a", "x"), out("nowhere", "y")}); err == nil {
+				t.Error("PublishAll to a topic no stream covers: no error")
+			}
+		})
+	}
+}
+
 // TestEmbeddedSurvivesRestart checks that an acknowledged publish is on
 // disk: a new server on the same directory delivers it.
 func TestEmbeddedSurvivesRestart(t *testing.T) {

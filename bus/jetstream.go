@@ -119,17 +119,29 @@ func (b *JetStream) Ping(ctx context.Context) error {
 // acknowledged every one. A message's UUID is its JetStream message id, so
 // publishing the same UUID twice within two minutes stores it once.
 func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
+	out := make([]Outgoing, len(msgs))
+	for i, m := range msgs {
+		out[i] = Outgoing{Topic: topic, Msg: m}
+	}
+	return b.PublishAll(out)
+}
+
+// PublishAll is Publish for messages bound to several topics: all are sent
+// before any acknowledgement is awaited, so the wait is one round trip.
+func (b *JetStream) PublishAll(out []Outgoing) error {
 	if b.isClosed() {
 		return ErrClosed
 	}
-	if _, err := streamFor(topic); err != nil {
-		return err
+	for _, o := range out {
+		if _, err := streamFor(o.Topic); err != nil {
+			return err
+		}
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		nm := nats.NewMsg(topic)
-		nm.Data = m.Payload
-		for k, v := range m.Metadata {
+	futures := make([]jetstream.PubAckFuture, 0, len(out))
+	for _, o := range out {
+		nm := nats.NewMsg(o.Topic)
+		nm.Data = o.Msg.Payload
+		for k, v := range o.Msg.Metadata {
 			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey {
 				continue
 			}
@@ -137,22 +149,22 @@ func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
 		}
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
-		nm.Header.Set(nats.MsgIdHdr, topic+" "+m.UUID)
+		nm.Header.Set(nats.MsgIdHdr, o.Topic+" "+o.Msg.UUID)
 		f, err := b.js.PublishMsgAsync(nm)
 		if err != nil {
-			return fmt.Errorf("bus: publish to %s: %w", topic, err)
+			return fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
 		}
 		futures = append(futures, f)
 	}
 	timeout := time.NewTimer(b.opts.PublishTimeout)
 	defer timeout.Stop()
-	for _, f := range futures {
+	for i, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("bus: publish to %s: %w", topic, err)
+			return fmt.Errorf("bus: publish to %s: %w", out[i].Topic, err)
 		case <-timeout.C:
-			return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", topic, b.opts.PublishTimeout)
+			return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", out[i].Topic, b.opts.PublishTimeout)
 		}
 	}
 	return nil

@@ -57,6 +57,22 @@ func (b *Memory) topic(name string) *memTopic {
 	return t
 }
 
+// PublishAll publishes each message to its topic; nothing when a topic has
+// no stream.
+func (b *Memory) PublishAll(out []Outgoing) error {
+	for _, o := range out {
+		if _, err := streamFor(o.Topic); err != nil {
+			return err
+		}
+	}
+	for _, o := range out {
+		if err := b.Publish(o.Topic, o.Msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Publish queues the messages; a UUID seen on the topic within two minutes
 // is stored once, as JetStream does.
 func (b *Memory) Publish(topic string, msgs ...*message.Message) error {

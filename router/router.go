@@ -26,6 +26,7 @@ import (
 // Bus is what the router needs of the message bus.
 type Bus interface {
 	Publish(topic string, msgs ...*message.Message) error
+	PublishAll(out []bus.Outgoing) error
 	Consume(ctx context.Context, topic string, opts bus.ConsumeOptions) (<-chan *message.Message, error)
 }
 
@@ -196,17 +197,21 @@ func (r *Router) handle(m *message.Message, buf []string) []string {
 			ruleNames[c] = append(ruleNames[c], rule)
 		}
 	}
-	for _, c := range consumers {
+	out := make([]bus.Outgoing, len(consumers))
+	for i, c := range consumers {
 		dm := message.NewMessage(id+":"+c, env)
 		dm.Metadata.Set(bus.EventIDKey, id)
 		dm.Metadata.Set(bus.RuleKey, strings.Join(ruleNames[c], ","))
 		dm.Metadata.Set(bus.IngestedKey, ingested.UTC().Format(time.RFC3339Nano))
-		if err := r.bus.Publish(bus.DeliverTopic(c), dm); err != nil {
-			// The consumers already published to de-duplicate the retry.
-			r.log.Warn("router: cannot queue delivery; event will be retried", "event_id", id, "consumer", c, "err", err)
-			bus.NackAfter(m, time.Second)
-			return buf
-		}
+		out[i] = bus.Outgoing{Topic: bus.DeliverTopic(c), Msg: dm}
+	}
+	// All at once: the event waits one round trip to the bus, not one per
+	// consumer.
+	if err := r.bus.PublishAll(out); err != nil {
+		// The deliveries already stored de-duplicate the retry.
+		r.log.Warn("router: cannot queue deliveries; event will be retried", "event_id", id, "err", err)
+		bus.NackAfter(m, time.Second)
+		return buf
 	}
 	m.Ack()
 	return buf
