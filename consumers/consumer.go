@@ -109,11 +109,15 @@ func (c *Consumer) Name() string { return c.name }
 func (c *Consumer) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	ch, err := c.bus.Consume(ctx, bus.DeliverTopic(c.name), bus.ConsumeOptions{
-		Durable:     "deliver-" + c.name,
-		MaxInFlight: c.policy.Concurrency,
-		// A worker holds a message for at most one attempt; past this the
-		// broker assumes the worker died and delivers the event again.
-		AckWait: c.policy.Timeout + 10*time.Second,
+		Durable: "deliver-" + c.name,
+		// As many events wait at hand as there are workers, so that a
+		// worker that finishes starts the next attempt at once instead of
+		// after a round trip to the broker; only Concurrency attempts run.
+		MaxInFlight: 2 * c.policy.Concurrency,
+		// A message waits at most one attempt for a worker, then takes one;
+		// past this the broker assumes the worker died and delivers the
+		// event again.
+		AckWait: 2*c.policy.Timeout + 10*time.Second,
 	})
 	if err != nil {
 		cancel()
