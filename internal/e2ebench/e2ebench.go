@@ -319,6 +319,8 @@ type Phase struct {
 	// ByConsumer is Latency for each consumer: the slowest one sets the
 	// pace of "delivered".
 	ByConsumer map[string]Latency `json:"latency_by_consumer"`
+	// Timeline is the deliveries second by second from the phase's start.
+	Timeline []second `json:"timeline"`
 	// MetricsMeanMs is routerd's own eventrouter_ingestion_to_invocation_seconds
 	// mean over the phase (from bus storage to sink acknowledgement).
 	MetricsMeanMs float64 `json:"metrics_ingest_to_invocation_mean_ms,omitempty"`
@@ -413,6 +415,7 @@ func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
 		MaxSenderLagMs: float64(lr.maxLag) / float64(time.Millisecond),
 		Latency:        latencyOf(&s.delivery), LatencyAll: latencyOf(&s.complete),
 		ByConsumer: map[string]Latency{},
+		Timeline:   s.timeline,
 	}
 	for i, name := range r.tr.consumers() {
 		ph.ByConsumer[name] = latencyOf(&s.byConsumer[i])

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,9 +63,19 @@ type phaseStats struct {
 	deliveries int64
 	completed  int64
 	lastDone   time.Time
+	began      time.Time
+	timeline   []second // deliveries by the second of the phase they landed in
 	// credits, when set, gets one token back per event complete: the
 	// senders' bound on events in flight (see loadSpec.backlog).
 	credits chan struct{}
+}
+
+// second is one second of a phase's deliveries: when a tail comes, it shows
+// whether it was one stall or spread out.
+type second struct {
+	Deliveries int64   `json:"deliveries"`
+	MaxMs      float64 `json:"max_ms"`
+	Over50Ms   int64   `json:"over_50ms"`
 }
 
 // setBacklog bounds phase p's events in flight to n (0: unbounded) and
@@ -199,6 +210,17 @@ func (t *tracker) record(tf *tailFile, line []byte, now time.Time) {
 	p.delivery.add(lat)
 	p.byConsumer[bits.TrailingZeros8(tf.bit)].add(lat)
 	p.deliveries++
+	if sec := int(now.Sub(p.began) / time.Second); sec >= 0 && sec < 3600 {
+		for len(p.timeline) <= sec {
+			p.timeline = append(p.timeline, second{})
+		}
+		ts := &p.timeline[sec]
+		ts.Deliveries++
+		ts.MaxMs = max(ts.MaxMs, float64(lat)/float64(time.Millisecond))
+		if lat > 50*time.Millisecond {
+			ts.Over50Ms++
+		}
+	}
 	if *got == want {
 		p.complete.add(lat)
 		p.completed++
@@ -226,7 +248,7 @@ func (t *tracker) phaseOf(seq int64) *phaseStats {
 func (t *tracker) beginPhase(start int64) *phaseStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := &phaseStats{start: start}
+	p := &phaseStats{start: start, began: time.Now()}
 	t.phases = append(t.phases, p)
 	return p
 }
@@ -251,7 +273,9 @@ func (t *tracker) reserve(seq int64) {
 func (t *tracker) snapshot(p *phaseStats) phaseStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return *p
+	s := *p
+	s.timeline = slices.Clone(p.timeline)
+	return s
 }
 
 // completed is the number of the phase's events delivered everywhere.
