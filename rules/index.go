@@ -13,9 +13,10 @@ import (
 // index is a Table's compiled form. Every alternative of every pattern gets
 // one driver condition, chosen to be as selective as possible, and only
 // drivers are indexed: an event value that hits a driver makes its
-// alternative a candidate, and only candidates are checked in full. Cost per
-// event therefore follows the number of fields the patterns name and the
-// number of candidates, not the number of rules.
+// alternative a candidate, and only candidates are checked in full; the
+// alternatives sharing a popular driver value are indexed again on a second
+// field (split). Cost per event therefore follows the number of fields the
+// patterns name and the number of candidates, not the number of rules.
 type index struct {
 	root   *pathNode
 	nodes  int           // path nodes, for per-state stamps
