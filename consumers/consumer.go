@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -108,12 +109,18 @@ func (c *Consumer) Name() string { return c.name }
 // Start subscribes to the consumer's queue and starts its workers.
 func (c *Consumer) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
+	// As many events wait at hand as there are workers, so that a worker
+	// that finishes starts the next attempt at once instead of after a
+	// round trip to the broker; only Concurrency attempts run. A sink that
+	// takes batches gets up to maxBatch events per attempt.
+	_, batches := c.sink.(sinks.BatchSender)
+	inFlight := 2 * c.policy.Concurrency
+	if batches {
+		inFlight = (maxBatch + 1) * c.policy.Concurrency
+	}
 	ch, err := c.bus.Consume(ctx, bus.DeliverTopic(c.name), bus.ConsumeOptions{
-		Durable: "deliver-" + c.name,
-		// As many events wait at hand as there are workers, so that a
-		// worker that finishes starts the next attempt at once instead of
-		// after a round trip to the broker; only Concurrency attempts run.
-		MaxInFlight: 2 * c.policy.Concurrency,
+		Durable:     "deliver-" + c.name,
+		MaxInFlight: inFlight,
 		// A message waits at most one attempt for a worker, then takes one;
 		// past this the broker assumes the worker died and delivers the
 		// event again.
@@ -130,8 +137,13 @@ func (c *Consumer) Start(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			batch := make([]*message.Message, 0, maxBatch)
 			for m := range ch {
-				c.handle(m)
+				batch = append(batch[:0], m)
+				if batches {
+					batch = collect(ch, batch)
+				}
+				c.handle(batch)
 			}
 		}()
 	}
@@ -154,25 +166,76 @@ func (c *Consumer) Stop(ctx context.Context) error {
 	}
 }
 
-// handle makes one delivery attempt and answers the bus: ack on success or
-// after dead-lettering, nack with a delay to retry.
-func (c *Consumer) handle(m *message.Message) {
-	now := c.now()
-	attempt := bus.Delivered(m)
-	ingested, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(bus.IngestedKey))
-	if err != nil {
-		ingested = bus.Stored(m)
+// maxBatch is the most events one attempt hands a sink that takes batches
+// (sinks.BatchSender). Under a backlog, a file consumer then commits up to
+// maxBatch events per worker with one fsync instead of one: it catches up
+// at once after a slow disk moment, where one event per fsync per worker
+// would fall further behind.
+const maxBatch = 32
+
+// collect adds to batch the events already at hand, up to its capacity,
+// without waiting for more. The bus hands events over one at a time, so
+// when none is ready the worker yields once to let it.
+func collect(ch <-chan *message.Message, batch []*message.Message) []*message.Message {
+	yielded := false
+	for len(batch) < cap(batch) {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+			yielded = false
+			continue
+		default:
+		}
+		if yielded {
+			break
+		}
+		runtime.Gosched()
+		yielded = true
 	}
-	rule := m.Metadata.Get(bus.RuleKey)
-	id := m.Metadata.Get(bus.EventIDKey)
-	d := event.Delivery{Event: m.Payload, ID: id, Rule: rule, Consumer: c.name, Attempt: attempt}
+	return batch
+}
+
+// handle makes one delivery attempt for each event (one sink call for them
+// all when the sink takes batches) and answers the bus for each: ack on
+// success or after dead-lettering, nack with a delay to retry.
+func (c *Consumer) handle(ms []*message.Message) {
+	now := c.now()
+	ds := make([]event.Delivery, len(ms))
+	ingested := make([]time.Time, len(ms))
+	for i, m := range ms {
+		t, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(bus.IngestedKey))
+		if err != nil {
+			t = bus.Stored(m)
+		}
+		ingested[i] = t
+		ds[i] = event.Delivery{Event: m.Payload, ID: m.Metadata.Get(bus.EventIDKey), Rule: m.Metadata.Get(bus.RuleKey), Consumer: c.name, Attempt: bus.Delivered(m)}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.policy.Timeout)
-	err = c.sink.Send(ctx, d)
+	var errs []error
+	if bs, ok := c.sink.(sinks.BatchSender); ok && len(ds) > 1 {
+		errs = bs.SendBatch(ctx, ds)
+	} else if err := c.sink.Send(ctx, ds[0]); err != nil {
+		errs = []error{err}
+	}
 	cancel()
 	took := c.now().Sub(now)
-	c.m.attempt(c.name, took)
+	for i, m := range ms {
+		var err error
+		if errs != nil {
+			err = errs[i]
+		}
+		c.answer(m, ds[i], err, ingested[i], now, took)
+	}
+}
 
+// answer records one attempt's outcome and answers the bus for its event.
+func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, ingested, now time.Time, took time.Duration) {
+	c.m.attempt(c.name, took)
+	id, rule, attempt := d.ID, d.Rule, d.Attempt
 	if err == nil {
 		c.m.success(c.name, c.now().Sub(ingested))
 		c.log.Debug("delivered", "event_id", id, "rule", rule, "attempt", attempt, "took", took)

@@ -298,3 +298,83 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 		}
 	}
 }
+
+// batchSink is a fakeSink that also takes batches, recording their sizes.
+type batchSink struct {
+	fakeSink
+	bmu     sync.Mutex
+	batches []int
+}
+
+func (s *batchSink) SendBatch(ctx context.Context, ds []event.Delivery) []error {
+	s.bmu.Lock()
+	s.batches = append(s.batches, len(ds))
+	s.bmu.Unlock()
+	var errs []error
+	for i, d := range ds {
+		if i > 0 {
+			s.inFlight.Add(1) // Send counts one call; the batch is one attempt
+		}
+		if err := s.Send(ctx, d); err != nil {
+			if errs == nil {
+				errs = make([]error, len(ds))
+			}
+			errs[i] = err
+		}
+		if i > 0 {
+			s.inFlight.Add(-1)
+		}
+	}
+	return errs
+}
+
+// A consumer whose sink takes batches hands it the events at hand together,
+// still within its concurrency, and answers each event on its own: one that
+// fails in a batch is retried alone, the others are not delivered again.
+func TestBatchesForBatchSinks(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	var failed atomic.Bool
+	s := &batchSink{fakeSink: fakeSink{delay: 20 * time.Millisecond, fail: func(d event.Delivery) error {
+		if d.ID == "e7" && failed.CompareAndSwap(false, true) {
+			return errors.New("once")
+		}
+		return nil
+	}}}
+	start(t, b, "c", s, Policy{Concurrency: 2, InitialBackoff: 10 * time.Millisecond, DLQ: true}, NewMetrics(nil))
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, fmt.Sprint("e", i))
+	}
+	queue(t, b, "c", ids...)
+	eventually(t, "201 deliveries", func() bool { return len(s.deliveries()) == 201 })
+	time.Sleep(100 * time.Millisecond)
+	got := map[string]int{}
+	for _, d := range s.deliveries() {
+		got[d.ID]++
+	}
+	for _, id := range ids {
+		want := 1
+		if id == "e7" {
+			want = 2
+		}
+		if got[id] != want {
+			t.Errorf("%s delivered %d times, want %d", id, got[id], want)
+		}
+	}
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	biggest := 0
+	for _, n := range s.batches {
+		biggest = max(biggest, n)
+		if n > maxBatch {
+			t.Errorf("batch of %d, more than %d", n, maxBatch)
+		}
+	}
+	if biggest < 2 {
+		t.Errorf("batches %v: never more than one event at once", s.batches)
+	}
+	if len(s.batches) >= 150 {
+		t.Errorf("%d sink calls for 201 deliveries under a backlog", len(s.batches))
+	}
+}

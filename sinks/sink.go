@@ -27,6 +27,14 @@ type Sink interface {
 	Close() error
 }
 
+// BatchSender is a sink that delivers several events more cheaply together
+// than one by one: a file takes them in one write and one fsync. SendBatch
+// returns nil when every delivery succeeded, else one error per delivery
+// (nil for those that succeeded).
+type BatchSender interface {
+	SendBatch(ctx context.Context, ds []event.Delivery) []error
+}
+
 // Deps are the shared resources a sink may use.
 type Deps struct {
 	Logger *slog.Logger

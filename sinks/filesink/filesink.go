@@ -124,45 +124,92 @@ func open(path string) (*os.File, error) {
 // ends first Send returns its error, and the line may still be written:
 // at least once, never silently dropped.
 func (s *Sink) Send(ctx context.Context, d event.Delivery) error {
+	if errs := s.SendBatch(ctx, []event.Delivery{d}); errs != nil {
+		return errs[0]
+	}
+	return nil
+}
+
+var _ sinks.BatchSender = (*Sink)(nil)
+
+// SendBatch appends the events, one line each, in the same commit, and
+// waits until they are synced. An event that is not JSON fails alone.
+func (s *Sink) SendBatch(ctx context.Context, ds []event.Delivery) []error {
+	var errs []error
+	fail := func(i int, err error) {
+		if errs == nil {
+			errs = make([]error, len(ds))
+		}
+		errs[i] = err
+	}
 	if err := ctx.Err(); err != nil {
-		return ctxError(err)
+		for i := range ds {
+			fail(i, ctxError(err))
+		}
+		return errs
 	}
-	ev := d.Event
-	if !json.Valid(ev) {
-		return sinks.Permanent(sinks.NewError("INVALID_EVENT", fmt.Sprintf("filesink: event %s is not valid JSON", d.ID), nil))
-	}
-	if bytes.ContainsAny(ev, "\r\n") {
-		// JSON Lines needs one line per record; newlines outside strings
-		// are whitespace, so compacting removes them all.
-		var c bytes.Buffer
-		_ = json.Compact(&c, ev)
-		ev = c.Bytes()
+	lines := make([][]byte, len(ds))
+	for i, d := range ds {
+		ev := d.Event
+		if !json.Valid(ev) {
+			fail(i, sinks.Permanent(sinks.NewError("INVALID_EVENT", fmt.Sprintf("filesink: event %s is not valid JSON", d.ID), nil)))
+			continue
+		}
+		if bytes.ContainsAny(ev, "\r\n") {
+			// JSON Lines needs one line per record; newlines outside strings
+			// are whitespace, so compacting removes them all.
+			var c bytes.Buffer
+			_ = json.Compact(&c, ev)
+			ev = c.Bytes()
+		}
+		lines[i] = ev
 	}
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		for i := range ds {
+			fail(i, ErrClosed)
+		}
+		return errs
 	}
 	b := s.pending
 	if b == nil {
 		b = &batch{done: make(chan struct{})}
 		s.pending = b
 	}
-	b.buf = append(b.buf, ev...)
-	b.buf = append(b.buf, '\n')
+	added := false
+	for _, ev := range lines {
+		if ev != nil {
+			b.buf = append(b.buf, ev...)
+			b.buf = append(b.buf, '\n')
+			added = true
+		}
+	}
 	s.mu.Unlock()
+	if !added {
+		return errs
+	}
 
 	select {
 	case s.wake <- struct{}{}:
 	default: // the writer is already told
 	}
+	var err error
 	select {
 	case <-b.done:
-		return b.err
+		err = b.err
 	case <-ctx.Done():
-		return ctxError(ctx.Err())
+		err = ctxError(ctx.Err())
 	}
+	if err != nil {
+		for i, ev := range lines {
+			if ev != nil {
+				fail(i, err)
+			}
+		}
+	}
+	return errs
 }
 
 // Close waits for lines already accepted to be committed, then closes the

@@ -128,6 +128,36 @@ func TestInvalidEventIsPermanent(t *testing.T) {
 	}
 }
 
+// A batch is one commit; an event in it that is not JSON fails alone.
+func TestSendBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := newSink(t, path)
+	ds := []event.Delivery{
+		{Event: []byte(`{"id":"a"}`), ID: "a"},
+		{Event: []byte(`{"id":`), ID: "bad"},
+		{Event: []byte("{\"id\":\n\"c\"}"), ID: "c"},
+	}
+	errs := s.SendBatch(context.Background(), ds)
+	if len(errs) != 3 || errs[0] != nil || errs[2] != nil || sinks.CodeOf(errs[1]) != "INVALID_EVENT" || !sinks.IsPermanent(errs[1]) {
+		t.Fatalf("errs = %v, want only the second to fail, permanently", errs)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 2 || string(lines[0]) != `{"id":"a"}` || string(lines[1]) != `{"id":"c"}` {
+		t.Fatalf("lines %q", lines)
+	}
+	if s.commits != 1 {
+		t.Errorf("%d commits for one batch, want 1", s.commits)
+	}
+	if errs := s.SendBatch(context.Background(), ds[:1]); errs != nil {
+		t.Errorf("a good batch: %v", errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if errs := s.SendBatch(ctx, ds[:1]); len(errs) != 1 || errs[0] == nil || sinks.IsPermanent(errs[0]) {
+		t.Errorf("cancelled batch: %v, want a retryable error", errs)
+	}
+}
+
 func TestReopensAfterRotation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "events.jsonl")
