@@ -87,6 +87,7 @@ summary on stderr. The machine may be shared: the report records the load.`,
 	f.DurationVar(&o.PeakDuration, "peak-duration", 0, "measured window of the peak phases A and B (default 15s)")
 	f.DurationVar(&o.Warmup, "warmup", 0, "unmeasured sending before each peak window (default 2s)")
 	f.DurationVar(&o.LatencyDuration, "latency-duration", 0, "latency phase (C) at half peak (default 20s)")
+	f.Float64Var(&o.LatencyRate, "latency-rate", 0, "run phases C and D at this many events/s instead of half of B's peak (the latency target is then not judged)")
 	f.IntVar(&o.Batch, "batch", 10, "events per request (PutEvents entries, at most 10)")
 	f.IntVar(&o.Senders, "senders", 16, "concurrent senders, each with one request in flight")
 	f.StringVar(&o.Dir, "out-dir", "", "keep data and consumer files here (default: a temporary directory, removed)")
