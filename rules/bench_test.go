@@ -3,6 +3,7 @@ package rules_test
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -119,4 +120,38 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rules/s")
+}
+
+// TestMatchLoop is for profilers that count rather than time, such as
+// cachegrind (BENCHMARKS.md, "Comparing two versions"): with
+// RULES_MATCH_LOOP=<rules>:<events> set, it builds a table of that many
+// citylots subscriptions and matches that many events; otherwise it is
+// skipped. The difference between a run with n events and one with 0 is
+// the cost of n matches, free of the machine's timing noise.
+func TestMatchLoop(t *testing.T) {
+	spec := os.Getenv("RULES_MATCH_LOOP")
+	if spec == "" {
+		t.Skip("RULES_MATCH_LOOP=<rules>:<events> not set")
+	}
+	var n, k int
+	if _, err := fmt.Sscanf(spec, "%d:%d", &n, &k); err != nil || n < 1 || k < 0 {
+		t.Fatalf("RULES_MATCH_LOOP=%q: want <rules>:<events>", spec)
+	}
+	events, _ := benchData()
+	pats := citylots.Subscriptions(n, benchSeed)
+	rs := make([]rules.Rule, 0, n)
+	for _, name := range slices.Sorted(maps.Keys(pats)) {
+		rs = append(rs, rules.Rule{Name: name, Pattern: rules.MustCompile(pats[name])})
+	}
+	tb, err := rules.NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]string, 0, n)
+	for _, ev := range events { // grow the pooled state, as the benchmark does
+		buf = tb.AppendMatches(buf[:0], ev)
+	}
+	for i := range k {
+		buf = tb.AppendMatches(buf[:0], events[i%len(events)])
+	}
 }
