@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -190,6 +192,14 @@ func Decode(spec Spec, dst any) error {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return fmt.Errorf("key %s: expected %s, got %s", te.Field, te.Type, te.Value)
+		}
+		// A value's own decoder (a duration, say) does not know its key:
+		// find the key by decoding them one at a time.
+		for _, k := range slices.Sorted(maps.Keys(spec)) {
+			one, _ := json.Marshal(map[string]any{k: spec[k]})
+			if json.Unmarshal(one, reflect.New(reflect.TypeOf(dst).Elem()).Interface()) != nil {
+				return fmt.Errorf("key %s: %v", k, err)
+			}
 		}
 		return fmt.Errorf("sink config: %v", err)
 	}

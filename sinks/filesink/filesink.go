@@ -6,7 +6,12 @@
 // pending batch, and a single writer goroutine writes each batch with one
 // write and one fsync, then wakes every Send in it. Under load the batch
 // grows and the cost per event falls; alone, a Send pays one fsync as
-// before (see BenchmarkSend).
+// before (see BenchmarkSend). Commits of one file also begin at least
+// commit_interval apart (DefaultCommitInterval, 2 ms): a line that comes
+// right after a commit waits up to that long for company. So a lone caller
+// sending one line after another gets about 1/commit_interval lines a
+// second; routerd's consumers hand the sink the events at hand together
+// (SendBatch) and are not held back.
 //
 // The file is opened with O_APPEND, so other writers (or a second sink
 // during a reload) never overwrite it, and is reopened when it is renamed
@@ -22,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/sinks"
@@ -33,11 +39,24 @@ const Type = "file"
 // Config is the file sink's keys.
 type Config struct {
 	Path string `json:"path"`
+	// CommitInterval spaces commits under load (see Sink); 0 commits as
+	// soon as the last one is done. Default DefaultCommitInterval.
+	CommitInterval *sinks.Duration `json:"commit_interval"`
 }
+
+// DefaultCommitInterval is the least time between the starts of two
+// commits of one file while lines keep coming. With several files and the
+// bus syncing on one disk, committing the moment the last sync returns
+// keeps the disk busy with syncs of a line or two, and their queue sets the
+// latency: in three pairs of end-to-end runs at 1,200 events/s, 2 ms
+// between commits gave a latency-phase p99 of 23, 49 and 78 ms against 42,
+// 64 and 160 ms, and peaks of 4,056–4,403 events/s against 2,608–2,881.
+const DefaultCommitInterval = 2 * time.Millisecond
 
 // Sink appends events to one file.
 type Sink struct {
-	path string
+	path     string
+	interval time.Duration // see Config.CommitInterval
 
 	mu      sync.Mutex
 	pending *batch // lines waiting for the writer; nil when none
@@ -73,6 +92,9 @@ func parse(spec sinks.Spec) (Config, error) {
 	if c.Path == "" {
 		return c, errors.New(`filesink: missing required key "path"`)
 	}
+	if c.CommitInterval != nil && (*c.CommitInterval < 0 || time.Duration(*c.CommitInterval) > time.Second) {
+		return c, fmt.Errorf("filesink: key commit_interval: must be 0 to 1s, got %v", time.Duration(*c.CommitInterval))
+	}
 	c.Path = filepath.Clean(c.Path)
 	return c, nil
 }
@@ -90,10 +112,14 @@ func New(name string, spec sinks.Spec, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	s := &Sink{
-		path:   c.Path,
-		f:      f,
-		wake:   make(chan struct{}, 1),
-		exited: make(chan struct{}),
+		path:     c.Path,
+		interval: DefaultCommitInterval,
+		f:        f,
+		wake:     make(chan struct{}, 1),
+		exited:   make(chan struct{}),
+	}
+	if c.CommitInterval != nil {
+		s.interval = time.Duration(*c.CommitInterval)
 	}
 	go s.writer()
 	return s, nil
@@ -237,9 +263,15 @@ func (s *Sink) Close() error {
 // nothing is pending.
 func (s *Sink) writer() {
 	defer close(s.exited)
+	var last time.Time // when the last commit began
 	for {
 		<-s.wake
 		for {
+			// A line that finds the last commit begun less than interval
+			// ago waits for the rest of it, gathering company.
+			if wait := s.interval - time.Since(last); wait > 0 {
+				time.Sleep(wait)
+			}
 			s.mu.Lock()
 			b, closed := s.pending, s.closed
 			s.pending = nil
@@ -250,6 +282,7 @@ func (s *Sink) writer() {
 				}
 				break
 			}
+			last = time.Now()
 			b.err = s.commit(b.buf)
 			close(b.done)
 		}

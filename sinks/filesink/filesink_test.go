@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/sinks"
@@ -226,6 +227,9 @@ func TestConfig(t *testing.T) {
 		{sinks.Spec{"path": 5}, "key path: expected string"},
 		{sinks.Spec{"path": filepath.Join(blocker, "events.jsonl")}, "not a directory"},
 		{sinks.Spec{"path": dir}, "is a directory"},
+		{sinks.Spec{"path": "x", "commit_interval": "-1ms"}, "commit_interval: must be 0 to 1s"},
+		{sinks.Spec{"path": "x", "commit_interval": "2s"}, "commit_interval: must be 0 to 1s"},
+		{sinks.Spec{"path": "x", "commit_interval": "soon"}, "commit_interval"},
 	} {
 		_, err := New("c", tc.spec, sinks.Deps{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -234,6 +238,20 @@ func TestConfig(t *testing.T) {
 	}
 	if err := Validate(sinks.Spec{"path": "/nonexistent/dir/events.jsonl"}); err != nil {
 		t.Errorf("Validate touched the file system: %v", err)
+	}
+	for spec, want := range map[string]time.Duration{"": DefaultCommitInterval, "0s": 0, "5ms": 5 * time.Millisecond} {
+		sp := sinks.Spec{"path": filepath.Join(dir, "ok.jsonl")}
+		if spec != "" {
+			sp["commit_interval"] = spec
+		}
+		s, err := New("c", sp, sinks.Deps{})
+		if err != nil {
+			t.Fatalf("New(%v): %v", sp, err)
+		}
+		if got := s.(*Sink).interval; got != want {
+			t.Errorf("commit_interval %q: interval %v, want %v", spec, got, want)
+		}
+		s.Close()
 	}
 }
 
