@@ -137,13 +137,14 @@ func (c *Consumer) Start(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var w attempt
 			batch := make([]*message.Message, 0, maxBatch)
 			for m := range ch {
 				batch = append(batch[:0], m)
 				if batches {
 					batch = collect(ch, batch)
 				}
-				c.handle(batch)
+				c.handle(&w, batch)
 			}
 		}()
 	}
@@ -198,21 +199,28 @@ func collect(ch <-chan *message.Message, batch []*message.Message) []*message.Me
 	return batch
 }
 
+// attempt is a worker's scratch space for handle, reused attempt after
+// attempt.
+type attempt struct {
+	ds       []event.Delivery
+	ingested []time.Time
+}
+
 // handle makes one delivery attempt for each event (one sink call for them
 // all when the sink takes batches) and answers the bus for each: ack on
 // success or after dead-lettering, nack with a delay to retry.
-func (c *Consumer) handle(ms []*message.Message) {
+func (c *Consumer) handle(w *attempt, ms []*message.Message) {
 	now := c.now()
-	ds := make([]event.Delivery, len(ms))
-	ingested := make([]time.Time, len(ms))
-	for i, m := range ms {
+	w.ds, w.ingested = w.ds[:0], w.ingested[:0]
+	for _, m := range ms {
 		t, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(bus.IngestedKey))
 		if err != nil {
 			t = bus.Stored(m)
 		}
-		ingested[i] = t
-		ds[i] = event.Delivery{Event: m.Payload, ID: m.Metadata.Get(bus.EventIDKey), Rule: m.Metadata.Get(bus.RuleKey), Consumer: c.name, Attempt: bus.Delivered(m)}
+		w.ingested = append(w.ingested, t)
+		w.ds = append(w.ds, event.Delivery{Event: m.Payload, ID: m.Metadata.Get(bus.EventIDKey), Rule: m.Metadata.Get(bus.RuleKey), Consumer: c.name, Attempt: bus.Delivered(m)})
 	}
+	ds := w.ds
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.policy.Timeout)
 	var errs []error
@@ -228,7 +236,7 @@ func (c *Consumer) handle(ms []*message.Message) {
 		if errs != nil {
 			err = errs[i]
 		}
-		c.answer(m, ds[i], err, ingested[i], now, took)
+		c.answer(m, ds[i], err, w.ingested[i], now, took)
 	}
 }
 
