@@ -128,11 +128,7 @@ func (s *server) cloudEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, aerr)
 		return
 	}
-	status := http.StatusOK
-	if resp.FailedEntryCount > 0 {
-		status = http.StatusBadRequest
-	}
-	writeJSON(w, contentTypeJSON, status, resp)
+	writeOutcome(w, resp)
 }
 
 // acceptCloudEvents is s.accept for CloudEvents: the mode, hence the

@@ -34,11 +34,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, aerr)
 		return
 	}
-	status := http.StatusOK
-	if resp.FailedEntryCount > 0 {
-		status = http.StatusBadRequest
-	}
-	writeJSON(w, contentTypeJSON, status, resp)
+	writeOutcome(w, resp)
 }
 
 // parseEvents decodes a /v1/events body. Entries are decoded strictly:

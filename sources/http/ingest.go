@@ -125,3 +125,15 @@ func (s *server) observe(source string, start time.Time) {
 		s.in.Metrics.Duration.WithLabelValues(source).Observe(s.now().Sub(start).Seconds())
 	}
 }
+
+// writeOutcome answers the plain-JSON endpoints (/v1/events, /v1/cloudevents,
+// /v1/s3) in PutEvents' shape with a status that tells the outcome: 200 when
+// every entry was accepted, 400 when any was refused (the others were
+// accepted all the same).
+func writeOutcome(w http.ResponseWriter, resp putEventsResponse) {
+	status := http.StatusOK
+	if resp.FailedEntryCount > 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, contentTypeJSON, status, resp)
+}

@@ -119,11 +119,7 @@ func (s *server) s3Records(w http.ResponseWriter, r *http.Request, source, bus s
 		writeError(w, r, errUnavailable())
 		return
 	}
-	status := http.StatusOK
-	if resp.FailedEntryCount > 0 {
-		status = http.StatusBadRequest
-	}
-	writeJSON(w, contentTypeJSON, status, resp)
+	writeOutcome(w, resp)
 }
 
 // s3EntryMessage words a refusal with the record's path in the body, e.g.
