@@ -94,18 +94,11 @@ type leaf struct {
 // match reports whether the leaf satisfies the matcher. fold is scratch space
 // for case folding, reused across calls.
 func (m *matcher) match(v *leaf, fold *[]byte) bool {
-	// The commonest tests are kept small enough to be inlined.
 	switch m.kind {
 	case mString:
 		return v.kind == lkString && v.str == m.s
 	case mNumeric:
 		return v.kind == lkNumber && m.rng.contains(v.num)
-	}
-	return m.matchOther(v, fold)
-}
-
-func (m *matcher) matchOther(v *leaf, fold *[]byte) bool {
-	switch m.kind {
 	case mStringSet:
 		if v.kind != lkString {
 			return false
