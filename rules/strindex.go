@@ -1,33 +1,37 @@
 package rules
 
 import (
-	"hash/maphash"
 	"maps"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
+	"unsafe"
 )
 
 // strIndex is a read-only hash table from strings to posting lists, built
 // once when the table is. Matching probes it for every named string value
-// of every event, so it is laid out for few cache misses: slots in one
-// array carry a hash tag, keys lie back to back in one byte array and
-// posting lists back to back in one posting array, each list followed in
-// memory by the next key's (and their checks, see layOutChecks, in the
-// same order).
+// of every event, most of them absent, so a probe is made to cost little
+// more than one cache line: the key's length and its first and last eight
+// bytes lie in the slot (for keys of up to 16 bytes, the usual case, that
+// is the whole key, compared without a call), the hash is computed inline
+// from the same words, and posting lists lie back to back in one array,
+// each followed by the next key's (and their checks, see layOutChecks, in
+// the same order).
 type strIndex struct {
 	pending map[string][]posting // while building
 	slots   []strSlot            // power-of-two length, at most half full
-	keys    []byte
+	long    []byte               // keys longer than 16 bytes, back to back
 	posts   []posting
-	seed    maphash.Seed
+	seed    uint64
+	shift   uint8 // 64 - log2(len(slots))
 }
 
 type strSlot struct {
-	tag     uint32 // the hash's low bits with the lowest set; 0: empty slot
-	keyOff  uint32
-	keyLen  uint32
-	postOff uint32
-	postLen uint32
+	head, tail uint64 // keyWords of the key
+	keyLen     uint32 // 0 with postLen 0: an empty slot
+	postLen    uint32
+	postOff    uint32
+	longOff    uint32 // where a key longer than 16 bytes lies in long
 }
 
 func (x *strIndex) add(key string, p posting) {
@@ -43,45 +47,88 @@ func (x *strIndex) build() {
 		x.pending = nil
 		return
 	}
-	x.seed = maphash.MakeSeed()
-	n := 1 << bits.Len(uint(2*len(x.pending)-1))
-	x.slots = make([]strSlot, n)
-	mask := uint64(n - 1)
+	x.seed = rand.Uint64()
+	lg := bits.Len(uint(2*len(x.pending) - 1))
+	x.slots = make([]strSlot, 1<<lg)
+	x.shift = uint8(64 - lg)
+	mask := uint64(len(x.slots) - 1)
 	for _, k := range slices.Sorted(maps.Keys(x.pending)) {
 		ps := x.pending[k]
-		h := maphash.String(x.seed, k)
-		i := (h >> 32) & mask
-		for x.slots[i].tag != 0 {
+		head, tail := keyWords(k)
+		i := strHash(k, head, tail, x.seed) >> x.shift
+		for x.slots[i].used() {
 			i = (i + 1) & mask
 		}
 		x.slots[i] = strSlot{
-			tag:    uint32(h) | 1,
-			keyOff: uint32(len(x.keys)), keyLen: uint32(len(k)),
+			head: head, tail: tail, keyLen: uint32(len(k)),
 			postOff: uint32(len(x.posts)), postLen: uint32(len(ps)),
+			longOff: uint32(len(x.long)),
 		}
-		x.keys = append(x.keys, k...)
+		if len(k) > 16 {
+			x.long = append(x.long, k...)
+		}
 		x.posts = append(x.posts, ps...)
 	}
 	x.pending = nil
 }
+
+// used tells a slot holding a key from an empty one: every key has at
+// least one posting.
+func (sl *strSlot) used() bool { return sl.postLen != 0 }
 
 // get returns the postings of key, nil if it has none.
 func (x *strIndex) get(key string) []posting {
 	if x.slots == nil {
 		return nil
 	}
-	h := maphash.String(x.seed, key)
-	tag := uint32(h) | 1
+	head, tail := keyWords(key)
 	mask := uint64(len(x.slots) - 1)
-	for i := (h >> 32) & mask; ; i = (i + 1) & mask {
+	for i := strHash(key, head, tail, x.seed) >> x.shift; ; i = (i + 1) & mask {
 		sl := &x.slots[i]
-		if sl.tag == 0 {
+		if !sl.used() {
 			return nil
 		}
-		if sl.tag == tag && int(sl.keyLen) == len(key) && bytesString(x.keys[sl.keyOff:sl.keyOff+sl.keyLen]) == key {
+		if sl.head == head && sl.tail == tail && int(sl.keyLen) == len(key) &&
+			(len(key) <= 16 || bytesString(x.long[sl.longOff:sl.longOff+sl.keyLen]) == key) {
 			return x.posts[sl.postOff : sl.postOff+sl.postLen]
 		}
 	}
+}
+
+// keyWords packs a string's bytes into two words that, with its length,
+// identify it exactly when it is at most 16 bytes long: the first and last
+// eight bytes (overlapping for 8 to 15), the first and last four (4 to 7),
+// or the first, middle and last byte (1 to 3). Longer strings get their
+// first and last eight bytes. It reads the bytes without bounds checks,
+// never outside s.
+func keyWords(s string) (head, tail uint64) {
+	n := len(s)
+	p := unsafe.Pointer(unsafe.StringData(s))
+	switch {
+	case n >= 8:
+		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
+	case n >= 4:
+		return uint64(*(*uint32)(p)), uint64(*(*uint32)(unsafe.Add(p, n-4)))
+	case n > 0:
+		return uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1]), 0
+	}
+	return 0, 0
+}
+
+// strHash mixes a key's words and length into a hash whose high bits pick
+// the slot; the bytes between the words of a key longer than 16 bytes are
+// mixed in eight at a time.
+func strHash(key string, head, tail, seed uint64) uint64 {
+	h := seed
+	for i := 8; i < len(key)-8; i += 8 {
+		h = mix(h^*(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.StringData(key)), i)), 0xa0761d6478bd642f)
+	}
+	return mix(head^h^0x9e3779b97f4a7c15, tail^uint64(len(key))^0xbf58476d1ce4e5b9)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 // affixIndex finds the prefixes (or suffixes) of a value among a set: one
