@@ -145,24 +145,36 @@ func (s *matchState) walkValue(ix *index, ev string, i int, n *pathNode, needEnd
 	return walkBroken
 }
 
-// parseNumber reads a JSON number. Integers of up to 15 digits, the usual
-// case (ids, counts, amounts in cents), are exact in a float64 and read
-// directly; the rest go to strconv. One out of range is ±Inf.
+// parseNumber reads a JSON number. Numbers of up to 15 significant digits
+// without an exponent, the usual case (ids, counts, amounts, areas), are
+// read directly: the digits and the power of ten that scales them are both
+// exact in a float64, so one division rounds correctly. The rest go to
+// strconv. One out of range is ±Inf.
 func parseNumber(raw string) (float64, bool) {
 	digits := raw
 	if digits != "" && digits[0] == '-' {
 		digits = digits[1:]
 	}
-	if n := len(digits); n > 0 && n <= 15 {
+	if n := len(digits); n > 0 && n <= 16 {
 		var v uint64
+		dot := -1
 		for i := range n {
 			c := digits[i] - '0'
 			if c > 9 {
-				goto general
+				if digits[i] != '.' || dot >= 0 || i == 0 || i == n-1 {
+					goto general
+				}
+				dot = i
+				continue
 			}
 			v = v*10 + uint64(c)
 		}
 		f := float64(v)
+		if dot >= 0 {
+			f /= pow10[n-1-dot]
+		} else if n > 15 {
+			goto general
+		}
 		if len(digits) < len(raw) {
 			f = -f
 		}
@@ -175,6 +187,9 @@ general:
 	}
 	return f, true
 }
+
+// pow10 holds the powers of ten exact in a float64 that parseNumber divides by.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 func (s *matchState) literal(ix *index, ev string, i int, n *pathNode, word string, k leafKind) int {
 	if !strings.HasPrefix(ev[i:], word) {

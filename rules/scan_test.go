@@ -1,7 +1,11 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -142,5 +146,41 @@ func TestSecondLevelIndexAgreesWithReference(t *testing.T) {
 	}
 	if len(tb.idx.subs) < 5 {
 		t.Fatalf("only %d second-level indexes: the test no longer reaches split", len(tb.idx.subs)-1)
+	}
+}
+
+// parseNumber's direct path must give exactly what strconv gives, and
+// leave to strconv whatever it cannot read exactly.
+func TestParseNumberAgreesWithStrconv(t *testing.T) {
+	cases := []string{"0", "-0", "0.0", "-0.0", "1", "-1", "2250", "2215.57", "0.1", "0.3", "1.5e3", "1E-2",
+		"123456789012345", "1234567890123456", "12345678901234567890", "123456789.012345", "1234567890.123456",
+		"0.000000000000001", "-122.51178712683586", "37.752532223305899", "9007199254740993", "1e400", "-1e400"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		intDigits, fracDigits := 1+r.IntN(10), r.IntN(8)
+		s := strconv.FormatUint(r.Uint64N(uint64(math.Pow10(intDigits))), 10)
+		if fracDigits > 0 {
+			f := strconv.FormatUint(r.Uint64N(uint64(math.Pow10(fracDigits))), 10)
+			s += "." + strings.Repeat("0", fracDigits-len(f)) + f
+		}
+		if r.IntN(2) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, c := range cases {
+		got, ok := parseNumber(c)
+		want, err := strconv.ParseFloat(c, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			t.Fatalf("%s: strconv: %v", c, err)
+		}
+		if !ok || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("parseNumber(%s) = %v, %v; strconv gives %v", c, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "-", ".", "1.2.3", "--1", "1-", "abc"} {
+		if f, ok := parseNumber(bad); ok {
+			t.Errorf("parseNumber(%q) = %v, want a refusal", bad, f)
+		}
 	}
 }
