@@ -70,7 +70,7 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	s.subs = ix.subs
 	for i := range s.leaves {
 		l := &s.leaves[i]
-		s.probe(ix.fields[l.field], l.leaf)
+		s.probe(ix.fields[l.field], &l.leaf)
 	}
 	noArrays := s.arrays == 0
 	for _, cands := range [2][]posting{s.cands, ix.always} {
@@ -145,7 +145,9 @@ func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
 		return
 	}
 	rec := leafRec{leaf: v, field: f, next: -1, memOff: int32(len(s.mem)), memLen: int32(len(s.stack))}
-	s.mem = append(s.mem, s.stack...)
+	if len(s.stack) > 0 {
+		s.mem = append(s.mem, s.stack...)
+	}
 	if s.fieldStamp[f] == s.gen {
 		// Append at the tail so leaves keep document order.
 		i := s.fieldHead[f]
@@ -160,12 +162,18 @@ func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
 	s.leaves = append(s.leaves, rec)
 }
 
-func (s *matchState) probe(fi *fieldIndex, v leaf) {
+func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 	switch v.kind {
 	case lkString:
-		s.hits(fi.strs.get(v.str))
-		s.affix(&fi.prefix, v.str, false)
-		s.affix(&fi.suffix, v.str, true)
+		if fi.strs.slots != nil {
+			s.hits(fi.strs.get(v.str))
+		}
+		if fi.prefix.byLen != nil {
+			s.affix(&fi.prefix, v.str, false)
+		}
+		if fi.suffix.byLen != nil {
+			s.affix(&fi.suffix, v.str, true)
+		}
 		if fi.needFold {
 			s.fold = foldCase(s.fold[:0], v.str)
 			folded := bytesString(s.fold)
@@ -181,7 +189,9 @@ func (s *matchState) probe(fi *fieldIndex, v leaf) {
 			slot := ri.slot(v.num)
 			node, lo, hi := 1, 0, ri.slots-1
 			for {
-				s.hits(ri.tree[node])
+				if ps := ri.tree[node]; len(ps) > 0 {
+					s.hits(ps)
+				}
 				if lo == hi {
 					break
 				}
@@ -196,7 +206,9 @@ func (s *matchState) probe(fi *fieldIndex, v leaf) {
 	case lkTrue, lkFalse, lkNull:
 		s.hits(fi.lits[v.kind-lkTrue])
 	}
-	s.hits(fi.present)
+	if len(fi.present) > 0 {
+		s.hits(fi.present)
+	}
 }
 
 // probeSub looks the values of a second-level index's field up in it.
@@ -205,7 +217,7 @@ func (s *matchState) probeSub(sub *subIndex) {
 		return
 	}
 	for i := s.fieldHead[sub.field]; i >= 0; i = s.leaves[i].next {
-		s.probe(sub.fi, s.leaves[i].leaf)
+		s.probe(sub.fi, &s.leaves[i].leaf)
 	}
 }
 
@@ -219,7 +231,9 @@ func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
 		if suffix {
 			k = str[len(str)-l.n:]
 		}
-		s.hits(l.x.get(k))
+		if ps := l.x.get(k); ps != nil {
+			s.hits(ps)
+		}
 	}
 }
 
