@@ -55,7 +55,7 @@ func (x *strIndex) build() {
 	for _, k := range slices.Sorted(maps.Keys(x.pending)) {
 		ps := x.pending[k]
 		head, tail := keyWords(k)
-		i := strHash(k, head, tail, x.seed) >> x.shift
+		i := strHash(head, tail, len(k), middleHash(k, x.seed)) >> x.shift
 		for x.slots[i].used() {
 			i = (i + 1) & mask
 		}
@@ -82,17 +82,27 @@ func (x *strIndex) get(key string) []posting {
 		return nil
 	}
 	head, tail := keyWords(key)
+	seed := x.seed
+	if len(key) > 16 {
+		seed = middleHash(key, seed)
+	}
 	mask := uint64(len(x.slots) - 1)
-	for i := strHash(key, head, tail, x.seed) >> x.shift; ; i = (i + 1) & mask {
+	for i := strHash(head, tail, len(key), seed) >> x.shift; ; i = (i + 1) & mask {
 		sl := &x.slots[i]
 		if !sl.used() {
 			return nil
 		}
-		if sl.head == head && sl.tail == tail && int(sl.keyLen) == len(key) &&
-			(len(key) <= 16 || bytesString(x.long[sl.longOff:sl.longOff+sl.keyLen]) == key) {
+		if sl.head == head && sl.tail == tail && int(sl.keyLen) == len(key) && (len(key) <= 16 || x.longKeyIs(sl, key)) {
 			return x.posts[sl.postOff : sl.postOff+sl.postLen]
 		}
 	}
+}
+
+// longKeyIs compares the rest of a key longer than 16 bytes.
+//
+//go:noinline
+func (x *strIndex) longKeyIs(sl *strSlot, key string) bool {
+	return bytesString(x.long[sl.longOff:sl.longOff+sl.keyLen]) == key
 }
 
 // keyWords packs a string's bytes into two words that, with its length,
@@ -116,14 +126,21 @@ func keyWords(s string) (head, tail uint64) {
 }
 
 // strHash mixes a key's words and length into a hash whose high bits pick
-// the slot; the bytes between the words of a key longer than 16 bytes are
-// mixed in eight at a time.
-func strHash(key string, head, tail, seed uint64) uint64 {
-	h := seed
+// the slot. For a key longer than 16 bytes, seed must have the bytes
+// between the words mixed in (middleHash).
+func strHash(head, tail uint64, n int, seed uint64) uint64 {
+	return mix(head^seed, tail^uint64(n)^0xbf58476d1ce4e5b9)
+}
+
+// middleHash mixes into h the bytes of key after its first eight, eight at
+// a time, up to its last eight: none for a key of up to 16 bytes.
+//
+//go:noinline
+func middleHash(key string, h uint64) uint64 {
 	for i := 8; i < len(key)-8; i += 8 {
 		h = mix(h^*(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.StringData(key)), i)), 0xa0761d6478bd642f)
 	}
-	return mix(head^h^0x9e3779b97f4a7c15, tail^uint64(len(key))^0xbf58476d1ce4e5b9)
+	return h
 }
 
 func mix(a, b uint64) uint64 {

@@ -44,3 +44,26 @@ func TestStrIndexTellsKeysApart(t *testing.T) {
 		t.Error("empty table found a key")
 	}
 }
+
+// Keys longer than 16 bytes that differ only between their first and last
+// eight bytes (ARNs, paths) must still spread over the table: a probe may
+// not have to pass most of them.
+func TestStrIndexSpreadsLongKeysAlikeAtTheEnds(t *testing.T) {
+	var x strIndex
+	for i := range 2000 {
+		x.add(fmt.Sprintf("arn:aws:%08d:function:prod", i), posting{alt: int32(i)})
+	}
+	x.build()
+	longest, run := 0, 0
+	for i := range 2 * len(x.slots) { // runs may wrap around the end
+		if x.slots[i%len(x.slots)].used() {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	if longest > 64 {
+		t.Errorf("a run of %d occupied slots among %d: long keys cluster", longest, len(x.slots))
+	}
+}
