@@ -200,24 +200,10 @@ type fieldIndex struct {
 func (fi *fieldIndex) build() {
 	fi.strs.build()
 	fi.eqFold.build()
-	for _, a := range fi.affixes() {
-		a.build()
-	}
-}
-
-func (fi *fieldIndex) affixes() []*affixIndex {
-	return []*affixIndex{&fi.prefix, &fi.suffix, &fi.prefixFold, &fi.suffixFold}
-}
-
-// strIndexes lists every string table of the field.
-func (fi *fieldIndex) strIndexes() []*strIndex {
-	xs := []*strIndex{&fi.strs, &fi.eqFold}
-	for _, a := range fi.affixes() {
-		for i := range a.byLen {
-			xs = append(xs, &a.byLen[i].x)
-		}
-	}
-	return xs
+	fi.prefix.build(false)
+	fi.suffix.build(true)
+	fi.prefixFold.build(false)
+	fi.suffixFold.build(true)
 }
 
 // fieldStats counts, per field path, how often rules name each value. A
@@ -534,15 +520,18 @@ func exactlyIndexable(c *condition) bool {
 
 // mapLists replaces every posting list of the field by f's result. Before
 // build it reaches the lists as drivers added them; after, each built
-// string table's lists as one.
+// table's lists as one.
 func (fi *fieldIndex) mapLists(f func([]posting) []posting) {
-	for _, x := range fi.strIndexes() {
+	for _, x := range []*strIndex{&fi.strs, &fi.eqFold} {
 		for k, ps := range x.pending {
 			x.pending[k] = f(ps)
 		}
 		if x.posts != nil {
 			x.posts = f(x.posts)
 		}
+	}
+	for _, a := range []*affixIndex{&fi.prefix, &fi.suffix, &fi.prefixFold, &fi.suffixFold} {
+		a.mapLists(f)
 	}
 	for k, ps := range fi.nums {
 		fi.nums[k] = f(ps)

@@ -20,7 +20,7 @@ type matchState struct {
 	arrays     int32      // arrays seen so far in this event
 	nodeSeen   []uint32   // per path node: the object visit that saw its key
 	visits     uint32
-	arena      []byte // decoded strings that held escapes
+	arena      []byte // decoded strings that held escapes, and folded values being probed
 
 	// Candidates and results.
 	subs      []subIndex // the index's, for hits
@@ -168,18 +168,25 @@ func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 		if fi.strs.slots != nil {
 			s.hits(fi.strs.get(v.str))
 		}
-		if fi.prefix.byLen != nil {
-			s.affix(&fi.prefix, v.str, false)
+		if fi.prefix.nodes != nil {
+			s.affix(&fi.prefix, v.str)
 		}
-		if fi.suffix.byLen != nil {
-			s.affix(&fi.suffix, v.str, true)
+		if fi.suffix.nodes != nil {
+			s.affix(&fi.suffix, v.str)
 		}
 		if fi.needFold {
-			s.fold = foldCase(s.fold[:0], v.str)
-			folded := bytesString(s.fold)
+			// Folded into the arena, not the fold scratch space: the hits
+			// below may probe second-level indexes, which fold values too.
+			start := len(s.arena)
+			s.arena = foldCase(s.arena, v.str)
+			folded := bytesString(s.arena[start:])
 			s.hits(fi.eqFold.get(folded))
-			s.affix(&fi.prefixFold, folded, false)
-			s.affix(&fi.suffixFold, folded, true)
+			if fi.prefixFold.nodes != nil {
+				s.affix(&fi.prefixFold, folded)
+			}
+			if fi.suffixFold.nodes != nil {
+				s.affix(&fi.suffixFold, folded)
+			}
 		}
 	case lkNumber:
 		if fi.nums != nil {
@@ -218,22 +225,6 @@ func (s *matchState) probeSub(sub *subIndex) {
 	}
 	for i := s.fieldHead[sub.field]; i >= 0; i = s.leaves[i].next {
 		s.probe(sub.fi, &s.leaves[i].leaf)
-	}
-}
-
-func (s *matchState) affix(a *affixIndex, str string, suffix bool) {
-	for i := range a.byLen {
-		l := &a.byLen[i]
-		if l.n > len(str) {
-			return
-		}
-		k := str[:l.n]
-		if suffix {
-			k = str[len(str)-l.n:]
-		}
-		if ps := l.x.get(k); ps != nil {
-			s.hits(ps)
-		}
 	}
 }
 

@@ -184,3 +184,19 @@ func TestParseNumberAgreesWithStrconv(t *testing.T) {
 		}
 	}
 }
+
+// A case-folded value is walked through the folded prefix trie while the
+// hits it makes probe second-level indexes, which fold values of their own:
+// the first folded value must not change under the walk.
+func TestFoldedValueSurvivesSecondLevelProbe(t *testing.T) {
+	pats := []string{
+		`{"a":[{"prefix":{"equals-ignore-case":"ab"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
+		`{"a":[{"prefix":{"equals-ignore-case":"ab"}}],"b":[{"equals-ignore-case":"qq"}]}`,
+		`{"a":[{"prefix":{"equals-ignore-case":"abcd"}}],"b":[{"equals-ignore-case":"qq"}]}`,
+		`{"a":[{"prefix":{"equals-ignore-case":"abcd"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
+		`{"a":[{"suffix":{"equals-ignore-case":"ef"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
+		`{"a":[{"suffix":{"equals-ignore-case":"ef"}}],"b":[{"equals-ignore-case":"qq"}]}`,
+		`{"a":[{"suffix":{"equals-ignore-case":"cdef"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
+	}
+	checkAgainstReference(t, pats, []string{`{"a":"ABCDEF","b":"XYZW"}`, `{"a":"abcdef","b":"QQ"}`})
+}

@@ -149,29 +149,3 @@ func mix(a, b uint64) uint64 {
 	hi, lo := bits.Mul64(a, b)
 	return hi ^ lo
 }
-
-// affixIndex finds the prefixes (or suffixes) of a value among a set: one
-// table per distinct affix length, so that the short affixes' small tables
-// stay in cache.
-type affixIndex struct {
-	byLen []affixLen // ascending length
-}
-
-type affixLen struct {
-	n int
-	x strIndex
-}
-
-func (a *affixIndex) add(s string, p posting) {
-	i, found := slices.BinarySearchFunc(a.byLen, len(s), func(e affixLen, n int) int { return e.n - n })
-	if !found {
-		a.byLen = slices.Insert(a.byLen, i, affixLen{n: len(s)})
-	}
-	a.byLen[i].x.add(s, p)
-}
-
-func (a *affixIndex) build() {
-	for i := range a.byLen {
-		a.byLen[i].x.build()
-	}
-}
