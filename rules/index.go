@@ -193,6 +193,7 @@ type fieldIndex struct {
 	ranges     rangeIndex
 	present    []posting // drivers that any value at the path triggers
 	needFold   bool
+	empty      bool // no driver at all: the field's values are only checked
 }
 
 // build turns what the drivers added into the lookup structures.
@@ -204,6 +205,9 @@ func (fi *fieldIndex) build() {
 	fi.suffix.build(true)
 	fi.prefixFold.build(false)
 	fi.suffixFold.build(true)
+	fi.empty = fi.strs.slots == nil && fi.eqFold.slots == nil && fi.prefix.nodes == nil && fi.suffix.nodes == nil &&
+		fi.prefixFold.nodes == nil && fi.suffixFold.nodes == nil && fi.nums == nil && fi.ranges.slots == 0 &&
+		fi.lits[0] == nil && fi.lits[1] == nil && fi.lits[2] == nil && fi.present == nil
 }
 
 // fieldStats counts, per field path, how often rules name each value. A

@@ -70,7 +70,9 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	s.subs = ix.subs
 	for i := range s.leaves {
 		l := &s.leaves[i]
-		s.probe(ix.fields[l.field], &l.leaf)
+		if fi := ix.fields[l.field]; !fi.empty {
+			s.probe(fi, &l.leaf)
+		}
 	}
 	noArrays := s.arrays == 0
 	for _, cands := range [2][]posting{s.cands, ix.always} {
