@@ -132,7 +132,11 @@ func (s *matchState) hits(ps []posting) {
 			continue
 		}
 		s.altStamp[p.alt] = s.gen
-		if p.sure {
+		// With no array in the event, a posting whose hits proved every
+		// condition (nothing left to check) is as sure as a one-condition
+		// alternative: with arrays, its values might lie in different
+		// elements of one.
+		if p.sure || p.nchecks == 0 && s.arrays == 0 {
 			s.addRule(p.rule)
 		} else {
 			s.cands = append(s.cands, p)

@@ -200,3 +200,21 @@ func TestFoldedValueSurvivesSecondLevelProbe(t *testing.T) {
 	}
 	checkAgainstReference(t, pats, []string{`{"a":"ABCDEF","b":"XYZW"}`, `{"a":"abcdef","b":"QQ"}`})
 }
+
+// When both conditions of an alternative are proven by hits (a first- and a
+// second-level index), nothing is left to check only if the event holds no
+// array: values from different elements of an array of objects must not
+// combine.
+func TestProvenConditionsStillNeedOneArrayElement(t *testing.T) {
+	// x must be the driver (rarer than y across the rules) and x "1" shared,
+	// so that its list splits by y.
+	pats := []string{`{"a":{"x":["1"],"y":["2"]}}`, `{"a":{"x":["1"],"y":["3"]}}`}
+	for i := range 8 {
+		pats = append(pats, fmt.Sprintf(`{"a":{"x":["x%d"],"y":["%d"]}}`, i, 2+i%2))
+	}
+	checkAgainstReference(t, pats, []string{
+		`{"a":[{"x":"1","y":"9"},{"x":"0","y":"2"}]}`,
+		`{"a":[{"x":"1","y":"3"},{"x":"0","y":"2"}]}`,
+		`{"a":{"x":"1","y":"4"}}`,
+	})
+}
