@@ -172,9 +172,14 @@ func newCheck(c acond) check {
 	return k
 }
 
-// test reports whether the value satisfies the condition.
+// test reports whether the value satisfies the condition. An exact string,
+// the most common check, is compared here: most differ in length or first
+// byte, which settles it without a call.
 func (k *check) test(v *leaf, fold *[]byte) bool {
 	if k.ms == nil {
+		if k.m.kind == mString {
+			return v.kind == lkString && len(v.str) == len(k.m.s) && (len(v.str) == 0 || v.str[0] == k.m.s[0] && v.str == k.m.s)
+		}
 		return k.m.match(v, fold)
 	}
 	return matchAny(k.ms, v, fold)
