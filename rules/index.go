@@ -295,7 +295,10 @@ func (st fieldStats) hitRate(path string, m *matcher) (rate float64, indexable b
 		if m.s == "" {
 			return 1, true
 		}
-		return valueRate(st.prefixes[path], st.prefixN[path], fmt.Sprint(m.kind, m.s), 4), true
+		// However few rules name it, a short affix is common in events:
+		// one of n bytes is taken to hold for at least 8^-n of them, about
+		// what digits and letters give.
+		return max(valueRate(st.prefixes[path], st.prefixN[path], fmt.Sprint(m.kind, m.s), 4), math.Pow(1.0/8, float64(len(m.s)))), true
 	case mWildcard:
 		p := m.wc.parts
 		return 0.3, p[0] != "" || p[len(p)-1] != ""
