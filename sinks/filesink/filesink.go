@@ -60,6 +60,7 @@ type Sink struct {
 
 	mu      sync.Mutex
 	pending *batch // lines waiting for the writer; nil when none
+	spare   []byte // a committed batch's buffer, for the next batch to fill
 	closed  bool
 
 	wake   chan struct{} // tells the writer there is a batch; capacity 1
@@ -201,7 +202,8 @@ func (s *Sink) SendBatch(ctx context.Context, ds []event.Delivery) []error {
 	}
 	b := s.pending
 	if b == nil {
-		b = &batch{done: make(chan struct{})}
+		b = &batch{buf: s.spare, done: make(chan struct{})}
+		s.spare = nil
 		s.pending = b
 	}
 	added := false
@@ -264,6 +266,7 @@ func (s *Sink) Close() error {
 func (s *Sink) writer() {
 	defer close(s.exited)
 	var last time.Time // when the last commit began
+	var free []byte    // the buffer of the batch committed last
 	for {
 		<-s.wake
 		for {
@@ -275,6 +278,11 @@ func (s *Sink) writer() {
 			s.mu.Lock()
 			b, closed := s.pending, s.closed
 			s.pending = nil
+			if free != nil && s.spare == nil {
+				// Two buffers take turns, so that under load batches stop
+				// allocating: one fills while the other is written.
+				s.spare, free = free[:0], nil
+			}
 			s.mu.Unlock()
 			if b == nil {
 				if closed {
@@ -285,9 +293,16 @@ func (s *Sink) writer() {
 			last = time.Now()
 			b.err = s.commit(b.buf)
 			close(b.done)
+			if cap(b.buf) <= maxSpare {
+				free, b.buf = b.buf, nil
+			}
 		}
 	}
 }
+
+// maxSpare bounds the buffer kept for reuse, so that one burst's batch is
+// not held for ever.
+const maxSpare = 1 << 20
 
 // commit writes buf and syncs it. A short write is cut back off, so a
 // failed batch never leaves half a line for the next one to follow.
