@@ -313,6 +313,11 @@ type Phase struct {
 	// event says more about routerd than its rate does.
 	CoresUsed     float64 `json:"cores_used"`
 	CPUPerEventUs float64 `json:"cpu_us_per_event,omitempty"`
+	// AllocKBPerEvent is the process's heap allocation per event delivered
+	// over the window, and GCPerSecond its garbage collections a second:
+	// what the collector has to keep up with.
+	AllocKBPerEvent float64 `json:"alloc_kb_per_event,omitempty"`
+	GCPerSecond     float64 `json:"gc_per_second"`
 	// DrainSeconds is how long delivery went on after the senders stopped,
 	// and DrainPerSecond the delivery rate meanwhile (ingest idle).
 	DrainSeconds   float64 `json:"drain_seconds"`
@@ -432,6 +437,7 @@ func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
 		ph.AcceptedPerSecond = float64(lr.windowAccepted) / w
 		ph.DeliveredPerSecond = float64(lr.windowDelivered) / w
 		ph.CoresUsed = lr.windowCPU.Seconds() / w
+		ph.GCPerSecond = float64(lr.windowGCs) / w
 	}
 	if lr.windowDelivered == 0 && s.completed > 0 && s.lastDone.After(lr.sendersStart) {
 		// A window too short for anything to come through (tests, with a
@@ -440,6 +446,7 @@ func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
 	}
 	if lr.windowDelivered > 0 {
 		ph.CPUPerEventUs = float64(lr.windowCPU.Microseconds()) / float64(lr.windowDelivered)
+		ph.AllocKBPerEvent = float64(lr.windowAlloc) / 1024 / float64(lr.windowDelivered)
 	}
 	if !s.lastDone.IsZero() && s.lastDone.After(drainStart) {
 		ph.DrainSeconds = s.lastDone.Sub(drainStart).Seconds()
@@ -468,8 +475,8 @@ func (r *runner) peaks(ctx context.Context, name string, peak, burst *Phase, onW
 	*peak = r.phase(ctx, name, loadSpec{senders: o.Senders, batch: o.Batch, warmup: o.Warmup, window: o.PeakDuration,
 		maxEvents: o.MaxPeakEvents, backlog: o.Backlog, onWindow: onWindow})
 	rates := Rates{Accepted: peak.AcceptedPerSecond, Delivered: peak.DeliveredPerSecond, CPUPerEventUs: peak.CPUPerEventUs}
-	o.progress("phase %s: %.0f events/s accepted, %.0f delivered end to end, %.0f µs CPU per event, %.2f cores (load %s)",
-		name, rates.Accepted, rates.Delivered, rates.CPUPerEventUs, peak.CoresUsed, peak.LoadEnd)
+	o.progress("phase %s: %.0f events/s accepted, %.0f delivered end to end, %.0f µs CPU per event, %.2f cores, %.1f KB allocated per event, %.1f GCs/s (load %s)",
+		name, rates.Accepted, rates.Delivered, rates.CPUPerEventUs, peak.CoresUsed, peak.AllocKBPerEvent, peak.GCPerSecond, peak.LoadEnd)
 	if o.BurstDuration > 0 && ctx.Err() == nil {
 		*burst = r.phase(ctx, name+" burst", loadSpec{senders: o.Senders, batch: o.Batch, window: o.BurstDuration, maxEvents: o.MaxPeakEvents})
 		rates.IngestOnly, rates.DeliveryOnly = burst.AcceptedPerSecond, burst.DrainPerSecond
@@ -565,7 +572,9 @@ func runRouterd(ctx context.Context, o Options, dir string, rep *Report) (err er
 	o.progress("phase C: latency at %.0f events/s, %s (load %s)", half, o.LatencyDuration, loadavg())
 	rep.Phases.HalfPeak = r.phase(ctx, "C", loadSpec{senders: o.Senders, batch: o.Batch, rate: half, window: o.LatencyDuration})
 	rep.LatencyHalfPeak = rep.Phases.HalfPeak.Latency
-	o.progress("phase C: p50 %.1f ms, p99 %.1f ms, max %.1f ms (load %s)", rep.LatencyHalfPeak.P50Ms, rep.LatencyHalfPeak.P99Ms, rep.LatencyHalfPeak.MaxMs, rep.Phases.HalfPeak.LoadEnd)
+	o.progress("phase C: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f µs CPU and %.1f KB allocated per event, %.1f GCs/s (load %s)",
+		rep.LatencyHalfPeak.P50Ms, rep.LatencyHalfPeak.P99Ms, rep.LatencyHalfPeak.MaxMs,
+		rep.Phases.HalfPeak.CPUPerEventUs, rep.Phases.HalfPeak.AllocKBPerEvent, rep.Phases.HalfPeak.GCPerSecond, rep.Phases.HalfPeak.LoadEnd)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

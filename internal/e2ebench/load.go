@@ -40,6 +40,7 @@ type loadResult struct {
 	windowDelivered          int64
 	window                   time.Duration
 	windowCPU                time.Duration // process CPU time over the window
+	windowAlloc, windowGCs   uint64        // heap bytes allocated and GC cycles over the window
 	maxLag                   time.Duration // rate-limited: worst lateness of a send
 	firstError               string
 	sendersStart, sendersEnd time.Time
@@ -165,11 +166,13 @@ func runLoad(ctx context.Context, spec loadSpec, seqs *atomic.Int64, tr *tracker
 	}
 	wait(spec.warmup)
 	a0, d0, t0, c0 := accepted.Load(), tr.completed(p), time.Now(), cpuTime()
+	m0, g0 := heapAllocs()
 	if spec.onWindow != nil {
 		spec.onWindow(true)
 	}
 	wait(spec.window)
 	a1, d1, t1, c1 := accepted.Load(), tr.completed(p), time.Now(), cpuTime()
+	m1, g1 := heapAllocs()
 	if spec.onWindow != nil {
 		spec.onWindow(false)
 	}
@@ -180,6 +183,7 @@ func runLoad(ctx context.Context, spec loadSpec, seqs *atomic.Int64, tr *tracker
 
 	res.sent, res.accepted, res.failed = sent.Load(), accepted.Load(), failed.Load()
 	res.windowAccepted, res.windowDelivered, res.window, res.windowCPU = a1-a0, d1-d0, t1.Sub(t0), c1-c0
+	res.windowAlloc, res.windowGCs = m1-m0, g1-g0
 	res.maxLag = time.Duration(maxLag.Load())
 	return res
 }
