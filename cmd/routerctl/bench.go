@@ -23,10 +23,11 @@ func newBenchCmd() *cobra.Command {
 
 func newBenchE2ECmd() *cobra.Command {
 	var (
-		o          e2ebench.Options
-		asJSON     bool
-		cpuProfile string
-		memProfile string
+		o                 e2ebench.Options
+		asJSON            bool
+		cpuProfile        string
+		latencyCPUProfile string
+		memProfile        string
 	)
 	cmd := &cobra.Command{
 		Use:   "e2e",
@@ -56,6 +57,14 @@ summary on stderr. The machine may be shared: the report records the load.`,
 				}
 				defer f.Close()
 				o.CPUProfile = f
+			}
+			if latencyCPUProfile != "" {
+				f, err := os.Create(latencyCPUProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				o.LatencyCPUProfile = f
 			}
 			if memProfile != "" {
 				f, err := os.Create(memProfile)
@@ -93,6 +102,7 @@ summary on stderr. The machine may be shared: the report records the load.`,
 	f.StringVar(&o.Dir, "out-dir", "", "keep data and consumer files here (default: a temporary directory, removed)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the summary goes to stderr)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of phase B's measured window to this file")
+	f.StringVar(&latencyCPUProfile, "latency-cpuprofile", "", "write a CPU profile of phase C's measured window (half peak) to this file")
 	f.StringVar(&memProfile, "memprofile", "", "write a heap profile taken at the end of the soak to this file")
 	return cmd
 }

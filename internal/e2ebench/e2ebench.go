@@ -117,6 +117,9 @@ type Options struct {
 	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of
 	// phase B's measured window.
 	CPUProfile io.Writer
+	// LatencyCPUProfile, when set, receives a CPU profile of phase C's
+	// window: where an event's CPU goes when batches are small.
+	LatencyCPUProfile io.Writer
 	// HeapProfile, when set, receives a heap profile taken at the end of
 	// the soak, after GC: what routerd holds on to.
 	HeapProfile io.Writer
@@ -538,20 +541,7 @@ func runRouterd(ctx context.Context, o Options, dir string, rep *Report) (err er
 
 	// B: peak, with the CPU profile over its measured window.
 	o.progress("phase B: routerd, %d senders × PutEvents of %d, %s + %s burst (load %s)", o.Senders, o.Batch, o.PeakDuration, o.BurstDuration, loadavg())
-	var profErr error
-	profile := func(start bool) {
-		switch {
-		case o.CPUProfile == nil:
-		case start:
-			profErr = pprof.StartCPUProfile(o.CPUProfile)
-		case profErr == nil:
-			pprof.StopCPUProfile()
-		}
-	}
-	rep.RouterdEventsPerSecond = r.peaks(ctx, "B", &rep.Phases.Routerd, &rep.Phases.RouterdIngest, profile)
-	if profErr != nil {
-		rep.Errors = append(rep.Errors, "cpu profile: "+profErr.Error())
-	}
+	rep.RouterdEventsPerSecond = r.peaks(ctx, "B", &rep.Phases.Routerd, &rep.Phases.RouterdIngest, cpuProfiler(o.CPUProfile, &rep.Errors))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -570,7 +560,8 @@ func runRouterd(ctx context.Context, o Options, dir string, rep *Report) (err er
 
 	// C: latency at half peak.
 	o.progress("phase C: latency at %.0f events/s, %s (load %s)", half, o.LatencyDuration, loadavg())
-	rep.Phases.HalfPeak = r.phase(ctx, "C", loadSpec{senders: o.Senders, batch: o.Batch, rate: half, window: o.LatencyDuration})
+	rep.Phases.HalfPeak = r.phase(ctx, "C", loadSpec{senders: o.Senders, batch: o.Batch, rate: half, window: o.LatencyDuration,
+		onWindow: cpuProfiler(o.LatencyCPUProfile, &rep.Errors)})
 	rep.LatencyHalfPeak = rep.Phases.HalfPeak.Latency
 	o.progress("phase C: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f µs CPU and %.1f KB allocated per event, %.1f GCs/s (load %s)",
 		rep.LatencyHalfPeak.P50Ms, rep.LatencyHalfPeak.P99Ms, rep.LatencyHalfPeak.MaxMs,
@@ -698,4 +689,21 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "  error: %s\n", e)
 	}
 	return b.String()
+}
+
+// cpuProfiler returns a phase's onWindow that writes a CPU profile of the
+// window to w (nothing when w is nil); an error starting it goes to errs.
+func cpuProfiler(w io.Writer, errs *[]string) func(start bool) {
+	var err error
+	return func(start bool) {
+		switch {
+		case w == nil:
+		case start:
+			if err = pprof.StartCPUProfile(w); err != nil {
+				*errs = append(*errs, "cpu profile: "+err.Error())
+			}
+		case err == nil:
+			pprof.StopCPUProfile()
+		}
+	}
 }
