@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -50,29 +51,19 @@ summary on stderr. The machine may be shared: the report records the load.`,
 			defer stop()
 			o.Progress = cmd.ErrOrStderr()
 			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+			for _, out := range []struct {
+				path string
+				to   *io.Writer
+			}{{cpuProfile, &o.CPUProfile}, {latencyCPUProfile, &o.LatencyCPUProfile}, {memProfile, &o.HeapProfile}} {
+				if out.path == "" {
+					continue
+				}
+				f, err := os.Create(out.path)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				o.CPUProfile = f
-			}
-			if latencyCPUProfile != "" {
-				f, err := os.Create(latencyCPUProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				o.LatencyCPUProfile = f
-			}
-			if memProfile != "" {
-				f, err := os.Create(memProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				o.HeapProfile = f
+				*out.to = f
 			}
 			rep, err := e2ebench.Run(ctx, o)
 			if rep.Machine.Go == "" { // nothing ran
