@@ -14,7 +14,11 @@ import (
 //
 // The nodes lie in breadth-first order, so the shallow ones, which every
 // probe passes, share few cache lines. A node's children are a dense range
-// of byte values in kids: lookups index it instead of searching.
+// of byte values in kids: lookups index it instead of searching. Memory is
+// about 20 bytes per byte of affix (a node and its entry in its parent's
+// range), plus up to 1 KB per affix where children spread over the whole
+// byte range: 3–4 MB for 10,000 affixes of 20 random digits or base64
+// characters, 12 MB for 10,000 of random 0x00/0xff bytes.
 type affixIndex struct {
 	pending map[string][]posting // while building
 	fromEnd bool                 // suffixes: the trie reads values backwards
