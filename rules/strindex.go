@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"maps"
 	"math/bits"
 	"slices"
@@ -27,8 +28,8 @@ type strIndex struct {
 
 type strSlot struct {
 	head, tail uint64 // keyWords of the key
-	keyLen     uint32 // 0 with postLen 0: an empty slot
-	postLen    uint32
+	keyLen     uint32
+	postLen    uint32 // 0: an empty slot (see used)
 	postOff    uint32
 	longOff    uint32 // where a key longer than 16 bytes lies in long
 }
@@ -111,16 +112,16 @@ func (x *strIndex) longKeyIs(sl *strSlot, key string) bool {
 // identify it exactly when it is at most 16 bytes long: the first and last
 // eight bytes (overlapping for 8 to 15), the first and last four (4 to 7),
 // or the first, middle and last byte (1 to 3). Longer strings get their
-// first and last eight bytes. It reads the bytes without bounds checks,
-// never outside s.
+// first and last eight bytes. The loads compile to single moves where the
+// machine allows unaligned ones.
 func keyWords(s string) (head, tail uint64) {
 	n := len(s)
-	p := unsafe.Pointer(unsafe.StringData(s))
+	b := unsafe.Slice(unsafe.StringData(s), n)
 	switch {
 	case n >= 8:
-		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
 	case n >= 4:
-		return uint64(*(*uint32)(p)), uint64(*(*uint32)(unsafe.Add(p, n-4)))
+		return uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
 	case n > 0:
 		return uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1]), 0
 	}
@@ -139,8 +140,9 @@ func strHash(head, tail uint64, n int, seed uint64) uint64 {
 //
 //go:noinline
 func middleHash(key string, h uint64) uint64 {
+	b := unsafe.Slice(unsafe.StringData(key), len(key))
 	for i := 8; i < len(key)-8; i += 8 {
-		h = mix(h^*(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.StringData(key)), i)), 0xa0761d6478bd642f)
+		h = mix(h^binary.LittleEndian.Uint64(b[i:]), 0xa0761d6478bd642f)
 	}
 	return h
 }
