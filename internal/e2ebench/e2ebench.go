@@ -337,9 +337,10 @@ type Phase struct {
 	ByConsumer map[string]Latency `json:"latency_by_consumer"`
 	// Timeline is the deliveries second by second from the phase's start.
 	Timeline []second `json:"timeline"`
-	// MetricsMeanMs is routerd's own eventrouter_ingestion_to_invocation_seconds
-	// mean over the phase (from bus storage to sink acknowledgement).
-	MetricsMeanMs float64 `json:"metrics_ingest_to_invocation_mean_ms,omitempty"`
+	// Stages is routerd's own latency histograms over the phase, by stage
+	// (see stageMetrics): where in the pipeline a tail comes from. Their
+	// p99 is read from the buckets and only as fine as they are.
+	Stages map[string]StageLatency `json:"routerd_stages,omitempty"`
 }
 
 // Run runs the phases and returns the report. A returned error with a
@@ -412,10 +413,9 @@ type runner struct {
 func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
 	load0 := loadavg()
 	p := r.tr.beginPhase(r.seqs.Load())
-	var sum0 float64
-	var n0 uint64
+	var stages0 map[string]histSnap
 	if r.metrics != nil {
-		sum0, n0 = ingestToInvocation(r.metrics)
+		stages0 = snapshotStages(r.metrics)
 	}
 	lr := runLoad(ctx, spec, &r.seqs, r.tr, p, r.newSend)
 
@@ -458,8 +458,13 @@ func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
 		}
 	}
 	if r.metrics != nil {
-		if sum1, n1 := ingestToInvocation(r.metrics); n1 > n0 {
-			ph.MetricsMeanMs = 1000 * (sum1 - sum0) / float64(n1-n0)
+		for stage, h := range snapshotStages(r.metrics) {
+			if l, ok := stageLatency(stages0[stage], h); ok {
+				if ph.Stages == nil {
+					ph.Stages = map[string]StageLatency{}
+				}
+				ph.Stages[stage] = l
+			}
 		}
 	}
 	if done < lr.accepted {
@@ -566,6 +571,11 @@ func runRouterd(ctx context.Context, o Options, dir string, rep *Report) (err er
 	o.progress("phase C: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f µs CPU and %.1f KB allocated per event, %.1f GCs/s (load %s)",
 		rep.LatencyHalfPeak.P50Ms, rep.LatencyHalfPeak.P99Ms, rep.LatencyHalfPeak.MaxMs,
 		rep.Phases.HalfPeak.CPUPerEventUs, rep.Phases.HalfPeak.AllocKBPerEvent, rep.Phases.HalfPeak.GCPerSecond, rep.Phases.HalfPeak.LoadEnd)
+	if st := rep.Phases.HalfPeak.Stages; st != nil {
+		o.progress("phase C: routerd's stages, p50 / p99 from its histograms: PutEvents %.1f / %.1f ms, bus → sink done %.1f / %.1f ms, sink call %.1f / %.1f ms",
+			st["ingest_request"].P50Ms, st["ingest_request"].P99Ms, st["ingestion_to_invocation"].P50Ms, st["ingestion_to_invocation"].P99Ms,
+			st["invocation"].P50Ms, st["invocation"].P99Ms)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

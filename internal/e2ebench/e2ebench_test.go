@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -288,5 +289,26 @@ func TestSlope(t *testing.T) {
 	}
 	if got := slopePerMinute(ts, []float64{10, 30, 50, 60, 60, 60}); got != 0 {
 		t.Errorf("levelled off: slope %v, want 0", got)
+	}
+}
+
+// Stage quantiles come from histogram buckets: linear within the bucket
+// that holds them, the last bound past the end, and only what was
+// observed between the two snapshots.
+func TestBucketQuantile(t *testing.T) {
+	bounds := []float64{1, 2, 4}
+	before := histSnap{bounds: bounds, cum: []uint64{5, 5, 5}, count: 5}
+	after := histSnap{bounds: bounds, cum: []uint64{15, 65, 105}, count: 105}
+	for _, c := range []struct{ q, want float64 }{{0.50, 1.8}, {0.99, 3.95}, {0.05, 0.5}} {
+		if got := bucketQuantile(before, after, c.q); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("q%.2f = %v, want %v", c.q, got, c.want)
+		}
+	}
+	beyond := histSnap{bounds: bounds, cum: []uint64{10, 60, 90}, count: 100}
+	if got := bucketQuantile(histSnap{}, beyond, 0.99); got != 4 {
+		t.Errorf("past the last bucket: %v, want 4", got)
+	}
+	if _, ok := stageLatency(after, after); ok {
+		t.Error("no observations between the snapshots, yet a latency")
 	}
 }

@@ -191,24 +191,101 @@ func httpSender(client *http.Client, url string) sendFunc {
 	}
 }
 
-// ingestToInvocation sums eventrouter_ingestion_to_invocation_seconds over
-// every consumer: routerd's own view of delivery latency, from the moment
-// the event was stored on the bus, as a cross-check of the tailer's.
-func ingestToInvocation(reg prometheus.Gatherer) (sum float64, count uint64) {
+// stageMetrics are routerd's latency histograms, one per stage, as the
+// phase reports them: ingest_request is PutEvents' answer time (parse,
+// validate, store); ingestion_to_invocation is from storage on the bus to
+// the sink's acknowledgement; invocation is the sink's own call.
+var stageMetrics = map[string]string{
+	"ingest_request":          "eventrouter_ingest_request_duration_seconds",
+	"ingestion_to_invocation": "eventrouter_ingestion_to_invocation_seconds",
+	"invocation":              "eventrouter_invocation_duration_seconds",
+}
+
+// histSnap is one histogram summed over its label sets: cumulative counts
+// per upper bound, sum and count.
+type histSnap struct {
+	bounds []float64
+	cum    []uint64
+	sum    float64
+	count  uint64
+}
+
+// snapshotStages reads the stage histograms from reg.
+func snapshotStages(reg prometheus.Gatherer) map[string]histSnap {
 	mfs, err := reg.Gather()
 	if err != nil {
-		return 0, 0
+		return nil
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "eventrouter_ingestion_to_invocation_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if h := m.GetHistogram(); h != nil {
-				sum += h.GetSampleSum()
-				count += h.GetSampleCount()
+	out := map[string]histSnap{}
+	for stage, name := range stageMetrics {
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
 			}
+			var h histSnap
+			for _, m := range mf.GetMetric() {
+				mh := m.GetHistogram()
+				if mh == nil {
+					continue
+				}
+				if h.bounds == nil {
+					for _, b := range mh.GetBucket() {
+						h.bounds = append(h.bounds, b.GetUpperBound())
+					}
+					h.cum = make([]uint64, len(h.bounds))
+				}
+				for i, b := range mh.GetBucket() {
+					if i < len(h.cum) {
+						h.cum[i] += b.GetCumulativeCount()
+					}
+				}
+				h.sum += mh.GetSampleSum()
+				h.count += mh.GetSampleCount()
+			}
+			out[stage] = h
 		}
 	}
-	return sum, count
+	return out
+}
+
+// StageLatency is one of routerd's pipeline stages over a phase, from its
+// histogram: the quantiles are read from the buckets (linearly within the
+// bucket that holds them), so they are only as fine as the buckets are.
+type StageLatency struct {
+	Count  int64   `json:"count"`
+	MeanMs float64 `json:"mean_ms"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+}
+
+// stageLatency is the stage's latency between two snapshots.
+func stageLatency(before, after histSnap) (StageLatency, bool) {
+	n := after.count - before.count
+	if n == 0 || len(after.cum) == 0 {
+		return StageLatency{}, false
+	}
+	return StageLatency{
+		Count:  int64(n),
+		MeanMs: 1000 * (after.sum - before.sum) / float64(n),
+		P50Ms:  1000 * bucketQuantile(before, after, 0.50),
+		P99Ms:  1000 * bucketQuantile(before, after, 0.99),
+	}, true
+}
+
+// bucketQuantile estimates quantile q of the observations made between the
+// snapshots; past the last bucket it gives that bucket's bound.
+func bucketQuantile(before, after histSnap, q float64) float64 {
+	target := q * float64(after.count-before.count)
+	lower, below := 0.0, 0.0
+	for i, bound := range after.bounds {
+		c := float64(after.cum[i])
+		if i < len(before.cum) {
+			c -= float64(before.cum[i])
+		}
+		if c >= target {
+			return lower + (bound-lower)*(target-below)/max(c-below, 1)
+		}
+		lower, below = bound, c
+	}
+	return lower
 }
