@@ -210,9 +210,11 @@ func (fi *fieldIndex) build() {
 	fi.suffix.build(true)
 	fi.prefixFold.build(false)
 	fi.suffixFold.build(true)
-	fi.empty = fi.strs.slots == nil && fi.eqFold.slots == nil && fi.prefix.nodes == nil && fi.suffix.nodes == nil &&
-		fi.prefixFold.nodes == nil && fi.suffixFold.nodes == nil && fi.nums == nil && fi.ranges.slots == 0 &&
-		fi.lits[0] == nil && fi.lits[1] == nil && fi.lits[2] == nil && fi.present == nil
+	fi.empty = true
+	fi.mapLists(func(ps []posting) []posting {
+		fi.empty = fi.empty && len(ps) == 0
+		return ps
+	})
 }
 
 // fieldStats counts, per field path, how often rules name each value. A
