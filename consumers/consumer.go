@@ -73,6 +73,7 @@ func (p *Policy) defaults() {
 type Consumer struct {
 	name   string
 	sink   sinks.Sink
+	batch  sinks.BatchSender // sink, when it takes batches; else nil
 	policy Policy
 	bus    Bus
 	m      *Metrics
@@ -100,7 +101,8 @@ func New(name string, sink sinks.Sink, p Policy, b Bus, o Options) *Consumer {
 		o.Now = time.Now
 	}
 	o.Metrics.init(name)
-	return &Consumer{name: name, sink: sink, policy: p, bus: b, m: o.Metrics, log: o.Logger.With("consumer", name), now: o.Now}
+	batch, _ := sink.(sinks.BatchSender)
+	return &Consumer{name: name, sink: sink, batch: batch, policy: p, bus: b, m: o.Metrics, log: o.Logger.With("consumer", name), now: o.Now}
 }
 
 // Name is the consumer's name.
@@ -113,9 +115,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 	// that finishes starts the next attempt at once instead of after a
 	// round trip to the broker; only Concurrency attempts run. A sink that
 	// takes batches gets up to maxBatch events per attempt.
-	_, batches := c.sink.(sinks.BatchSender)
 	inFlight := 2 * c.policy.Concurrency
-	if batches {
+	if c.batch != nil {
 		inFlight = (maxBatch + 1) * c.policy.Concurrency
 	}
 	ch, err := c.bus.Consume(ctx, bus.DeliverTopic(c.name), bus.ConsumeOptions{
@@ -141,7 +142,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 			batch := make([]*message.Message, 0, maxBatch)
 			for m := range ch {
 				batch = append(batch[:0], m)
-				if batches {
+				if c.batch != nil {
 					batch = collect(ch, batch)
 				}
 				c.handle(&w, batch)
@@ -224,8 +225,8 @@ func (c *Consumer) handle(w *attempt, ms []*message.Message) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.policy.Timeout)
 	var errs []error
-	if bs, ok := c.sink.(sinks.BatchSender); ok && len(ds) > 1 {
-		errs = bs.SendBatch(ctx, ds)
+	if c.batch != nil && len(ds) > 1 {
+		errs = c.batch.SendBatch(ctx, ds)
 	} else if err := c.sink.Send(ctx, ds[0]); err != nil {
 		errs = []error{err}
 	}
