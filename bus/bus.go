@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -83,6 +84,50 @@ type ConsumeOptions struct {
 	// AckWait is how long a delivered message may stay unanswered before the
 	// broker delivers it again (a crashed worker's messages come back).
 	AckWait time.Duration
+	// DirectAnswers promises that every message is answered with this
+	// package's Ack, Nack or NackAfter, which then reach the broker from the
+	// answering goroutine. Otherwise the message's own Ack and Nack methods
+	// do, and the bus keeps a goroutine per message waiting for them.
+	DirectAnswers bool
+}
+
+// answerKey carries, in a message's context, how its bus takes a direct
+// answer (ConsumeOptions.DirectAnswers).
+type answerKey struct{}
+
+// answerFunc answers the broker for one message: ack when ok, else nack
+// with a redelivery delay. It is called at most once.
+type answerFunc func(ok bool, delay time.Duration)
+
+// withAnswer attaches f to ctx, guarded so that only the first answer counts.
+func withAnswer(ctx context.Context, f answerFunc) context.Context {
+	var once atomic.Bool
+	return context.WithValue(ctx, answerKey{}, answerFunc(func(ok bool, delay time.Duration) {
+		if once.CompareAndSwap(false, true) {
+			f(ok, delay)
+		}
+	}))
+}
+
+// Ack acknowledges m: the bus forgets it. Messages of a subscription with
+// DirectAnswers must be answered through Ack, Nack or NackAfter.
+func Ack(m *message.Message) {
+	if !m.Ack() {
+		return // already nacked
+	}
+	if f, ok := m.Context().Value(answerKey{}).(answerFunc); ok {
+		f(true, 0)
+	}
+}
+
+// Nack gives m back to be delivered again, after the delay NackAfter set.
+func Nack(m *message.Message) {
+	if !m.Nack() {
+		return // already acked
+	}
+	if f, ok := m.Context().Value(answerKey{}).(answerFunc); ok {
+		f(false, RetryDelay(m))
+	}
 }
 
 // Bus is a watermill Publisher and Subscriber with durable, bounded
@@ -117,7 +162,7 @@ func RetryDelay(m *message.Message) time.Duration {
 // NackAfter asks for the message to be delivered again after d.
 func NackAfter(m *message.Message, d time.Duration) {
 	m.Metadata.Set(RetryDelayKey, d.String())
-	m.Nack()
+	Nack(m)
 }
 
 // Delivered reads how many times the message has been delivered (≥ 1).

@@ -184,6 +184,54 @@ func TestDelayedRedelivery(t *testing.T) {
 	}
 }
 
+// TestDirectAnswers checks that a subscription answered through Ack and
+// NackAfter (ConsumeOptions.DirectAnswers) frees its in-flight slots, gets
+// nacked messages back after their delay and never sees an acked one again,
+// also after its ack wait, and that only the first answer counts.
+func TestDirectAnswers(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			publish(t, b, "deliver.direct", "m1", "m2", "m3")
+			ch, err := b.Consume(ctx, "deliver.direct", ConsumeOptions{
+				Durable: "direct", MaxInFlight: 2, AckWait: time.Second, DirectAnswers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m1, m2 := receive(t, ch), receive(t, ch)
+			select {
+			case m := <-ch:
+				t.Fatalf("got %s with 2 unanswered and MaxInFlight 2", m.UUID)
+			case <-time.After(300 * time.Millisecond):
+			}
+			Ack(m1)
+			Nack(m1) // too late: the ack stands
+			m3 := receive(t, ch)
+			start := time.Now()
+			NackAfter(m2, 300*time.Millisecond)
+			Ack(m2) // too late: the nack stands
+			again := receive(t, ch)
+			if again.UUID != m2.UUID || Delivered(again) != 2 {
+				t.Fatalf("after NackAfter got %s (delivery %d), want %s again", again.UUID, Delivered(again), m2.UUID)
+			}
+			if waited := time.Since(start); waited < 250*time.Millisecond {
+				t.Errorf("redelivered after %s, want ≥ 300ms", waited)
+			}
+			Ack(m3)
+			Ack(again)
+			Ack(again)
+			// Past the ack wait, nothing answered comes back.
+			select {
+			case m := <-ch:
+				t.Fatalf("%s (delivery %d) came back after being acked", m.UUID, Delivered(m))
+			case <-time.After(1500 * time.Millisecond):
+			}
+		})
+	}
+}
+
 func TestMaxInFlight(t *testing.T) {
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {

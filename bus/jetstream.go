@@ -207,7 +207,7 @@ func (b *JetStream) Consume(ctx context.Context, topic string, opts ConsumeOptio
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s on %s: %w", opts.Durable, topic, err)
 	}
-	s := &jsSub{bus: b, out: make(chan *message.Message), done: make(chan struct{}), ctx: ctx}
+	s := &jsSub{bus: b, out: make(chan *message.Message), done: make(chan struct{}), ctx: ctx, direct: opts.DirectAnswers}
 	cc, err := cons.Consume(s.handle,
 		jetstream.PullMaxMessages(min(opts.MaxInFlight, 512)),
 		// A pull that the server lost track of costs its expiry before the
@@ -277,12 +277,13 @@ func (b *JetStream) isClosed() bool {
 
 // jsSub is one Consume call.
 type jsSub struct {
-	bus  *JetStream
-	cc   jetstream.ConsumeContext
-	out  chan *message.Message
-	ctx  context.Context
-	done chan struct{}
-	once sync.Once
+	bus    *JetStream
+	cc     jetstream.ConsumeContext
+	out    chan *message.Message
+	ctx    context.Context
+	direct bool // ConsumeOptions.DirectAnswers
+	done   chan struct{}
+	once   sync.Once
 
 	mu      sync.RWMutex // handle holds it shared; stop exclusively
 	stopped bool
@@ -312,6 +313,15 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 		}
 	}
+	if s.direct {
+		m.SetContext(withAnswer(s.ctx, func(ok bool, delay time.Duration) { s.answer(jm, m, ok, delay) }))
+		select {
+		case s.out <- m:
+		case <-s.done:
+			_ = jm.Nak()
+		}
+		return
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	m.SetContext(ctx)
 	select {
@@ -327,17 +337,25 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 		defer cancel()
 		select {
 		case <-m.Acked():
-			if err := jm.Ack(); err != nil {
-				s.bus.log.Warn("bus: ack failed; the message will be redelivered", "id", m.UUID, "err", err)
-			}
+			s.answer(jm, m, true, 0)
 		case <-m.Nacked():
-			if d := RetryDelay(m); d > 0 {
-				_ = jm.NakWithDelay(d)
-			} else {
-				_ = jm.Nak()
-			}
+			s.answer(jm, m, false, RetryDelay(m))
 		}
 	}()
+}
+
+// answer tells the broker the outcome of one message.
+func (s *jsSub) answer(jm jetstream.Msg, m *message.Message, ok bool, delay time.Duration) {
+	switch {
+	case ok:
+		if err := jm.Ack(); err != nil {
+			s.bus.log.Warn("bus: ack failed; the message will be redelivered", "id", m.UUID, "err", err)
+		}
+	case delay > 0:
+		_ = jm.NakWithDelay(delay)
+	default:
+		_ = jm.Nak()
+	}
 }
 
 // stop ends the subscription: no more deliveries, the channel closes.

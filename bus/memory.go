@@ -175,6 +175,26 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			m.Metadata.Set(DeliveredKey, strconv.Itoa(mm.delivered))
 			m.Metadata.Set(TopicKey, mm.topic)
 			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
+			answer := func(ok bool, delay time.Duration) {
+				if !ok {
+					b.requeue(mm, delay, &inFlight)
+					return
+				}
+				b.mu.Lock()
+				inFlight--
+				b.cond.Broadcast()
+				b.mu.Unlock()
+			}
+			if opts.DirectAnswers {
+				m.SetContext(withAnswer(ctx, answer))
+				select {
+				case out <- m:
+					continue
+				case <-ctx.Done():
+					b.requeue(mm, 0, &inFlight)
+					return
+				}
+			}
 			mctx, cancel := context.WithCancel(ctx)
 			m.SetContext(mctx)
 			select {
@@ -190,12 +210,9 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 				defer cancel()
 				select {
 				case <-m.Acked():
-					b.mu.Lock()
-					inFlight--
-					b.cond.Broadcast()
-					b.mu.Unlock()
+					answer(true, 0)
 				case <-m.Nacked():
-					b.requeue(mm, RetryDelay(m), &inFlight)
+					answer(false, RetryDelay(m))
 				}
 			}()
 		}

@@ -125,7 +125,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 		// A message waits at most one attempt for a worker, then takes one;
 		// past this the broker assumes the worker died and delivers the
 		// event again.
-		AckWait: 2*c.policy.Timeout + 10*time.Second,
+		AckWait:       2*c.policy.Timeout + 10*time.Second,
+		DirectAnswers: true, // answer and deadLetter use bus.Ack and bus.NackAfter
 	})
 	if err != nil {
 		cancel()
@@ -256,7 +257,7 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 	if err == nil {
 		c.m.success(c.name, c.now().Sub(ingested))
 		c.log.Debug("delivered", "event_id", id, "rule", rule, "attempt", attempt, "took", took)
-		m.Ack()
+		bus.Ack(m)
 		return
 	}
 	// Only failures pay for a logger carrying the delivery's identity.
@@ -326,7 +327,7 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	if !c.policy.DLQ {
 		c.m.dlq(c.name, "dropped_"+reason)
 		log.Error("delivery failed for good and the consumer has no DLQ: event dropped", "err", cause, "reason", reason, "error_code", code)
-		m.Ack()
+		bus.Ack(m)
 		return
 	}
 	first := bus.Stored(m)
@@ -353,7 +354,7 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	}
 	c.m.dlq(c.name, reason)
 	log.Warn("event dead-lettered", "err", cause, "reason", reason, "error_code", code)
-	m.Ack()
+	bus.Ack(m)
 }
 
 func truncate(s string, n int) string {

@@ -142,7 +142,8 @@ func (r *Router) Run(ctx context.Context) error {
 		MaxInFlight: r.opts.Workers,
 		// Routing one event takes milliseconds; after a crash, events the
 		// dead process held come back this much later.
-		AckWait: 10 * time.Second,
+		AckWait:       10 * time.Second,
+		DirectAnswers: true, // every path below answers with bus.Ack or bus.NackAfter
 	})
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
@@ -176,12 +177,12 @@ func (r *Router) handle(m *message.Message, buf []string) []string {
 	routes := r.routes.Load()
 	br := routes.buses[busName]
 	if br == nil {
-		m.Ack() // no rule on this bus: like EventBridge, the event ends here
+		bus.Ack(m) // no rule on this bus: like EventBridge, the event ends here
 		return buf
 	}
 	buf = br.table.AppendMatches(buf, env)
 	if len(buf) == 0 {
-		m.Ack()
+		bus.Ack(m)
 		return buf
 	}
 	r.opts.Metrics.matched(busName, buf)
@@ -213,7 +214,7 @@ func (r *Router) handle(m *message.Message, buf []string) []string {
 		bus.NackAfter(m, time.Second)
 		return buf
 	}
-	m.Ack()
+	bus.Ack(m)
 	return buf
 }
 
@@ -258,7 +259,7 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 		return nil, "", false
 	}
 	r.log.Warn("router: rejected an entry published to NATS", "bus", busName, "reason", bad.Error())
-	m.Ack()
+	bus.Ack(m)
 	return nil, "", false
 }
 
