@@ -270,7 +270,9 @@ type Memory struct {
 	HeapFlat  bool    `json:"heap_flat"`
 	RSSFlat   bool    `json:"rss_flat"`
 	Flat      bool    `json:"flat"`
-	Verdict   string  `json:"verdict"`
+	// Judged is false when the soak took fewer than minFlatSamples samples.
+	Judged  bool   `json:"judged"`
+	Verdict string `json:"verdict"`
 }
 
 // Target is one goal of the issue and whether this run met it.
@@ -278,6 +280,10 @@ type Target struct {
 	Name     string `json:"name"`
 	Measured string `json:"measured"`
 	Met      bool   `json:"met"`
+	// Judged is false when the run did not measure what the target asks
+	// (phase C at --latency-rate, a soak too short to sample); Met is then
+	// false too, and the summary says "not judged" rather than "NOT met".
+	Judged bool `json:"judged"`
 }
 
 // Phases holds each phase's details.
@@ -633,7 +639,11 @@ func judgeMemory(samples []MemSample) Memory {
 	m.HeapFlat, m.HeapChange, hw = flatness(heap, FlatTolerance)
 	m.RSSFlat, m.RSSChange, rw = flatness(rss, FlatTolerance)
 	m.Flat = m.HeapFlat && m.RSSFlat
+	m.Judged = len(samples) >= minFlatSamples
 	word := map[bool]string{true: "flat", false: "NOT flat"}
+	if !m.Judged {
+		word[false] = "not judged"
+	}
 	m.Verdict = fmt.Sprintf("heap in use %s (%s; last third %+.1f MB/min); RSS %s (%s; last third %+.1f MB/min)",
 		word[m.HeapFlat], hw, m.HeapSlope, word[m.RSSFlat], rw, m.RSSSlope)
 	return m
@@ -649,12 +659,14 @@ func (r *Report) judge() {
 			Name:     fmt.Sprintf("routerd delivered / raw delivered ≥ %.1f", TargetRatio),
 			Measured: fmt.Sprintf("%.0f / %.0f = %.2f", r.RouterdEventsPerSecond.Delivered, r.RawEventsPerSecond, r.Ratio),
 			Met:      r.Ratio >= TargetRatio,
+			Judged:   r.RawEventsPerSecond > 0,
 		},
 		r.latencyTarget(),
 		{
 			Name:     "memory flat over the soak",
 			Measured: fmt.Sprintf("heap %+.0f%%, RSS %+.0f%% (last third vs first)", 100*r.Memory.HeapChange, 100*r.Memory.RSSChange),
 			Met:      r.Memory.Flat,
+			Judged:   r.Memory.Judged,
 		},
 	}
 }
@@ -664,11 +676,12 @@ func (r *Report) latencyTarget() Target {
 		Name:     fmt.Sprintf("p99 send → delivery < %s at half peak", TargetP99),
 		Measured: fmt.Sprintf("p99 %.1f ms at %.0f events/s", r.LatencyHalfPeak.P99Ms, r.Settings.HalfPeakPerSec),
 		Met:      r.LatencyHalfPeak.Count > 0 && r.LatencyHalfPeak.P99Ms < float64(TargetP99)/float64(time.Millisecond),
+		Judged:   r.LatencyHalfPeak.Count > 0,
 	}
 	if r.Settings.LatencyPerSec > 0 {
-		t.Measured = fmt.Sprintf("not judged: phases C and D ran at %.0f events/s (--latency-rate), half peak is %.0f; p99 %.1f ms there",
+		t.Measured = fmt.Sprintf("phases C and D ran at %.0f events/s (--latency-rate), half peak is %.0f; p99 %.1f ms there",
 			r.Settings.LatencyPerSec, r.Settings.HalfPeakPerSec, r.LatencyHalfPeak.P99Ms)
-		t.Met = false
+		t.Met, t.Judged = false, false
 	}
 	return t
 }
@@ -693,7 +706,11 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "  %-34s p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", fmt.Sprintf("C latency at %.0f events/s", cmp.Or(r.Settings.LatencyPerSec, r.Settings.HalfPeakPerSec)), l.P50Ms, l.P99Ms, l.MaxMs)
 	fmt.Fprintf(&b, "  %-34s %s\n", fmt.Sprintf("D soak %.0fs", r.Settings.SoakSeconds), r.Memory.Verdict)
 	for _, t := range r.Targets {
-		fmt.Fprintf(&b, "  target: %s — %s — %s\n", t.Name, t.Measured, yes[t.Met])
+		verdict := yes[t.Met]
+		if !t.Judged {
+			verdict = "not judged"
+		}
+		fmt.Fprintf(&b, "  target: %s — %s — %s\n", t.Name, t.Measured, verdict)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "  error: %s\n", e)

@@ -282,6 +282,41 @@ func TestFlatness(t *testing.T) {
 	}
 }
 
+// A target the run did not measure says so instead of "NOT met": phase C at
+// --latency-rate, or a soak too short to sample.
+func TestTargetsNotJudged(t *testing.T) {
+	lat := Latency{Count: 100, P99Ms: 20}
+	judged := Report{RawEventsPerSecond: 1000, RouterdEventsPerSecond: Rates{Delivered: 2000}, LatencyHalfPeak: lat}
+	judged.Settings.HalfPeakPerSec = 1000
+	judged.Memory = judgeMemory([]MemSample{{HeapInuseMB: 10, RSSMB: 20}, {HeapInuseMB: 10, RSSMB: 20}, {HeapInuseMB: 10, RSSMB: 20}})
+	judged.judge()
+	for _, tg := range judged.Targets {
+		if !tg.Judged || !tg.Met {
+			t.Errorf("full run: %+v, want judged and met", tg)
+		}
+	}
+	if strings.Contains(judged.Summary(), "not judged") {
+		t.Errorf("full run's summary says not judged:\n%s", judged.Summary())
+	}
+
+	short := judged
+	short.Settings.LatencyPerSec = 1900
+	short.Memory = judgeMemory(nil)
+	short.judge()
+	if tg := short.Targets[0]; !tg.Judged || !tg.Met {
+		t.Errorf("ratio target: %+v, want judged and met", tg)
+	}
+	for _, tg := range short.Targets[1:] {
+		if tg.Judged || tg.Met {
+			t.Errorf("%s: %+v, want not judged", tg.Name, tg)
+		}
+	}
+	sum := short.Summary()
+	if strings.Contains(sum, "NOT") || strings.Count(sum, "— not judged") != 2 {
+		t.Errorf("summary of a short run:\n%s", sum)
+	}
+}
+
 func TestSlope(t *testing.T) {
 	ts := []float64{0, 30, 60, 90, 120, 150}
 	if got := slopePerMinute(ts, []float64{10, 20, 30, 40, 50, 60}); got < 19.99 || got > 20.01 {

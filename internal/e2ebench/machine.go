@@ -105,14 +105,17 @@ func rssBytes() int64 {
 	return 0
 }
 
+// minFlatSamples is the fewest memory samples flatness judges.
+const minFlatSamples = 3
+
 // flatness judges one memory series: flat when the mean of its last third
 // is within tolerance of the mean of its first third and, given six
 // samples or more (fewer grow at every step by chance too often), it did
 // not grow at every step. It needs at least three samples.
 func flatness(series []float64, tolerance float64) (flat bool, change float64, why string) {
 	n := len(series)
-	if n < 3 {
-		return false, 0, fmt.Sprintf("%d samples: too few to judge (need 3)", n)
+	if n < minFlatSamples {
+		return false, 0, fmt.Sprintf("%d samples: too few to judge (need %d)", n, minFlatSamples)
 	}
 	third := max(n/3, 1)
 	mean := func(s []float64) float64 {
