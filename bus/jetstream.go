@@ -313,28 +313,28 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 		}
 	}
+	release := func() {} // what answering the message frees
 	if s.direct {
 		m.SetContext(withAnswer(s.ctx, func(ok bool, delay time.Duration) { s.answer(jm, m, ok, delay) }))
-		select {
-		case s.out <- m:
-		case <-s.done:
-			_ = jm.Nak()
-		}
-		return
+	} else {
+		ctx, cancel := context.WithCancel(s.ctx)
+		m.SetContext(ctx)
+		release = cancel
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	m.SetContext(ctx)
 	select {
 	case s.out <- m:
 	case <-s.done:
-		cancel()
+		release()
 		_ = jm.Nak()
 		return
+	}
+	if s.direct {
+		return // the subscriber's bus.Ack or bus.Nack answers
 	}
 	s.bus.acks.Add(1)
 	go func() {
 		defer s.bus.acks.Done()
-		defer cancel()
+		defer release()
 		select {
 		case <-m.Acked():
 			s.answer(jm, m, true, 0)

@@ -185,29 +185,28 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 				b.cond.Broadcast()
 				b.mu.Unlock()
 			}
+			release := func() {} // what answering the message frees
 			if opts.DirectAnswers {
 				m.SetContext(withAnswer(ctx, answer))
-				select {
-				case out <- m:
-					continue
-				case <-ctx.Done():
-					b.requeue(mm, 0, &inFlight)
-					return
-				}
+			} else {
+				mctx, cancel := context.WithCancel(ctx)
+				m.SetContext(mctx)
+				release = cancel
 			}
-			mctx, cancel := context.WithCancel(ctx)
-			m.SetContext(mctx)
 			select {
 			case out <- m:
 			case <-ctx.Done():
-				cancel()
+				release()
 				b.requeue(mm, 0, &inFlight)
 				return
+			}
+			if opts.DirectAnswers {
+				continue // the subscriber's bus.Ack or bus.Nack answers
 			}
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				defer cancel()
+				defer release()
 				select {
 				case <-m.Acked():
 					answer(true, 0)
