@@ -26,6 +26,7 @@ type index struct {
 	nrules int
 	checks []check    // what postings leave to check, see posting
 	subs   []subIndex // second-level indexes; subs[0] is unused
+	probed []int32    // the fields with drivers, in id order: probed in this order
 }
 
 // pathNode is one step of the trie of field paths the patterns name.
@@ -417,6 +418,11 @@ func buildIndex(rules []Rule) *index {
 		fi.ranges.build()
 		fi.mapLists(ix.split)
 		fi.build()
+	}
+	for f, fi := range ix.fields {
+		if !fi.empty {
+			ix.probed = append(ix.probed, int32(f))
+		}
 	}
 	ix.layOutChecks()
 	ix.root.finish()

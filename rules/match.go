@@ -66,12 +66,19 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 		return s.matched // not an event: nothing matches, not even exists:false
 	}
 	// Drivers are looked up once the walk is over, so that a second-level
-	// index can read the values of its field wherever they stood.
+	// index can read the values of its field wherever they stood. They are
+	// looked up field by field in a fixed order, not in the event's order:
+	// the branches taken then repeat from one event to the next, which the
+	// processor predicts far better (which fields an event holds, and in
+	// what order, varies).
 	s.subs = ix.subs
-	for i := range s.leaves {
-		l := &s.leaves[i]
-		if fi := ix.fields[l.field]; !fi.empty {
-			s.probe(fi, &l.leaf)
+	for _, f := range ix.probed {
+		if s.fieldStamp[f] != s.gen {
+			continue
+		}
+		fi := ix.fields[f]
+		for i := s.fieldHead[f]; i >= 0; i = s.leaves[i].next {
+			s.probe(fi, &s.leaves[i].leaf)
 		}
 	}
 	noArrays := s.arrays == 0
