@@ -294,6 +294,55 @@ func TestDuplicateIDStoredOnce(t *testing.T) {
 	}
 }
 
+// TestFreshIDNotRemembered publishes a message marked FreshIDKey twice: the
+// bus does not remember fresh ids, so both are stored, and each arrives
+// with its UUID and without the mark; an unmarked id is still stored once.
+func TestFreshIDNotRemembered(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			freshMsg := func() *message.Message {
+				m := message.NewMessage("new-id", []byte(`{}`))
+				m.Metadata.Set(FreshIDKey, "1")
+				m.Metadata.Set(EventIDKey, "new-id")
+				return m
+			}
+			for range 2 {
+				if err := b.Publish("events.fresh", freshMsg()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			publish(t, b, "events.fresh", "kept", "kept")
+			ch, err := b.Consume(ctx, "events.fresh", ConsumeOptions{Durable: "fresh"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for range 3 {
+				m := receive(t, ch)
+				got[m.UUID]++
+				if v := m.Metadata.Get(FreshIDKey); v != "" {
+					t.Errorf("%s arrived with %s=%q", m.UUID, FreshIDKey, v)
+				}
+				if m.UUID == "new-id" && m.Metadata.Get(EventIDKey) != "new-id" {
+					t.Errorf("metadata lost: %v", m.Metadata)
+				}
+				m.Ack()
+			}
+			select {
+			case m := <-ch:
+				t.Fatalf("unexpected 4th message %s", m.UUID)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if got["new-id"] != 2 || got["kept"] != 1 {
+				t.Errorf("got %v, want new-id twice and kept once", got)
+			}
+		})
+	}
+}
+
 // TestPublishAll publishes to several topics at once: each message reaches
 // its own topic with its metadata, and a repeat of one is stored once.
 func TestPublishAll(t *testing.T) {

@@ -67,24 +67,16 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 	if opts.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	// De-duplication windows: JetStream keeps every message id of the
-	// window in memory, so each is as short as its purpose allows. On
-	// EVENTS it lets a client that retries with its own event id within a
-	// minute be stored once; on DELIVER and DLQ it only has to cover the
-	// router or a consumer publishing again after a lost acknowledgement,
-	// which happens within their ack wait (10 s plus the sink timeout).
 	streams := []jetstream.StreamConfig{
 		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
-			Duplicates:  time.Minute,
 			Description: "accepted events, one subject per event bus; removed once routed"},
 		{Name: "DELIVER", Subjects: []string{DeliverPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
-			Duplicates:  30 * time.Second,
 			Description: "one queue per consumer; removed once delivered or dead-lettered"},
 		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy,
-			Duplicates:  30 * time.Second,
 			Description: "dead letters per consumer, kept until replayed or purged"},
 	}
 	for _, sc := range streams {
+		sc.Duplicates = dedupWindows[sc.Name]
 		sc.Storage = storage
 		sc.Replicas = opts.Replicas
 		sc.AllowDirect = true
@@ -117,7 +109,9 @@ func (b *JetStream) Ping(ctx context.Context) error {
 
 // Publish stores the messages on topic and returns once JetStream has
 // acknowledged every one. A message's UUID is its JetStream message id, so
-// publishing the same UUID twice within two minutes stores it once.
+// publishing the same UUID twice within the stream's window (dedupWindows)
+// stores it once; a fresh UUID (FreshIDKey) travels in IDHeader instead,
+// which JetStream does not remember.
 func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
 	out := make([]Outgoing, len(msgs))
 	for i, m := range msgs {
@@ -142,14 +136,18 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		nm := nats.NewMsg(o.Topic)
 		nm.Data = o.Msg.Payload
 		for k, v := range o.Msg.Metadata {
-			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey {
+			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
 				continue
 			}
 			nm.Header.Set(k, v)
 		}
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
-		nm.Header.Set(nats.MsgIdHdr, o.Topic+" "+o.Msg.UUID)
+		idHeader := nats.MsgIdHdr
+		if fresh(o.Msg) {
+			idHeader = IDHeader
+		}
+		nm.Header.Set(idHeader, o.Topic+" "+o.Msg.UUID)
 		f, err := b.js.PublishMsgAsync(nm)
 		if err != nil {
 			return fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
@@ -168,6 +166,26 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		}
 	}
 	return nil
+}
+
+// IDHeader carries the UUID of a message published with FreshIDKey, in
+// the form of its Nats-Msg-Id otherwise ("<topic> <uuid>").
+const IDHeader = "Eventrouter-Id"
+
+// fromHeaders copies a stored message's headers into md, except the one
+// holding its id, and returns its UUID.
+func fromHeaders(h nats.Header, md map[string]string) string {
+	id := h.Get(nats.MsgIdHdr)
+	if id == "" {
+		id = h.Get(IDHeader)
+	}
+	for k, v := range h {
+		if len(v) > 0 && k != nats.MsgIdHdr && k != IDHeader {
+			md[k] = v[0]
+		}
+	}
+	_, uuid, _ := strings.Cut(id, " ")
+	return uuid
 }
 
 // Subscribe is watermill's subscription: durable, named after the topic.
@@ -298,13 +316,8 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 		_ = jm.Nak()
 		return
 	}
-	_, id, _ := strings.Cut(jm.Headers().Get(nats.MsgIdHdr), " ")
-	m := message.NewMessage(id, jm.Data())
-	for k, v := range jm.Headers() {
-		if len(v) > 0 && k != nats.MsgIdHdr {
-			m.Metadata.Set(k, v[0])
-		}
-	}
+	m := message.NewMessage("", jm.Data())
+	m.UUID = fromHeaders(jm.Headers(), m.Metadata)
 	m.Metadata.Set(TopicKey, jm.Subject())
 	if md, err := jm.Metadata(); err == nil {
 		m.Metadata.Set(DeliveredKey, strconv.FormatUint(md.NumDelivered, 10))

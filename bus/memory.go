@@ -28,7 +28,7 @@ var _ Bus = (*Memory)(nil)
 
 type memTopic struct {
 	queue []*memMsg
-	seen  map[string]time.Time // message ids published in the last two minutes
+	seen  map[string]time.Time // message ids published within the stream's window
 }
 
 type memMsg struct {
@@ -73,12 +73,15 @@ func (b *Memory) PublishAll(out []Outgoing) error {
 	return nil
 }
 
-// Publish queues the messages; a UUID seen on the topic within two minutes
-// is stored once, as JetStream does.
+// Publish queues the messages; a UUID seen on the topic within its
+// stream's window is stored once, as JetStream does, and a fresh one
+// (FreshIDKey) is not remembered.
 func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
-	if _, err := streamFor(topic); err != nil {
+	stream, err := streamFor(topic)
+	if err != nil {
 		return err
 	}
+	window := dedupWindows[stream]
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -87,20 +90,23 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 	t := b.topic(topic)
 	now := time.Now()
 	for id, at := range t.seen {
-		if now.Sub(at) > 2*time.Minute {
+		if now.Sub(at) > window {
 			delete(t.seen, id)
 		}
 	}
 	for _, m := range msgs {
-		if _, dup := t.seen[m.UUID]; dup && m.UUID != "" {
-			continue
+		if !fresh(m) {
+			if _, dup := t.seen[m.UUID]; dup && m.UUID != "" {
+				continue
+			}
+			t.seen[m.UUID] = now
 		}
-		t.seen[m.UUID] = now
 		md := make(map[string]string, len(m.Metadata))
 		for k, v := range m.Metadata {
 			md[k] = v
 		}
 		delete(md, RetryDelayKey)
+		delete(md, FreshIDKey)
 		b.seq++
 		t.queue = append(t.queue, &memMsg{seq: b.seq, topic: topic, uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
 	}

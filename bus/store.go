@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -57,12 +56,7 @@ func (b *JetStream) List(ctx context.Context, topic string, limit int) ([]Kept, 
 	var out []Kept
 	for jm := range batch.Messages() {
 		s := Kept{Payload: jm.Data(), Metadata: map[string]string{}}
-		for k, v := range jm.Headers() {
-			if len(v) > 0 && k != nats.MsgIdHdr {
-				s.Metadata[k] = v[0]
-			}
-		}
-		_, s.UUID, _ = strings.Cut(jm.Headers().Get(nats.MsgIdHdr), " ")
+		s.UUID = fromHeaders(jm.Headers(), s.Metadata)
 		if md, err := jm.Metadata(); err == nil {
 			s.Seq, s.Stored = md.Sequence.Stream, md.Timestamp
 		}

@@ -60,6 +60,7 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		if e.Bus == "" {
 			e.Bus = event.DefaultBus
 		}
+		generated := e.ID == "" // Normalize makes one
 		env, bad := event.Normalize(e, in.Stamp)
 		if bad == nil && in.KnownBus != nil && !in.KnownBus(e.Bus) {
 			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %s does not exist", e.Bus)}
@@ -80,6 +81,12 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		}
 		m := message.NewMessage(env.ID, payload)
 		m.Metadata.Set(bus.EnvelopeKey, "1")
+		if generated {
+			// Nobody can send this id again: the bus need not remember it
+			// (see bus.FreshIDKey). A client's own id is remembered, so that
+			// its retries are stored once.
+			m.Metadata.Set(bus.FreshIDKey, "1")
+		}
 		if _, ok := byBus[e.Bus]; !ok {
 			order = append(order, e.Bus)
 		}

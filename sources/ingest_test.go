@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/config"
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/schemas"
@@ -158,5 +159,31 @@ func TestHTTPSchemas(t *testing.T) {
 		`"Parameter Detail is not valid. Reason: Detail ` + badOrderMessage + `"}]}`
 	if code != 200 || strings.TrimSpace(strings.ReplaceAll(body, `\u003e`, ">")) != want {
 		t.Errorf("PutEvents: %d %s\nwant %s", code, body, want)
+	}
+}
+
+// TestPutMarksGeneratedIDsFresh: an event whose id routerd made is published
+// as fresh (the bus need not remember it for de-duplication); one whose id
+// the client chose is not, so that the client's retries are stored once.
+func TestPutMarksGeneratedIDsFresh(t *testing.T) {
+	pub := &recorder{}
+	in := &sources.Ingester{Pub: pub, Stamp: event.Stamp{Account: "000000000000", Region: "local"}}
+	entries := []event.Entry{
+		{Source: "s", DetailType: "d", Detail: []byte(`{}`)},
+		{Source: "s", DetailType: "d", Detail: []byte(`{}`), ID: "client-7"},
+	}
+	res, err := in.Put(context.Background(), "test", entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := pub.msgs[bus.EventsTopic(event.DefaultBus)]
+	if len(msgs) != 2 || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("published %d, results %+v", len(msgs), res)
+	}
+	if msgs[0].UUID != res[0].EventID || msgs[0].Metadata.Get(bus.FreshIDKey) == "" {
+		t.Errorf("generated id %q: published as %q with metadata %v, want it marked fresh", res[0].EventID, msgs[0].UUID, msgs[0].Metadata)
+	}
+	if msgs[1].UUID != "client-7" || msgs[1].Metadata.Get(bus.FreshIDKey) != "" {
+		t.Errorf("client id: published as %q with metadata %v, want it not marked fresh", msgs[1].UUID, msgs[1].Metadata)
 	}
 }

@@ -254,11 +254,11 @@ func latencyOf(h *hist) Latency {
 
 // Memory is the soak's series and whether it stayed flat.
 //
-// JetStream remembers every message id for its de-duplication window (two
-// minutes on routerd's streams), so routerd's heap grows with the event
-// rate for the first minutes of any run before it levels off: a soak
-// shorter than about five minutes measures that warm-up, not a leak. The
-// slopes over the last third tell the two apart.
+// JetStream remembers message ids for its de-duplication window (up to a
+// minute on routerd's streams, see bus.FreshIDKey), so routerd's heap grows
+// with the event rate for the first minute of a run before it levels off:
+// a short soak measures that warm-up, not a leak. The slopes over the last
+// third tell the two apart.
 type Memory struct {
 	Samples []MemSample `json:"samples"`
 	// HeapChange and RSSChange are last third vs first third (0.05 = +5%).

@@ -67,7 +67,8 @@ func startRaw(ctx context.Context, dir string) (_ *rawPipeline, err error) {
 	if r.js, err = jetstream.New(nc); err != nil {
 		return nil, err
 	}
-	// The stream settings of bus.NewJetStream.
+	// The stream settings of bus.NewJetStream. The raw publishes carry no
+	// message id, so the de-duplication window remembers nothing.
 	for _, sc := range []jetstream.StreamConfig{
 		{Name: "IN", Subjects: []string{"in"}},
 		{Name: "OUT", Subjects: []string{"out.*"}},
