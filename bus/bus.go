@@ -45,10 +45,11 @@ const (
 
 // De-duplication windows: a message whose UUID was published on the same
 // topic within its stream's window is stored once. JetStream keeps every
-// id of the window in memory (three small objects each), and every garbage
-// collection marks them all: with the windows of one minute on every
-// stream, a run at 1,600 events/s kept ~250,000 ids, GC mark phases took
-// 135-250 ms about once a second, and the latency tail grew with them. So
+// id of the window in memory (a few small objects each), and every garbage
+// collection marks them all: with windows of one minute on EVENTS and 30 s
+// on DELIVER for every id, a run at 1,600 events/s kept ~250,000 ids, GC
+// mark phases took 135-250 ms about once a second, and the latency tail
+// grew with them (BENCHMARKS.md, "Night runs"). So
 // each window is as short as its purpose allows, and fresh ids (FreshIDKey)
 // are not remembered at all.
 //   - EVENTS: an event id the client chose is its idempotency key; a retry

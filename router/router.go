@@ -209,7 +209,8 @@ func (r *Router) handle(m *message.Message, buf []string) []string {
 	// All at once: the event waits one round trip to the bus, not one per
 	// consumer.
 	if err := r.bus.PublishAll(out); err != nil {
-		// The deliveries already stored de-duplicate the retry.
+		// The deliveries already stored de-duplicate the retry, a second
+		// from now: DELIVER's window (5 s) covers it.
 		r.log.Warn("router: cannot queue deliveries; event will be retried", "event_id", id, "err", err)
 		bus.NackAfter(m, time.Second)
 		return buf
