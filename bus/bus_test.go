@@ -294,6 +294,42 @@ func TestDuplicateIDStoredOnce(t *testing.T) {
 	}
 }
 
+// TestDuplicateWindowExpires: an id is remembered for its stream's window
+// only; published again after it, the message is stored again.
+func TestDuplicateWindowExpires(t *testing.T) {
+	saved := dedupWindows["DELIVER"]
+	dedupWindows["DELIVER"] = 200 * time.Millisecond // before the buses provision their streams
+	t.Cleanup(func() { dedupWindows["DELIVER"] = saved })
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			publish(t, b, "deliver.expiry", "a", "a")
+			time.Sleep(400 * time.Millisecond)
+			publish(t, b, "deliver.expiry", "a", "b")
+			ch, err := b.Consume(ctx, "deliver.expiry", ConsumeOptions{Durable: "expiry"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for range 3 {
+				m := receive(t, ch)
+				got[m.UUID]++
+				m.Ack()
+			}
+			select {
+			case m := <-ch:
+				t.Fatalf("unexpected 4th message %s", m.UUID)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if got["a"] != 2 || got["b"] != 1 {
+				t.Errorf("got %v, want a twice (once per window) and b once", got)
+			}
+		})
+	}
+}
+
 // TestFreshIDNotRemembered publishes a message marked FreshIDKey twice: the
 // bus does not remember fresh ids, so both are stored, and each arrives
 // with its UUID and without the mark; an unmarked id is still stored once.

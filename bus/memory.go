@@ -29,6 +29,12 @@ var _ Bus = (*Memory)(nil)
 type memTopic struct {
 	queue []*memMsg
 	seen  map[string]time.Time // message ids published within the stream's window
+	order []seenID             // the same ids, oldest first: expiring them is O(1) each
+}
+
+type seenID struct {
+	id string
+	at time.Time
 }
 
 type memMsg struct {
@@ -89,17 +95,22 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 	}
 	t := b.topic(topic)
 	now := time.Now()
-	for id, at := range t.seen {
-		if now.Sub(at) > window {
-			delete(t.seen, id)
+	expired := 0
+	for _, e := range t.order {
+		if now.Sub(e.at) <= window {
+			break
 		}
+		delete(t.seen, e.id)
+		expired++
 	}
+	t.order = t.order[expired:]
 	for _, m := range msgs {
 		if !fresh(m) {
 			if _, dup := t.seen[m.UUID]; dup && m.UUID != "" {
 				continue
 			}
 			t.seen[m.UUID] = now
+			t.order = append(t.order, seenID{m.UUID, now})
 		}
 		md := make(map[string]string, len(m.Metadata))
 		for k, v := range m.Metadata {
