@@ -141,6 +141,33 @@ func publish(t *testing.T, b Bus, topic string, ids ...string) {
 	}
 }
 
+// receiveIDs takes n messages, calls each (if set) on every one, acks it,
+// and counts them by UUID.
+func receiveIDs(t *testing.T, ch <-chan *message.Message, n int, each func(*message.Message)) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for range n {
+		m := receive(t, ch)
+		got[m.UUID]++
+		if each != nil {
+			each(m)
+		}
+		m.Ack()
+	}
+	return got
+}
+
+// expectNone fails the test if a message arrives within 300 ms; what says
+// what such a message would be.
+func expectNone(t *testing.T, ch <-chan *message.Message, what string) {
+	t.Helper()
+	select {
+	case m := <-ch:
+		t.Fatalf("got %s: %s", m.UUID, what)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
 func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
 	t.Helper()
 	select {
@@ -201,11 +228,7 @@ func TestDirectAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			m1, m2 := receive(t, ch), receive(t, ch)
-			select {
-			case m := <-ch:
-				t.Fatalf("got %s with 2 unanswered and MaxInFlight 2", m.UUID)
-			case <-time.After(300 * time.Millisecond):
-			}
+			expectNone(t, ch, "a third message with 2 unanswered and MaxInFlight 2")
 			Ack(m1)
 			Nack(m1) // too late: the ack stands
 			m3 := receive(t, ch)
@@ -251,11 +274,7 @@ func TestMaxInFlight(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				held = append(held, receive(t, ch))
 			}
-			select {
-			case m := <-ch:
-				t.Fatalf("got a 4th message %s with 3 unacked and MaxInFlight 3", m.UUID)
-			case <-time.After(300 * time.Millisecond):
-			}
+			expectNone(t, ch, "a 4th message with 3 unacked and MaxInFlight 3")
 			held[0].Ack()
 			receive(t, ch).Ack()
 			for _, m := range held[1:] {
@@ -276,17 +295,8 @@ func TestDuplicateIDStoredOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
-			for i := 0; i < 2; i++ {
-				m := receive(t, ch)
-				got[m.UUID]++
-				m.Ack()
-			}
-			select {
-			case m := <-ch:
-				t.Fatalf("duplicate delivered: %s", m.UUID)
-			case <-time.After(300 * time.Millisecond):
-			}
+			got := receiveIDs(t, ch, 2, nil)
+			expectNone(t, ch, "duplicate delivered")
 			if got["same"] != 1 || got["other"] != 1 {
 				t.Errorf("got %v", got)
 			}
@@ -312,17 +322,8 @@ func TestDuplicateWindowExpires(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
-			for range 3 {
-				m := receive(t, ch)
-				got[m.UUID]++
-				m.Ack()
-			}
-			select {
-			case m := <-ch:
-				t.Fatalf("unexpected 4th message %s", m.UUID)
-			case <-time.After(300 * time.Millisecond):
-			}
+			got := receiveIDs(t, ch, 3, nil)
+			expectNone(t, ch, "unexpected 4th message")
 			if got["a"] != 2 || got["b"] != 1 {
 				t.Errorf("got %v, want a twice (once per window) and b once", got)
 			}
@@ -355,23 +356,15 @@ func TestFreshIDNotRemembered(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
-			for range 3 {
-				m := receive(t, ch)
-				got[m.UUID]++
+			got := receiveIDs(t, ch, 3, func(m *message.Message) {
 				if v := m.Metadata.Get(FreshIDKey); v != "" {
 					t.Errorf("%s arrived with %s=%q", m.UUID, FreshIDKey, v)
 				}
 				if m.UUID == "new-id" && m.Metadata.Get(EventIDKey) != "new-id" {
 					t.Errorf("metadata lost: %v", m.Metadata)
 				}
-				m.Ack()
-			}
-			select {
-			case m := <-ch:
-				t.Fatalf("unexpected 4th message %s", m.UUID)
-			case <-time.After(300 * time.Millisecond):
-			}
+			})
+			expectNone(t, ch, "unexpected 4th message")
 			if got["new-id"] != 2 || got["kept"] != 1 {
 				t.Errorf("got %v, want new-id twice and kept once", got)
 			}
