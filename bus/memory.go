@@ -105,8 +105,8 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 	}
 	t.order = t.order[expired:]
 	for _, m := range msgs {
-		if !fresh(m) {
-			if _, dup := t.seen[m.UUID]; dup && m.UUID != "" {
+		if m.UUID != "" && !fresh(m) {
+			if _, dup := t.seen[m.UUID]; dup {
 				continue
 			}
 			t.seen[m.UUID] = now

@@ -67,8 +67,9 @@ func startRaw(ctx context.Context, dir string) (_ *rawPipeline, err error) {
 	if r.js, err = jetstream.New(nc); err != nil {
 		return nil, err
 	}
-	// The stream settings of bus.NewJetStream. The raw publishes carry no
-	// message id, so the de-duplication window remembers nothing.
+	// The stream settings of bus.NewJetStream, but for the de-duplication
+	// window: the raw publishes carry no message id, so it would remember
+	// nothing.
 	for _, sc := range []jetstream.StreamConfig{
 		{Name: "IN", Subjects: []string{"in"}},
 		{Name: "OUT", Subjects: []string{"out.*"}},
@@ -76,7 +77,6 @@ func startRaw(ctx context.Context, dir string) (_ *rawPipeline, err error) {
 		sc.Storage = jetstream.FileStorage
 		sc.Retention = jetstream.WorkQueuePolicy
 		sc.Replicas = 1
-		sc.Duplicates = 2 * time.Minute
 		sc.AllowDirect = true
 		if _, err := r.js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("raw: stream %s: %w", sc.Name, err)
