@@ -38,8 +38,10 @@ type pathNode struct {
 }
 
 type childKey struct {
-	key  string
-	node *pathNode
+	head, tail uint64 // keyWords(key): with n, the whole of a key of up to 16 bytes
+	n          int
+	key        string
+	node       *pathNode
 }
 
 // childTable finds a child by its key with one probe and one comparison: a
@@ -82,7 +84,8 @@ func (t *childTable) build(children map[string]*pathNode) {
 			}
 			t.slots = make([]childKey, 1<<bits)
 			for k, c := range children {
-				t.slots[t.slot(keySig(k))] = childKey{k, c}
+				head, tail := keyWords(k)
+				t.slots[t.slot(keySig(k))] = childKey{head: head, tail: tail, n: len(k), key: k, node: c}
 			}
 			return
 		}
@@ -92,10 +95,17 @@ func (t *childTable) build(children map[string]*pathNode) {
 
 func (n *pathNode) child(key string) *pathNode {
 	if n.table.slots != nil {
-		if c := &n.table.slots[n.table.slot(keySig(key))]; c.key == key && c.node != nil {
-			return c.node
+		// Keys are compared as two words and a length, not with a string
+		// comparison: most keys of an event are short, and a named one
+		// would otherwise cost a call to compare its bytes.
+		c := &n.table.slots[n.table.slot(keySig(key))]
+		if c.n != len(key) || c.node == nil {
+			return nil
 		}
-		return nil
+		if head, tail := keyWords(key); head != c.head || tail != c.tail || len(key) > 16 && c.key != key {
+			return nil
+		}
+		return c.node
 	}
 	return n.children[key]
 }

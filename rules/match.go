@@ -151,28 +151,38 @@ func (s *matchState) hits(ps []posting) {
 	}
 }
 
-// addLeaf records a leaf value of a named field.
-func (s *matchState) addLeaf(ix *index, n *pathNode, v leaf) {
+// addLeaf records a leaf value of a named field. The record is written in
+// place, not built and copied: with thousands of patterns nearly every value
+// an event holds is recorded.
+func (s *matchState) addLeaf(n *pathNode, v leaf) {
 	f := n.field
 	if f < 0 {
 		return
 	}
-	rec := leafRec{leaf: v, field: f, next: -1, memOff: int32(len(s.mem)), memLen: int32(len(s.stack))}
-	if len(s.stack) > 0 {
-		s.mem = append(s.mem, s.stack...)
-	}
+	at := int32(len(s.leaves))
 	if s.fieldStamp[f] == s.gen {
 		// Append at the tail so leaves keep document order.
 		i := s.fieldHead[f]
 		for s.leaves[i].next >= 0 {
 			i = s.leaves[i].next
 		}
-		s.leaves[i].next = int32(len(s.leaves))
+		s.leaves[i].next = at
 	} else {
 		s.fieldStamp[f] = s.gen
-		s.fieldHead[f] = int32(len(s.leaves))
+		s.fieldHead[f] = at
 	}
-	s.leaves = append(s.leaves, rec)
+	if len(s.leaves) < cap(s.leaves) {
+		s.leaves = s.leaves[:at+1]
+	} else {
+		s.leaves = append(s.leaves, leafRec{})
+	}
+	r := &s.leaves[at]
+	r.leaf = v
+	r.field, r.next = f, -1
+	r.memOff, r.memLen = int32(len(s.mem)), int32(len(s.stack))
+	if len(s.stack) > 0 {
+		s.mem = append(s.mem, s.stack...)
+	}
 }
 
 func (s *matchState) probe(fi *fieldIndex, v *leaf) {
