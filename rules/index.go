@@ -18,15 +18,16 @@ import (
 // field (split). Cost per event therefore follows the number of fields the
 // patterns name and the number of candidates, not the number of rules.
 type index struct {
-	root   *pathNode
-	nodes  int           // path nodes, for per-state stamps
-	fields []*fieldIndex // by field id
-	alts   []altInfo
-	always []posting // alternatives with nothing but exists:false: checked for every event
-	nrules int
-	checks []check    // what postings leave to check, see posting
-	subs   []subIndex // second-level indexes; subs[0] is unused
-	probed []int32    // the fields with drivers, in id order: probed in this order
+	root     *pathNode
+	nodes    int           // path nodes, for per-state stamps
+	fields   []*fieldIndex // by field id
+	alts     []altInfo
+	always   []posting // alternatives with nothing but exists:false: checked for every event
+	nrules   int
+	checks   []check    // what postings leave to check, see posting
+	matchers []matcher  // the checks' matchers
+	subs     []subIndex // second-level indexes; subs[0] is unused
+	probed   []int32    // the fields with drivers, in id order: probed in this order
 }
 
 // pathNode is one step of the trie of field paths the patterns name.
@@ -161,43 +162,67 @@ type subIndex struct {
 	fi    *fieldIndex
 }
 
-// check is one condition in the form evalChecks reads: a copy of its
-// matcher when it has one (the usual case), else its whole value list.
+// check is one condition in the form evalChecks reads: its field, and where
+// its matchers lie in index.matchers. A check is 12 bytes and matchers are
+// shared: thousands of rules check the same few conditions ("ODD_EVEN":
+// ["E"], "exists": true), so checking a candidate reads little memory, and
+// what it reads is likely in cache. With 10,000 rules a check holding its
+// own copy of a matcher made the checks 1.2 MB, most of the index.
 type check struct {
-	m        matcher
 	field    int32
+	mOff     int32
+	mLen     int16 // 0 for exists:false alone: no value will do
 	absentOK bool
-	ms       []matcher // set when the condition has more than one matcher
 }
 
-func newCheck(c acond) check {
-	k := check{field: c.field, absentOK: c.c.absentOK}
-	switch len(c.c.ms) {
-	case 0: // exists:false alone: no value will do
-		k.ms = []matcher{}
-	case 1:
-		k.m = c.c.ms[0]
-	default:
-		k.ms = c.c.ms
+// matcherKey identifies a matcher without extras, for sharing; one with
+// extras (lists, CIDR, wildcards) is shared only with itself.
+type matcherKey struct {
+	kind  mkind
+	s     string
+	num   float64
+	rng   numRange
+	extra *matcherExtra
+}
+
+// newCheck makes the check of condition c, its matchers appended to
+// ix.matchers unless an earlier check's can be shared.
+func (ix *index) newCheck(c acond, shared map[matcherKey]int32) check {
+	k := check{field: c.field, absentOK: c.c.absentOK, mOff: int32(len(ix.matchers)), mLen: int16(len(c.c.ms))}
+	if len(c.c.ms) == 1 {
+		m := c.c.ms[0]
+		key := matcherKey{m.kind, m.s, m.num, m.rng, m.matcherExtra}
+		if off, ok := shared[key]; ok {
+			k.mOff = off
+			return k
+		}
+		shared[key] = k.mOff
 	}
+	ix.matchers = append(ix.matchers, c.c.ms...)
 	return k
 }
 
 // test reports whether the value satisfies the condition. An exact string,
 // the most common check, is compared here: most differ in length or first
 // byte, which settles it without a call.
-func (k *check) test(v *leaf, fold *[]byte) bool {
-	if k.ms == nil {
-		if k.m.kind == mString {
-			return v.kind == lkString && len(v.str) == len(k.m.s) && (len(v.str) == 0 || v.str[0] == k.m.s[0] && v.str == k.m.s)
+func (k *check) test(matchers []matcher, v *leaf, fold *[]byte) bool {
+	if k.mLen == 1 {
+		m := &matchers[k.mOff]
+		if m.kind == mString {
+			return v.kind == lkString && len(v.str) == len(m.s) && (len(v.str) == 0 || v.str[0] == m.s[0] && v.str == m.s)
 		}
-		return k.m.match(v, fold)
+		return m.match(v, fold)
 	}
-	return matchAny(k.ms, v, fold)
+	return matchAny(matchers[k.mOff:k.mOff+int32(k.mLen)], v, fold)
 }
 
 // fieldIndex holds the drivers on one field path.
 type fieldIndex struct {
+	// has says which of the structures below hold drivers, so that a probe
+	// reads one word to learn where to look instead of a word in each: a
+	// fieldIndex spans a dozen cache lines, and second-level ones, of
+	// which there are many, are rarely in cache.
+	has        fieldHas
 	strs       strIndex
 	nums       map[float64][]posting
 	lits       [3][]posting // true, false, null
@@ -226,7 +251,39 @@ func (fi *fieldIndex) build() {
 		fi.empty = fi.empty && len(ps) == 0
 		return ps
 	})
+	fi.has = 0
+	for _, h := range []struct {
+		on  bool
+		bit fieldHas
+	}{
+		{fi.strs.slots != nil, hasStrs},
+		{fi.prefix.nodes != nil, hasPrefix},
+		{fi.suffix.nodes != nil, hasSuffix},
+		{fi.needFold, hasFold},
+		{fi.nums != nil, hasNums},
+		{fi.ranges.slots > 0, hasRanges},
+		{len(fi.lits[0])+len(fi.lits[1])+len(fi.lits[2]) > 0, hasLits},
+		{len(fi.present) > 0, hasPresent},
+	} {
+		if h.on {
+			fi.has |= h.bit
+		}
+	}
 }
+
+// fieldHas is a set of a fieldIndex's structures.
+type fieldHas uint8
+
+const (
+	hasStrs fieldHas = 1 << iota
+	hasPrefix
+	hasSuffix
+	hasFold // eqFold, prefixFold or suffixFold
+	hasNums
+	hasRanges
+	hasLits
+	hasPresent
+)
 
 // fieldStats counts, per field path, how often rules name each value. A
 // field with few distinct values across all rules (ODD_EVEN: "E", "O") is
@@ -435,6 +492,12 @@ func buildIndex(rules []Rule) *index {
 		}
 	}
 	ix.layOutChecks()
+	for _, fi := range ix.fields {
+		fi.ranges.flatten()
+	}
+	for _, sub := range ix.subs[1:] {
+		sub.fi.ranges.flatten()
+	}
 	ix.root.finish()
 	return ix
 }
@@ -442,6 +505,7 @@ func buildIndex(rules []Rule) *index {
 // layOutChecks writes the checks of every posting, list by list, so that
 // the checks of one list's postings lie together.
 func (ix *index) layOutChecks() {
+	shared := map[matcherKey]int32{}
 	add := func(ps []posting) []posting {
 		for i := range ps {
 			p := &ps[i]
@@ -453,7 +517,7 @@ func (ix *index) layOutChecks() {
 				if p.exact && (j == int(p.drv) || j == int(p.drv2)) {
 					continue // proven by the hits that lead here
 				}
-				ix.checks = append(ix.checks, newCheck(c))
+				ix.checks = append(ix.checks, ix.newCheck(c, shared))
 			}
 			p.nchecks = int32(len(ix.checks)) - p.checks
 		}
@@ -634,12 +698,27 @@ func addDriver(fi *fieldIndex, c acond, p posting) {
 // segment tree over the elementary slots that the interval ends cut the
 // number line into: slot 2j+1 is the point ends[j], slot 2j the open gap
 // below it, slot 2m everything above the last end.
+//
+// When copying costs little memory, flatten also lays out, slot after slot,
+// every posting of the ranges holding each slot: a probe then reads one
+// list instead of one per level of the tree, each a likely cache miss.
 type rangeIndex struct {
 	pending []pendingRange
 	ends    []float64
 	tree    [][]posting
 	slots   int
+	flat    []posting // slot i's postings are flat[flatOff[i]:flatOff[i+1]]
+	flatOff []int32   // nil when the tree is probed
 }
+
+// flatCopies bounds flat: at most this many postings per posting held in
+// the tree, plus flatSlack. A few ranges, or many that overlap little,
+// stay well under it; thousands of nested ones (x > 1, x > 2, ...) would
+// need a copy per pair and keep the tree.
+const (
+	flatCopies = 4
+	flatSlack  = 256
+)
 
 type pendingRange struct {
 	r numRange
@@ -701,6 +780,49 @@ func (ri *rangeIndex) insert(node, lo, hi, a, b int, p posting) {
 	}
 	if b > mid {
 		ri.insert(2*node+1, mid+1, hi, a, b, p)
+	}
+}
+
+// flatten lays out flat when it stays within bounds. It runs once the
+// tree's lists are final (split and layOutChecks have run).
+func (ri *rangeIndex) flatten() {
+	if ri.slots == 0 {
+		return
+	}
+	held := 0
+	for _, ps := range ri.tree {
+		held += len(ps)
+	}
+	limit := flatCopies*held + flatSlack
+	var flat []posting
+	off := make([]int32, 0, ri.slots+1)
+	for slot := range ri.slots {
+		off = append(off, int32(len(flat)))
+		ri.walk(slot, func(ps []posting) { flat = append(flat, ps...) })
+		if len(flat) > limit {
+			return
+		}
+	}
+	ri.flat, ri.flatOff = flat, append(off, int32(len(flat)))
+}
+
+// walk calls f with each non-empty list on the way from the root to the
+// leaf of slot: the postings of every range holding the slot.
+func (ri *rangeIndex) walk(slot int, f func([]posting)) {
+	node, lo, hi := 1, 0, ri.slots-1
+	for {
+		if ps := ri.tree[node]; len(ps) > 0 {
+			f(ps)
+		}
+		if lo == hi {
+			return
+		}
+		mid := (lo + hi) / 2
+		if slot <= mid {
+			node, hi = 2*node, mid
+		} else {
+			node, lo = 2*node+1, mid+1
+		}
 	}
 }
 

@@ -9,12 +9,12 @@ import (
 // them so that matching allocates nothing in steady state; every per-event
 // mark is a stamp compared with gen, so nothing needs clearing between events.
 type matchState struct {
-	gen uint32
+	gen stamp
 
 	// The event's leaf values at the paths the patterns name.
 	leaves     []leafRec
 	fieldHead  []int32 // first leaf of each field, valid when fieldStamp matches
-	fieldStamp []uint32
+	fieldStamp []stamp
 	mem        []arrayPos // array positions of every leaf, leafRec.mem* slices it
 	stack      []arrayPos // positions of the value being walked
 	arrays     int32      // arrays seen so far in this event
@@ -24,9 +24,11 @@ type matchState struct {
 
 	// Candidates and results.
 	subs      []subIndex // the index's, for hits
-	altStamp  []uint32
+	checks    []check    // the index's, for hits
+	matchers  []matcher  // the index's, for checks
+	altStamp  []stamp
 	cands     []posting
-	ruleStamp []uint32
+	ruleStamp []stamp
 	matched   []int32
 
 	// Evaluation of one alternative.
@@ -34,6 +36,9 @@ type matchState struct {
 	deferred []int32    // fields that must hold no value consistent with assign
 	fold     []byte
 }
+
+// stamp marks an entry as set for the event whose gen it holds.
+type stamp uint32
 
 // leafRec is a leaf value of the event with its place.
 type leafRec struct {
@@ -51,10 +56,10 @@ type arrayPos struct {
 func newMatchState(ix *index) *matchState {
 	return &matchState{
 		fieldHead:  make([]int32, len(ix.fields)),
-		fieldStamp: make([]uint32, len(ix.fields)),
+		fieldStamp: make([]stamp, len(ix.fields)),
 		nodeSeen:   make([]uint32, ix.nodes),
-		altStamp:   make([]uint32, len(ix.alts)),
-		ruleStamp:  make([]uint32, ix.nrules),
+		altStamp:   make([]stamp, len(ix.alts)),
+		ruleStamp:  make([]stamp, ix.nrules),
 	}
 }
 
@@ -71,7 +76,7 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	// the branches taken then repeat from one event to the next, which the
 	// processor predicts far better (which fields an event holds, and in
 	// what order, varies).
-	s.subs = ix.subs
+	s.subs, s.checks, s.matchers = ix.subs, ix.checks, ix.matchers
 	for _, f := range ix.probed {
 		if s.fieldStamp[f] != s.gen {
 			continue
@@ -81,7 +86,8 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 			s.probe(fi, &s.leaves[i].leaf)
 		}
 	}
-	noArrays := s.arrays == 0
+	// The candidates hits queued (only in events with arrays), then the
+	// alternatives that hold without any driver value.
 	for _, cands := range [2][]posting{s.cands, ix.always} {
 		for i := range cands {
 			c := &cands[i]
@@ -89,9 +95,7 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 				continue
 			}
 			var ok bool
-			if noArrays {
-				// Without arrays every value stands alone: an exact hit
-				// settles the driver, only the rest remains.
+			if s.arrays == 0 {
 				ok = s.evalChecks(ix.checks[c.checks : c.checks+c.nchecks])
 			} else {
 				ok = s.eval(ix.alts[c.alt].conds)
@@ -101,7 +105,9 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 			}
 		}
 	}
-	slices.Sort(s.matched)
+	if len(s.matched) > 1 {
+		slices.Sort(s.matched)
+	}
 	return s.matched
 }
 
@@ -130,7 +136,8 @@ func (s *matchState) addRule(r int32) {
 }
 
 func (s *matchState) hits(ps []posting) {
-	for _, p := range ps {
+	for i := range ps {
+		p := &ps[i]
 		if p.sub != 0 {
 			s.probeSub(&s.subs[p.sub])
 			continue
@@ -139,14 +146,18 @@ func (s *matchState) hits(ps []posting) {
 			continue
 		}
 		s.altStamp[p.alt] = s.gen
-		// With no array in the event, a posting whose hits proved every
-		// condition (nothing left to check) is as sure as a one-condition
-		// alternative: with arrays, its values might lie in different
-		// elements of one.
-		if p.sure || p.nchecks == 0 && s.arrays == 0 {
+		switch {
+		case s.arrays != 0 && !p.sure:
+			// Values that different hits proved might lie in different
+			// elements of one array: the alternative is evaluated whole
+			// once every hit is in.
+			s.cands = append(s.cands, *p)
+		case s.ruleStamp[p.rule] == s.gen:
+		case p.sure || s.evalChecks(s.checks[p.checks:p.checks+p.nchecks]):
+			// Without arrays every value stands alone: what the hits that
+			// led here proved holds, and the rest is checked now, while the
+			// posting is at hand.
 			s.addRule(p.rule)
-		} else {
-			s.cands = append(s.cands, p)
 		}
 	}
 }
@@ -186,18 +197,19 @@ func (s *matchState) addLeaf(n *pathNode, v leaf) {
 }
 
 func (s *matchState) probe(fi *fieldIndex, v *leaf) {
+	has := fi.has
 	switch v.kind {
 	case lkString:
-		if fi.strs.slots != nil {
+		if has&hasStrs != 0 {
 			s.hits(fi.strs.get(v.str))
 		}
-		if fi.prefix.nodes != nil {
+		if has&hasPrefix != 0 {
 			s.affix(&fi.prefix, v.str)
 		}
-		if fi.suffix.nodes != nil {
+		if has&hasSuffix != 0 {
 			s.affix(&fi.suffix, v.str)
 		}
-		if fi.needFold {
+		if has&hasFold != 0 {
 			// Folded into the arena, not the fold scratch space: the hits
 			// below may probe second-level indexes, which fold values too.
 			start := len(s.arena)
@@ -212,31 +224,23 @@ func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 			}
 		}
 	case lkNumber:
-		if fi.nums != nil {
+		if has&hasNums != 0 {
 			s.hits(fi.nums[v.num])
 		}
-		if ri := &fi.ranges; ri.slots > 0 {
-			slot := ri.slot(v.num)
-			node, lo, hi := 1, 0, ri.slots-1
-			for {
-				if ps := ri.tree[node]; len(ps) > 0 {
-					s.hits(ps)
-				}
-				if lo == hi {
-					break
-				}
-				mid := (lo + hi) / 2
-				if slot <= mid {
-					node, hi = 2*node, mid
-				} else {
-					node, lo = 2*node+1, mid+1
-				}
+		if has&hasRanges != 0 {
+			ri := &fi.ranges
+			if slot := ri.slot(v.num); ri.flatOff != nil {
+				s.hits(ri.flat[ri.flatOff[slot]:ri.flatOff[slot+1]])
+			} else {
+				ri.walk(slot, s.hits)
 			}
 		}
 	case lkTrue, lkFalse, lkNull:
-		s.hits(fi.lits[v.kind-lkTrue])
+		if has&hasLits != 0 {
+			s.hits(fi.lits[v.kind-lkTrue])
+		}
 	}
-	if len(fi.present) > 0 {
+	if has&hasPresent != 0 {
 		s.hits(fi.present)
 	}
 }
@@ -265,7 +269,7 @@ func (s *matchState) evalChecks(checks []check) bool {
 			}
 			continue
 		}
-		if !c.test(&s.leaves[s.fieldHead[c.field]].leaf, &s.fold) {
+		if !c.test(s.matchers, &s.leaves[s.fieldHead[c.field]].leaf, &s.fold) {
 			return false // a value is there, so exists:false cannot help
 		}
 	}
