@@ -85,6 +85,21 @@ func TestTableRules(t *testing.T) {
 	if got := tb.Match([]byte(`not json`)); len(got) != 0 {
 		t.Errorf("Match(invalid) = %v", got)
 	}
+	// A rule is named once however many of its alternatives hold, with
+	// and without arrays in the event, and also when one alternative is
+	// checked for every event (exists:false alone).
+	tb, err = NewTable([]Rule{
+		{Name: "or", Pattern: MustCompile(`{"$or":[{"a":["1"]},{"b":["2"]},{"c":[{"exists":false}]}]}`)},
+		{Name: "or2", Pattern: MustCompile(`{"$or":[{"a":[{"prefix":"1"}]},{"a":[{"numeric":["=",1]}]},{"a":["1"]}]}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{`{"a":"1","b":"2"}`, `{"a":["1"],"b":["2",3]}`, `{"a":["1",1],"b":"2"}`} {
+		if got := tb.Match([]byte(ev)); strings.Join(got, ",") != "or,or2" {
+			t.Errorf("Match(%s) = %v, want [or or2]", ev, got)
+		}
+	}
 }
 
 // TestNonObjectEventsMatchNothing checks that only JSON objects are events:

@@ -22,8 +22,7 @@ type index struct {
 	nodes    int           // path nodes, for per-state stamps
 	fields   []*fieldIndex // by field id
 	alts     []altInfo
-	always   []posting // alternatives with nothing but exists:false: checked for every event
-	nrules   int
+	always   []posting  // alternatives with nothing but exists:false: checked for every event
 	checks   []check    // what postings leave to check, see posting
 	matchers []matcher  // the checks' matchers
 	subs     []subIndex // second-level indexes; subs[0] is unused
@@ -382,7 +381,7 @@ func (st fieldStats) hitRate(path string, m *matcher) (rate float64, indexable b
 }
 
 func buildIndex(rules []Rule) *index {
-	ix := &index{root: &pathNode{field: -1}, nodes: 1, nrules: len(rules)}
+	ix := &index{root: &pathNode{field: -1}, nodes: 1}
 	fieldOf := func(keys []string) int32 {
 		n := ix.root
 		for _, k := range keys {

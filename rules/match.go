@@ -23,13 +23,12 @@ type matchState struct {
 	arena      []byte // decoded strings that held escapes, and folded values being probed
 
 	// Candidates and results.
-	subs      []subIndex // the index's, for hits
-	checks    []check    // the index's, for hits
-	matchers  []matcher  // the index's, for checks
-	altStamp  []stamp
-	cands     []posting
-	ruleStamp []stamp
-	matched   []int32
+	subs     []subIndex // the index's, for hits
+	checks   []check    // the index's, for hits
+	matchers []matcher  // the index's, for checks
+	altStamp []stamp
+	cands    []posting
+	matched  []int32
 
 	// Evaluation of one alternative.
 	assign   []arrayPos // array positions the chosen values pin down
@@ -59,7 +58,6 @@ func newMatchState(ix *index) *matchState {
 		fieldStamp: make([]stamp, len(ix.fields)),
 		nodeSeen:   make([]uint32, ix.nodes),
 		altStamp:   make([]stamp, len(ix.alts)),
-		ruleStamp:  make([]stamp, ix.nrules),
 	}
 }
 
@@ -91,9 +89,6 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	for _, cands := range [2][]posting{s.cands, ix.always} {
 		for i := range cands {
 			c := &cands[i]
-			if s.ruleStamp[c.rule] == s.gen {
-				continue
-			}
 			var ok bool
 			if s.arrays == 0 {
 				ok = s.evalChecks(ix.checks[c.checks : c.checks+c.nchecks])
@@ -101,12 +96,16 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 				ok = s.eval(ix.alts[c.alt].conds)
 			}
 			if ok {
-				s.addRule(c.rule)
+				s.matched = append(s.matched, c.rule)
 			}
 		}
 	}
 	if len(s.matched) > 1 {
+		// A rule whose alternatives both hold is in twice. Finding that
+		// out here costs less than marking every matched rule: the marks
+		// are one more random read per hit.
 		slices.Sort(s.matched)
+		s.matched = slices.Compact(s.matched)
 	}
 	return s.matched
 }
@@ -116,7 +115,6 @@ func (s *matchState) reset(ix *index) {
 	if s.gen == 0 { // wrapped: old stamps could collide
 		clear(s.fieldStamp)
 		clear(s.altStamp)
-		clear(s.ruleStamp)
 		s.gen = 1
 	}
 	s.leaves = s.leaves[:0]
@@ -126,13 +124,6 @@ func (s *matchState) reset(ix *index) {
 	s.arrays = 0
 	s.cands = s.cands[:0]
 	s.matched = s.matched[:0]
-}
-
-func (s *matchState) addRule(r int32) {
-	if s.ruleStamp[r] != s.gen {
-		s.ruleStamp[r] = s.gen
-		s.matched = append(s.matched, r)
-	}
 }
 
 func (s *matchState) hits(ps []posting) {
@@ -152,12 +143,11 @@ func (s *matchState) hits(ps []posting) {
 			// elements of one array: the alternative is evaluated whole
 			// once every hit is in.
 			s.cands = append(s.cands, *p)
-		case s.ruleStamp[p.rule] == s.gen:
 		case p.sure || s.evalChecks(s.checks[p.checks:p.checks+p.nchecks]):
 			// Without arrays every value stands alone: what the hits that
 			// led here proved holds, and the rest is checked now, while the
 			// posting is at hand.
-			s.addRule(p.rule)
+			s.matched = append(s.matched, p.rule)
 		}
 	}
 }
