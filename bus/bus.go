@@ -128,14 +128,33 @@ type answerKey struct{}
 // with a redelivery delay. It is called at most once.
 type answerFunc func(ok bool, delay time.Duration)
 
+// answerCtx is the context of a message with a direct answer: one
+// allocation that carries f and answers once, where context.WithValue,
+// a guard flag and a guard closure took four per message.
+type answerCtx struct {
+	context.Context
+	answered atomic.Bool
+	f        answerFunc
+}
+
+// Value finds the answer under answerKey; other keys are the parent's.
+func (c *answerCtx) Value(key any) any {
+	if key == (answerKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// answer calls f the first time only.
+func (c *answerCtx) answer(ok bool, delay time.Duration) {
+	if c.answered.CompareAndSwap(false, true) {
+		c.f(ok, delay)
+	}
+}
+
 // withAnswer attaches f to ctx, guarded so that only the first answer counts.
 func withAnswer(ctx context.Context, f answerFunc) context.Context {
-	var once atomic.Bool
-	return context.WithValue(ctx, answerKey{}, answerFunc(func(ok bool, delay time.Duration) {
-		if once.CompareAndSwap(false, true) {
-			f(ok, delay)
-		}
-	}))
+	return &answerCtx{Context: ctx, f: f}
 }
 
 // Ack acknowledges m: the bus forgets it. Messages of a subscription with
@@ -144,8 +163,8 @@ func Ack(m *message.Message) {
 	if !m.Ack() {
 		return // already nacked
 	}
-	if f, ok := m.Context().Value(answerKey{}).(answerFunc); ok {
-		f(true, 0)
+	if c, ok := m.Context().Value(answerKey{}).(*answerCtx); ok {
+		c.answer(true, 0)
 	}
 }
 
@@ -154,8 +173,8 @@ func Nack(m *message.Message) {
 	if !m.Nack() {
 		return // already acked
 	}
-	if f, ok := m.Context().Value(answerKey{}).(answerFunc); ok {
-		f(false, RetryDelay(m))
+	if c, ok := m.Context().Value(answerKey{}).(*answerCtx); ok {
+		c.answer(false, RetryDelay(m))
 	}
 }
 
