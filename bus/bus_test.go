@@ -585,3 +585,18 @@ func TestEmbeddedClientAuth(t *testing.T) {
 	}
 	nc.Close()
 }
+
+// TestHeaderValuesApart checks that headers sharing one backing array stay
+// apart when one of them grows.
+func TestHeaderValuesApart(t *testing.T) {
+	h := newHeader(2)
+	h.set("A", "1")
+	h.set("B", "2")
+	h.Add("A", "3")
+	if got := h.Values("A"); len(got) != 2 || got[0] != "1" || got[1] != "3" {
+		t.Errorf("A = %q", got)
+	}
+	if got := h.Values("B"); len(got) != 1 || got[0] != "2" {
+		t.Errorf("B = %q, want [2]", got)
+	}
+}

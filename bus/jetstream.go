@@ -113,9 +113,10 @@ func (b *JetStream) Ping(ctx context.Context) error {
 // stores it once; a fresh UUID (FreshIDKey) travels in IDHeader instead,
 // which JetStream does not remember.
 func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
-	out := make([]Outgoing, len(msgs))
-	for i, m := range msgs {
-		out[i] = Outgoing{Topic: topic, Msg: m}
+	var buf [16]Outgoing // a PutEvents batch: no allocation
+	out := buf[:0]
+	for _, m := range msgs {
+		out = append(out, Outgoing{Topic: topic, Msg: m})
 	}
 	return b.PublishAll(out)
 }
@@ -131,31 +132,31 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 			return err
 		}
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(out))
+	var buf [16]jetstream.PubAckFuture // most calls: no allocation
+	futures := buf[:0]
 	for _, o := range out {
-		nm := nats.NewMsg(o.Topic)
-		nm.Data = o.Msg.Payload
-		for k, v := range o.Msg.Metadata {
-			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
-				continue
-			}
-			nm.Header.Set(k, v)
-		}
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
 		idHeader := nats.MsgIdHdr
 		if fresh(o.Msg) {
 			idHeader = IDHeader
 		}
-		nm.Header.Set(idHeader, o.Topic+" "+o.Msg.UUID)
-		f, err := b.js.PublishMsgAsync(nm)
+		h := newHeader(len(o.Msg.Metadata) + 1)
+		for k, v := range o.Msg.Metadata {
+			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
+				continue
+			}
+			h.set(k, v)
+		}
+		h.set(idHeader, o.Topic+" "+o.Msg.UUID)
+		f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: o.Topic, Data: o.Msg.Payload, Header: h.Header})
 		if err != nil {
 			return fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
 		}
 		futures = append(futures, f)
 	}
-	timeout := time.NewTimer(b.opts.PublishTimeout)
-	defer timeout.Stop()
+	timeout := getTimer(b.opts.PublishTimeout)
+	defer putTimer(timeout)
 	for i, f := range futures {
 		select {
 		case <-f.Ok():
@@ -166,6 +167,45 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		}
 	}
 	return nil
+}
+
+// header builds a nats.Header whose values share one backing array: one
+// allocation for all of them instead of one per header.
+type header struct {
+	nats.Header
+	vals []string
+}
+
+func newHeader(n int) header {
+	return header{Header: make(nats.Header, n), vals: make([]string, 0, n)}
+}
+
+// set is nats.Header.Set. Each value's capacity is its length, so that an
+// Add to one header copies instead of overwriting the next one's value.
+func (h *header) set(k, v string) {
+	h.vals = append(h.vals, v)
+	n := len(h.vals)
+	h.Header[k] = h.vals[n-1 : n : n]
+}
+
+// timers holds stopped acknowledgement timers: PublishAll runs on many
+// goroutines (HTTP handlers, router workers), and each call needs one
+// timer for as long as it waits.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// putTimer stops t and keeps it. Since Go 1.23 a stopped timer's channel
+// holds no stale tick, so the next Reset starts clean.
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
 }
 
 // IDHeader carries the UUID of a message published with FreshIDKey, in
