@@ -116,11 +116,34 @@ func str(field string, raw json.RawMessage) (string, error) {
 	if raw[0] != '"' {
 		return "", &typeError{field, "a string", kind(raw)}
 	}
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", &typeError{field, "a string", kind(raw)}
 	}
 	return s, nil
+}
+
+// plainString is the value of a JSON string without escapes, quotes or
+// control characters in valid UTF-8: its text between the quotes, which is
+// what json.Unmarshal makes of it with a decoder's allocations more. ok is
+// false for any other text.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // strs decodes a list of strings; null is nil.
