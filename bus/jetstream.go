@@ -41,6 +41,19 @@ type JetStream struct {
 	subs   map[*jsSub]struct{}
 	closed bool
 	acks   sync.WaitGroup // answers to the broker still to be sent
+
+	pubMu   sync.Mutex
+	waiting map[*nats.Msg]*pubWait // published, acknowledgement awaited
+}
+
+// pubWait is one PublishAll call waiting for its acknowledgements. They
+// come through the JetStream context's ack and error handlers, not
+// through each publish's PubAckFuture, whose Ok and Err channels cost four
+// allocations per message.
+type pubWait struct {
+	left int           // acknowledgements still to come; JetStream.pubMu
+	err  error         // the first failure; JetStream.pubMu
+	done chan struct{} // closed when left reaches 0 or on the first failure
 }
 
 var _ Bus = (*JetStream)(nil)
@@ -58,11 +71,15 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	js, err := jetstream.New(nc)
+	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
+		waiting: map[*nats.Msg]*pubWait{}}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
 	if err != nil {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	b := &JetStream{nc: nc, js: js, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose}
+	b.js = js
 	storage := jetstream.FileStorage
 	if opts.Memory {
 		storage = jetstream.MemoryStorage
@@ -132,8 +149,14 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 			return err
 		}
 	}
-	var buf [16]jetstream.PubAckFuture // most calls: no allocation
-	futures := buf[:0]
+	if len(out) == 0 {
+		return nil // nothing would close w.done
+	}
+	var buf [16]*nats.Msg // most calls: no allocation
+	msgs := buf[:0]
+	// Every message counts from the start: the first acknowledgement may
+	// come before the last message is sent.
+	w := &pubWait{left: len(out), done: make(chan struct{})}
 	for _, o := range out {
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
@@ -149,22 +172,67 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 			h.set(k, v)
 		}
 		h.set(idHeader, o.Topic+" "+o.Msg.UUID)
-		f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: o.Topic, Data: o.Msg.Payload, Header: h.Header})
-		if err != nil {
+		nm := &nats.Msg{Subject: o.Topic, Data: o.Msg.Payload, Header: h.Header}
+		// Waited for before it is sent: its acknowledgement may come first.
+		b.pubMu.Lock()
+		b.waiting[nm] = w
+		b.pubMu.Unlock()
+		msgs = append(msgs, nm)
+		if _, err := b.js.PublishMsgAsync(nm); err != nil {
+			_ = b.forget(w, msgs)
 			return fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
 		}
-		futures = append(futures, f)
 	}
 	timeout := getTimer(b.opts.PublishTimeout)
 	defer putTimer(timeout)
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("bus: publish to %s: %w", out[i].Topic, err)
-		case <-timeout.C:
-			return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", out[i].Topic, b.opts.PublishTimeout)
+	select {
+	case <-w.done:
+	case <-timeout.C:
+	}
+	return b.forget(w, msgs)
+}
+
+// answered records the broker's answer to a published message: nil for
+// stored, else why not. A message no longer waited for is ignored.
+func (b *JetStream) answered(m *nats.Msg, err error) {
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	w, ok := b.waiting[m]
+	if !ok {
+		return
+	}
+	delete(b.waiting, m)
+	switch {
+	case err != nil && w.err == nil:
+		w.err = fmt.Errorf("bus: publish to %s: %w", m.Subject, err)
+		close(w.done)
+	case err == nil && w.err == nil:
+		if w.left--; w.left == 0 {
+			close(w.done)
 		}
+	}
+}
+
+// forget stops waiting for msgs, whose PublishAll call (w) is returning,
+// and says how their publishing went: the first failure, else the first
+// message still unacknowledged, else nil.
+func (b *JetStream) forget(w *pubWait, msgs []*nats.Msg) error {
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	var late *nats.Msg
+	for _, nm := range msgs {
+		if _, ok := b.waiting[nm]; ok {
+			if late == nil {
+				late = nm
+			}
+			delete(b.waiting, nm)
+		}
+	}
+	switch {
+	case w.err != nil:
+		return w.err
+	case late != nil:
+		return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", late.Subject, b.opts.PublishTimeout)
 	}
 	return nil
 }
