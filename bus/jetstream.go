@@ -434,9 +434,11 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 		}
 	}
+	d := &jsDelivery{s: s, jm: jm, m: m}
 	release := func() {} // what answering the message frees
 	if s.direct {
-		m.SetContext(withAnswer(s.ctx, func(ok bool, delay time.Duration) { s.answer(jm, m, ok, delay) }))
+		d.answerCtx = answerCtx{Context: s.ctx, by: d}
+		m.SetContext(d)
 	} else {
 		ctx, cancel := context.WithCancel(s.ctx)
 		m.SetContext(ctx)
@@ -458,12 +460,23 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 		defer release()
 		select {
 		case <-m.Acked():
-			s.answer(jm, m, true, 0)
+			d.answer(true, 0)
 		case <-m.Nacked():
-			s.answer(jm, m, false, RetryDelay(m))
+			d.answer(false, RetryDelay(m))
 		}
 	}()
 }
+
+// jsDelivery is one delivered JetStream message and how to answer it; with
+// DirectAnswers, also the message's context.
+type jsDelivery struct {
+	answerCtx
+	s  *jsSub
+	jm jetstream.Msg
+	m  *message.Message
+}
+
+func (d *jsDelivery) answer(ok bool, delay time.Duration) { d.s.answer(d.jm, d.m, ok, delay) }
 
 // answer tells the broker the outcome of one message.
 func (s *jsSub) answer(jm jetstream.Msg, m *message.Message, ok bool, delay time.Duration) {

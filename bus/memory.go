@@ -192,19 +192,11 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			m.Metadata.Set(DeliveredKey, strconv.Itoa(mm.delivered))
 			m.Metadata.Set(TopicKey, mm.topic)
 			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
-			answer := func(ok bool, delay time.Duration) {
-				if !ok {
-					b.requeue(mm, delay, &inFlight)
-					return
-				}
-				b.mu.Lock()
-				inFlight--
-				b.cond.Broadcast()
-				b.mu.Unlock()
-			}
+			d := &memDelivery{b: b, mm: mm, inFlight: &inFlight}
 			release := func() {} // what answering the message frees
 			if opts.DirectAnswers {
-				m.SetContext(withAnswer(ctx, answer))
+				d.answerCtx = answerCtx{Context: ctx, by: d}
+				m.SetContext(d)
 			} else {
 				mctx, cancel := context.WithCancel(ctx)
 				m.SetContext(mctx)
@@ -226,14 +218,34 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 				defer release()
 				select {
 				case <-m.Acked():
-					answer(true, 0)
+					d.answer(true, 0)
 				case <-m.Nacked():
-					answer(false, RetryDelay(m))
+					d.answer(false, RetryDelay(m))
 				}
 			}()
 		}
 	}()
 	return out, nil
+}
+
+// memDelivery is one delivery of a queued message and how to answer it;
+// with DirectAnswers, also the message's context.
+type memDelivery struct {
+	answerCtx
+	b        *Memory
+	mm       *memMsg
+	inFlight *int // the subscription's messages delivered and not answered
+}
+
+func (d *memDelivery) answer(ok bool, delay time.Duration) {
+	if !ok {
+		d.b.requeue(d.mm, delay, d.inFlight)
+		return
+	}
+	d.b.mu.Lock()
+	*d.inFlight--
+	d.b.cond.Broadcast()
+	d.b.mu.Unlock()
 }
 
 // take removes the first message of a topic matching filter (a subject,
