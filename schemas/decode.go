@@ -3,9 +3,9 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/eventrouter/eventrouter/internal/jsontext"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tidwall/gjson"
 )
@@ -39,7 +39,7 @@ func decodeValue(r gjson.Result) any {
 	case gjson.Number:
 		return json.Number(r.Raw) // as UseNumber keeps it: the literal
 	case gjson.String:
-		return decodeString(r)
+		return jsontext.Unquote(r.Raw)
 	}
 	if r.IsArray() {
 		arr := make([]any, 0) // never nil, as encoding/json makes it
@@ -51,21 +51,8 @@ func decodeValue(r gjson.Result) any {
 	}
 	obj := map[string]any{}
 	r.ForEach(func(k, v gjson.Result) bool {
-		obj[decodeString(k)] = decodeValue(v) // a repeated key: the last wins, as in encoding/json
+		obj[jsontext.Unquote(k.Raw)] = decodeValue(v) // a repeated key: the last wins, as in encoding/json
 		return true
 	})
 	return obj
-}
-
-// decodeString is a string's text: a slice of the document unless it has
-// escapes, which encoding/json resolves (lone surrogates and all).
-func decodeString(r gjson.Result) string {
-	if strings.IndexByte(r.Raw, '\\') < 0 {
-		return r.Raw[1 : len(r.Raw)-1]
-	}
-	var s string
-	if err := json.Unmarshal([]byte(r.Raw), &s); err != nil {
-		return r.Str // not reached: the text is valid JSON
-	}
-	return s
 }

@@ -3,7 +3,9 @@
 package jsontext
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"strconv"
 	"unicode/utf8"
 )
@@ -23,6 +25,20 @@ func Clip(s string) string {
 		cut--
 	}
 	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
+// Unquote is the value of raw, a valid JSON string token: the text between
+// its quotes when it has no escapes, so no allocation; otherwise what
+// encoding/json makes of it (lone surrogates become U+FFFD).
+func Unquote(raw string) string {
+	if strings.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1]
+	}
+	var s string
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return raw[1 : len(raw)-1] // not a valid token: not reached
+	}
+	return s
 }
 
 // Kind names the JSON type of a raw value for error messages: "an object",

@@ -90,39 +90,45 @@ func parsePutEvents(body []byte) (entries []event.Entry, bad []*event.EntryError
 	return entries, bad, nil
 }
 
+// putEventsMembers are the members of a PutEventsRequestEntry that routerd
+// reads, in the order parsePutEventsEntry finds them.
+var putEventsMembers = [...]string{"Source", "DetailType", "Detail", "Resources", "EventBusName", "TraceHeader", "Time"}
+
 // parsePutEventsEntry decodes one PutEventsRequestEntry. err is a type
 // error (the request fails); bad refuses just this entry.
 func parsePutEventsEntry(raw json.RawMessage) (e event.Entry, bad *event.EntryError, err error) {
 	if isNull(raw) {
 		return e, nil, nil // every required member missing: Validate says which
 	}
-	var m map[string]json.RawMessage
-	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+	if raw[0] != '{' {
 		return e, nil, &typeError{"", "an object", kind(raw)}
 	}
-	if e.Source, err = str("Source", m["Source"]); err != nil {
+	// raw is valid JSON: the whole body decoded.
+	var m [len(putEventsMembers)]json.RawMessage
+	members(raw, putEventsMembers[:], m[:])
+	if e.Source, err = str("Source", m[0]); err != nil {
 		return e, nil, err
 	}
-	if e.DetailType, err = str("DetailType", m["DetailType"]); err != nil {
+	if e.DetailType, err = str("DetailType", m[1]); err != nil {
 		return e, nil, err
 	}
-	detail, err := str("Detail", m["Detail"])
+	detail, err := str("Detail", m[2])
 	if err != nil {
 		return e, nil, err
 	}
 	e.Detail = json.RawMessage(detail)
-	if e.Resources, err = strs("Resources", m["Resources"]); err != nil {
+	if e.Resources, err = strs("Resources", m[3]); err != nil {
 		return e, nil, err
 	}
-	bus, err := str("EventBusName", m["EventBusName"])
+	bus, err := str("EventBusName", m[4])
 	if err != nil {
 		return e, nil, err
 	}
 	// TraceHeader is X-Ray's; routerd does not trace, so it is dropped.
-	if _, err = str("TraceHeader", m["TraceHeader"]); err != nil {
+	if _, err = str("TraceHeader", m[5]); err != nil {
 		return e, nil, err
 	}
-	if t := m["Time"]; !isNull(t) {
+	if t := m[6]; !isNull(t) {
 		switch {
 		case t[0] == '"':
 			// Not what AWS sends, but what people write by hand.
