@@ -5,8 +5,8 @@ package jsontext
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -28,10 +28,11 @@ func Clip(s string) string {
 }
 
 // Unquote is the value of raw, a valid JSON string token: the text between
-// its quotes when it has no escapes, so no allocation; otherwise what
-// encoding/json makes of it (lone surrogates become U+FFFD).
+// its quotes when it has no escapes and is valid UTF-8, so no allocation;
+// otherwise what encoding/json makes of it (U+FFFD for lone surrogates and
+// invalid bytes).
 func Unquote(raw string) string {
-	if strings.IndexByte(raw, '\\') < 0 {
+	if strings.IndexByte(raw, '\\') < 0 && utf8.ValidString(raw) {
 		return raw[1 : len(raw)-1]
 	}
 	var s string
@@ -39,6 +40,62 @@ func Unquote(raw string) string {
 		return raw[1 : len(raw)-1] // not a valid token: not reached
 	}
 	return s
+}
+
+// AppendUnquote appends to dst the value of the JSON string token raw, the
+// same bytes json.Unmarshal makes of it, and reports whether raw is one.
+// Text with \u escapes or invalid UTF-8 (which encoding/json turns into
+// U+FFFD) goes through json.Unmarshal; the rest is unescaped here, in one
+// pass with no allocation beyond dst's growth.
+func AppendUnquote(dst, raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return dst, false
+	}
+	start := len(dst)
+	in := raw[1 : len(raw)-1]
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		switch {
+		case c == '"' || c < 0x20:
+			return dst[:start], false
+		case c != '\\':
+			dst = append(dst, c)
+			continue
+		}
+		if i++; i == len(in) {
+			return dst[:start], false
+		}
+		switch e := in[i]; e {
+		case '"', '\\', '/':
+			dst = append(dst, e)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			return appendUnmarshaled(dst[:start], raw)
+		default:
+			return dst[:start], false
+		}
+	}
+	if !utf8.Valid(dst[start:]) {
+		return appendUnmarshaled(dst[:start], raw)
+	}
+	return dst, true
+}
+
+func appendUnmarshaled(dst, raw []byte) ([]byte, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return dst, false
+	}
+	return append(dst, s...), true
 }
 
 // Kind names the JSON type of a raw value for error messages: "an object",

@@ -112,11 +112,9 @@ func parsePutEventsEntry(raw json.RawMessage) (e event.Entry, bad *event.EntryEr
 	if e.DetailType, err = str("DetailType", m[1]); err != nil {
 		return e, nil, err
 	}
-	detail, err := str("Detail", m[2])
-	if err != nil {
+	if e.Detail, err = strBytes("Detail", m[2]); err != nil {
 		return e, nil, err
 	}
-	e.Detail = json.RawMessage(detail)
 	if e.Resources, err = strs("Resources", m[3]); err != nil {
 		return e, nil, err
 	}

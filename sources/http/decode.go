@@ -112,20 +112,30 @@ func under(parent string, err error) string {
 
 // str decodes a string member; null is "".
 func str(field string, raw json.RawMessage) (string, error) {
+	var buf [128]byte // most members fit: the string is the one allocation
+	b, err := appendStr(buf[:0], field, raw)
+	return string(b), err
+}
+
+// strBytes is str for a member wanted as bytes (a PutEvents Detail): one
+// copy of it, not two.
+func strBytes(field string, raw json.RawMessage) ([]byte, error) {
+	return appendStr(make([]byte, 0, len(raw)), field, raw)
+}
+
+// appendStr appends the value of a string member to dst.
+func appendStr(dst []byte, field string, raw json.RawMessage) ([]byte, error) {
 	if isNull(raw) {
-		return "", nil
+		return dst, nil
 	}
 	if raw[0] != '"' {
-		return "", &typeError{field, "a string", kind(raw)}
+		return nil, &typeError{field, "a string", kind(raw)}
 	}
-	if s, ok := plainString(raw); ok {
-		return s, nil
+	b, ok := jsontext.AppendUnquote(dst, raw)
+	if !ok {
+		return nil, &typeError{field, "a string", kind(raw)}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", &typeError{field, "a string", kind(raw)}
-	}
-	return s, nil
+	return b, nil
 }
 
 // members finds the named members of obj, a valid JSON object, as
@@ -142,26 +152,6 @@ func members(obj []byte, names []string, vals []json.RawMessage) {
 		}
 		return true
 	})
-}
-
-// plainString is the value of a JSON string without escapes, quotes or
-// control characters in valid UTF-8: its text between the quotes, which is
-// what json.Unmarshal makes of it with a decoder's allocations more. ok is
-// false for any other text.
-func plainString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
-	}
-	in := raw[1 : len(raw)-1]
-	for _, c := range in {
-		if c == '"' || c == '\\' || c < 0x20 {
-			return "", false
-		}
-	}
-	if !utf8.Valid(in) {
-		return "", false
-	}
-	return string(in), true
 }
 
 // strs decodes a list of strings; null is nil.

@@ -99,24 +99,6 @@ func checkAnswer(t *testing.T, h *harness, status int, body []byte, entriesStatu
 	}
 }
 
-// FuzzPlainString holds str's shortcut to json.Unmarshal: the same string
-// wherever it applies.
-func FuzzPlainString(f *testing.F) {
-	for _, s := range []string{`"abc"`, `""`, `"a\"b"`, `"a"b"`, `"é"`, "\"\xff\"", "\"a\tb\"", `"\u00e9"`, `"`, `x`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		got, ok := plainString(raw)
-		if !ok {
-			return
-		}
-		var want string
-		if err := json.Unmarshal(raw, &want); err != nil || got != want {
-			t.Fatalf("%q: plainString %q, json.Unmarshal %q (%v)", raw, got, want, err)
-		}
-	})
-}
-
 // FuzzMembers holds members to json.Unmarshal into a map of raw members.
 func FuzzMembers(f *testing.F) {
 	for _, s := range []string{
