@@ -590,9 +590,10 @@ func TestEmbeddedClientAuth(t *testing.T) {
 // TestHeaderValuesApart checks that headers sharing one backing array stay
 // apart when one of them grows.
 func TestHeaderValuesApart(t *testing.T) {
-	h := newHeader(2)
-	h.set("A", "1")
-	h.set("B", "2")
+	om := newOutMsg("deliver.x", nil, 2)
+	om.setHeader("A", "1")
+	om.setHeader("B", "2")
+	h := om.Header
 	h.Add("A", "3")
 	if got := h.Values("A"); len(got) != 2 || got[0] != "1" || got[1] != "3" {
 		t.Errorf("A = %q", got)

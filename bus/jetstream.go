@@ -164,15 +164,15 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		if fresh(o.Msg) {
 			idHeader = IDHeader
 		}
-		h := newHeader(len(o.Msg.Metadata) + 1)
+		om := newOutMsg(o.Topic, o.Msg.Payload, len(o.Msg.Metadata)+1)
 		for k, v := range o.Msg.Metadata {
 			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
 				continue
 			}
-			h.set(k, v)
+			om.setHeader(k, v)
 		}
-		h.set(idHeader, o.Topic+" "+o.Msg.UUID)
-		nm := &nats.Msg{Subject: o.Topic, Data: o.Msg.Payload, Header: h.Header}
+		om.setHeader(idHeader, o.Topic+" "+o.Msg.UUID)
+		nm := &om.Msg
 		// Waited for before it is sent: its acknowledgement may come first.
 		b.pubMu.Lock()
 		b.waiting[nm] = w
@@ -237,23 +237,32 @@ func (b *JetStream) forget(w *pubWait, msgs []*nats.Msg) error {
 	return nil
 }
 
-// header builds a nats.Header whose values share one backing array: one
-// allocation for all of them instead of one per header.
-type header struct {
-	nats.Header
+// outMsg is a message as PublishAll sends it: the NATS message and the
+// backing array its header values share, one allocation for both where
+// there was one per header and one for the message. Messages of the
+// router, ingest and DLQ have at most four headers.
+type outMsg struct {
+	nats.Msg
+	room [4]string
 	vals []string
 }
 
-func newHeader(n int) header {
-	return header{Header: make(nats.Header, n), vals: make([]string, 0, n)}
+func newOutMsg(topic string, payload []byte, headers int) *outMsg {
+	om := &outMsg{Msg: nats.Msg{Subject: topic, Data: payload, Header: make(nats.Header, headers)}}
+	om.vals = om.room[:0]
+	if headers > len(om.room) {
+		om.vals = make([]string, 0, headers)
+	}
+	return om
 }
 
-// set is nats.Header.Set. Each value's capacity is its length, so that an
-// Add to one header copies instead of overwriting the next one's value.
-func (h *header) set(k, v string) {
-	h.vals = append(h.vals, v)
-	n := len(h.vals)
-	h.Header[k] = h.vals[n-1 : n : n]
+// setHeader is nats.Header.Set. Each value's capacity is its length, so
+// that an Add to one header copies instead of overwriting the next one's
+// value.
+func (om *outMsg) setHeader(k, v string) {
+	om.vals = append(om.vals, v)
+	n := len(om.vals)
+	om.Header[k] = om.vals[n-1 : n : n]
 }
 
 // timers holds stopped acknowledgement timers: PublishAll runs on many
