@@ -98,6 +98,74 @@ func appendUnmarshaled(dst, raw []byte) ([]byte, bool) {
 	return append(dst, s...), true
 }
 
+// Members calls f with each member of obj, a valid JSON object (as
+// json.Valid checks it) with nothing around it: the name as its raw token,
+// quotes and escapes included, and the value as its raw text, both slices
+// of obj. Nothing is copied; text that is not valid JSON is not supported.
+func Members(obj []byte, f func(name, value []byte)) {
+	for i := skipSpace(obj, 1); obj[i] != '}'; {
+		end := valueEnd(obj, i)
+		name := obj[i:end]
+		i = skipSpace(obj, skipSpace(obj, end)+1) // past the colon
+		end = valueEnd(obj, i)
+		f(name, obj[i:end])
+		if i = skipSpace(obj, end); obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+}
+
+// Elements calls f with each element of arr, a valid JSON array with
+// nothing around it, as a slice of arr.
+func Elements(arr []byte, f func(value []byte)) {
+	for i := skipSpace(arr, 1); arr[i] != ']'; {
+		end := valueEnd(arr, i)
+		f(arr[i:end])
+		if i = skipSpace(arr, end); arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+}
+
+// skipSpace is the index of the first byte from i on that is not JSON
+// whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd is the index just past the valid JSON value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	case '{', '[':
+		for depth := 0; ; i++ {
+			switch b[i] {
+			case '"':
+				i = valueEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++ // a number, true, false or null
+	}
+	return i
+}
+
 // Kind names the JSON type of a raw value for error messages: "an object",
 // "an array", "a string", "a boolean", "null", "a number", or "nothing".
 func Kind(raw []byte) string {

@@ -48,3 +48,53 @@ func FuzzAppendUnquote(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMembers holds Members and Elements to json.Unmarshal into a map and
+// a slice of raw values: the same values, the last of a repeated name
+// winning.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":"x\"y","c":{"d":[1,{"e":"]}"}]},"a":[true,false,null],"f":-1.5e3}`,
+		` { "a" : 1 , "b" : [ ] , "c" : { } } `, `{}`, `[]`, `[1,"a",{"b":[2]},[3]]`, `{"\u0061":"\\"}`, `"x"`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		text = []byte(strings.Trim(string(text), " \t\r\n"))
+		if !json.Valid(text) {
+			return
+		}
+		switch text[0] {
+		case '{':
+			var want map[string]json.RawMessage
+			if err := json.Unmarshal(text, &want); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]json.RawMessage{}
+			Members(text, func(name, value []byte) { got[Unquote(string(name))] = value })
+			if len(got) != len(want) {
+				t.Fatalf("%q: %d members, json.Unmarshal %d", text, len(got), len(want))
+			}
+			for k, v := range want {
+				if string(got[k]) != string(v) {
+					t.Fatalf("%q: %q = %q, json.Unmarshal %q", text, k, got[k], v)
+				}
+			}
+		case '[':
+			var want []json.RawMessage
+			if err := json.Unmarshal(text, &want); err != nil {
+				t.Fatal(err)
+			}
+			var got []json.RawMessage
+			Elements(text, func(value []byte) { got = append(got, value) })
+			if len(got) != len(want) {
+				t.Fatalf("%q: %d elements, json.Unmarshal %d", text, len(got), len(want))
+			}
+			for i := range want {
+				if string(got[i]) != string(want[i]) {
+					t.Fatalf("%q: [%d] = %q, json.Unmarshal %q", text, i, got[i], want[i])
+				}
+			}
+		}
+	})
+}

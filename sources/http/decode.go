@@ -1,6 +1,7 @@
 package httpsrc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/eventrouter/eventrouter/event"
-	"github.com/tidwall/gjson"
 )
 
 // MaxDetailDepth is the deepest nesting accepted in an event's detail (and
@@ -138,20 +138,35 @@ func appendStr(dst []byte, field string, raw json.RawMessage) ([]byte, error) {
 	return b, nil
 }
 
-// members finds the named members of obj, a valid JSON object, as
-// json.Unmarshal into a map[string]json.RawMessage would: names compare
-// exactly, the last of a repeated member wins, a missing one is nil. The
-// values are slices of obj: one allocation in all, where the map took one
-// per member and a copy of each value.
+// members finds the named members of obj, a valid JSON object with
+// nothing around it, as json.Unmarshal into a map[string]json.RawMessage
+// would: names compare exactly, the last of a repeated member wins, a
+// missing one is nil. The values are slices of obj, where the map took an
+// allocation per member and a copy of each value.
 func members(obj []byte, names []string, vals []json.RawMessage) {
 	clear(vals)
-	// obj starts with '{', so the indexes gjson gives are offsets in obj.
-	gjson.Parse(string(obj)).ForEach(func(k, v gjson.Result) bool {
-		if i := slices.Index(names, jsontext.Unquote(k.Raw)); i >= 0 {
-			vals[i] = obj[v.Index : v.Index+len(v.Raw)]
+	jsontext.Members(obj, func(raw, value []byte) {
+		var buf [64]byte
+		name, _ := jsontext.AppendUnquote(buf[:0], raw)
+		if i := slices.Index(names, string(name)); i >= 0 {
+			vals[i] = value
 		}
-		return true
 	})
+}
+
+// decodeMembers is decodeBody for a body that must be a JSON object of
+// which only the named members matter: they land in vals as members finds
+// them. A body that is not a valid JSON object gets decodeBody's answer
+// (for null: none, and no members).
+func decodeMembers(body []byte, names []string, vals []json.RawMessage) *apiError {
+	clear(vals)
+	obj := bytes.Trim(body, " \t\r\n")
+	if len(obj) == 0 || obj[0] != '{' || !utf8.Valid(obj) || !json.Valid(obj) {
+		var m map[string]json.RawMessage
+		return decodeBody(body, &m)
+	}
+	members(obj, names, vals)
+	return nil
 }
 
 // strs decodes a list of strings; null is nil.
