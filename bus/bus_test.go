@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -584,4 +585,52 @@ func TestEmbeddedClientAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
+}
+
+// TestHeaderValuesApart checks that headers sharing one backing array stay
+// apart when one of them grows.
+func TestHeaderValuesApart(t *testing.T) {
+	om := newOutMsg("deliver.x", nil, 2)
+	om.setHeader("A", "1")
+	om.setHeader("B", "2")
+	h := om.Header
+	h.Add("A", "3")
+	if got := h.Values("A"); len(got) != 2 || got[0] != "1" || got[1] != "3" {
+		t.Errorf("A = %q", got)
+	}
+	if got := h.Values("B"); len(got) != 1 || got[0] != "2" {
+		t.Errorf("B = %q, want [2]", got)
+	}
+}
+
+// TestPublishRefused checks that a JetStream publish the broker refuses
+// (no stream takes the subject any more) fails at once, naming its topic,
+// and that the bus then publishes again; and that publishing nothing
+// returns at once.
+func TestPublishRefused(t *testing.T) {
+	b := newEmbedded(t, t.TempDir())
+	ctx := context.Background()
+	start := time.Now()
+	if err := b.PublishAll(nil); err != nil || time.Since(start) > time.Second {
+		t.Fatalf("PublishAll(nil): %v after %s", err, time.Since(start))
+	}
+	if err := b.JetStreamContext().DeleteStream(ctx, "DLQ"); err != nil {
+		t.Fatal(err)
+	}
+	err := b.PublishAll([]Outgoing{
+		{Topic: "deliver.ok", Msg: message.NewMessage("a", []byte(`{}`))},
+		{Topic: "dlq.gone", Msg: message.NewMessage("b", []byte(`{}`))},
+	})
+	if err == nil || !strings.Contains(err.Error(), "publish to dlq.gone") || time.Since(start) > 5*time.Second {
+		t.Fatalf("publish to a deleted stream: %v after %s", err, time.Since(start))
+	}
+	if err := b.Publish("deliver.ok", message.NewMessage("c", []byte(`{}`))); err != nil {
+		t.Fatalf("publish after a refusal: %v", err)
+	}
+	b.pubMu.Lock()
+	left := len(b.waiting)
+	b.pubMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d messages still waited for", left)
+	}
 }

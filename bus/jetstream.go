@@ -41,6 +41,19 @@ type JetStream struct {
 	subs   map[*jsSub]struct{}
 	closed bool
 	acks   sync.WaitGroup // answers to the broker still to be sent
+
+	pubMu   sync.Mutex
+	waiting map[*nats.Msg]*pubWait // published, acknowledgement awaited
+}
+
+// pubWait is one PublishAll call waiting for its acknowledgements. They
+// come through the JetStream context's ack and error handlers, not
+// through each publish's PubAckFuture, whose Ok and Err channels cost four
+// allocations per message.
+type pubWait struct {
+	left int           // acknowledgements still to come; JetStream.pubMu
+	err  error         // the first failure; JetStream.pubMu
+	done chan struct{} // closed when left reaches 0 or on the first failure
 }
 
 var _ Bus = (*JetStream)(nil)
@@ -58,11 +71,15 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	js, err := jetstream.New(nc)
+	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
+		waiting: map[*nats.Msg]*pubWait{}}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
 	if err != nil {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	b := &JetStream{nc: nc, js: js, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose}
+	b.js = js
 	storage := jetstream.FileStorage
 	if opts.Memory {
 		storage = jetstream.MemoryStorage
@@ -113,9 +130,10 @@ func (b *JetStream) Ping(ctx context.Context) error {
 // stores it once; a fresh UUID (FreshIDKey) travels in IDHeader instead,
 // which JetStream does not remember.
 func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
-	out := make([]Outgoing, len(msgs))
-	for i, m := range msgs {
-		out[i] = Outgoing{Topic: topic, Msg: m}
+	var buf [16]Outgoing // a PutEvents batch: no allocation
+	out := buf[:0]
+	for _, m := range msgs {
+		out = append(out, Outgoing{Topic: topic, Msg: m})
 	}
 	return b.PublishAll(out)
 }
@@ -131,41 +149,140 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 			return err
 		}
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(out))
+	if len(out) == 0 {
+		return nil // nothing would close w.done
+	}
+	var buf [16]*nats.Msg // most calls: no allocation
+	msgs := buf[:0]
+	// Every message counts from the start: the first acknowledgement may
+	// come before the last message is sent.
+	w := &pubWait{left: len(out), done: make(chan struct{})}
 	for _, o := range out {
-		nm := nats.NewMsg(o.Topic)
-		nm.Data = o.Msg.Payload
-		for k, v := range o.Msg.Metadata {
-			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
-				continue
-			}
-			nm.Header.Set(k, v)
-		}
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
 		idHeader := nats.MsgIdHdr
 		if fresh(o.Msg) {
 			idHeader = IDHeader
 		}
-		nm.Header.Set(idHeader, o.Topic+" "+o.Msg.UUID)
-		f, err := b.js.PublishMsgAsync(nm)
-		if err != nil {
+		om := newOutMsg(o.Topic, o.Msg.Payload, len(o.Msg.Metadata)+1)
+		for k, v := range o.Msg.Metadata {
+			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
+				continue
+			}
+			om.setHeader(k, v)
+		}
+		om.setHeader(idHeader, o.Topic+" "+o.Msg.UUID)
+		nm := &om.Msg
+		// Waited for before it is sent: its acknowledgement may come first.
+		b.pubMu.Lock()
+		b.waiting[nm] = w
+		b.pubMu.Unlock()
+		msgs = append(msgs, nm)
+		if _, err := b.js.PublishMsgAsync(nm); err != nil {
+			_ = b.forget(w, msgs)
 			return fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
 		}
-		futures = append(futures, f)
 	}
-	timeout := time.NewTimer(b.opts.PublishTimeout)
-	defer timeout.Stop()
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("bus: publish to %s: %w", out[i].Topic, err)
-		case <-timeout.C:
-			return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", out[i].Topic, b.opts.PublishTimeout)
+	timeout := getTimer(b.opts.PublishTimeout)
+	defer putTimer(timeout)
+	select {
+	case <-w.done:
+	case <-timeout.C:
+	}
+	return b.forget(w, msgs)
+}
+
+// answered records the broker's answer to a published message: nil for
+// stored, else why not. A message no longer waited for is ignored.
+func (b *JetStream) answered(m *nats.Msg, err error) {
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	w, ok := b.waiting[m]
+	if !ok {
+		return
+	}
+	delete(b.waiting, m)
+	switch {
+	case err != nil && w.err == nil:
+		w.err = fmt.Errorf("bus: publish to %s: %w", m.Subject, err)
+		close(w.done)
+	case err == nil && w.err == nil:
+		if w.left--; w.left == 0 {
+			close(w.done)
 		}
 	}
+}
+
+// forget stops waiting for msgs, whose PublishAll call (w) is returning,
+// and says how their publishing went: the first failure, else the first
+// message still unacknowledged, else nil.
+func (b *JetStream) forget(w *pubWait, msgs []*nats.Msg) error {
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	var late *nats.Msg
+	for _, nm := range msgs {
+		if _, ok := b.waiting[nm]; ok {
+			if late == nil {
+				late = nm
+			}
+			delete(b.waiting, nm)
+		}
+	}
+	switch {
+	case w.err != nil:
+		return w.err
+	case late != nil:
+		return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", late.Subject, b.opts.PublishTimeout)
+	}
 	return nil
+}
+
+// outMsg is a message as PublishAll sends it: the NATS message and the
+// backing array its header values share, one allocation for both where
+// there was one per header and one for the message. Messages of the
+// router, ingest and DLQ have at most four headers.
+type outMsg struct {
+	nats.Msg
+	room [4]string
+	vals []string
+}
+
+func newOutMsg(topic string, payload []byte, headers int) *outMsg {
+	om := &outMsg{Msg: nats.Msg{Subject: topic, Data: payload, Header: make(nats.Header, headers)}}
+	om.vals = om.room[:0]
+	if headers > len(om.room) {
+		om.vals = make([]string, 0, headers)
+	}
+	return om
+}
+
+// setHeader is nats.Header.Set. Each value's capacity is its length, so
+// that an Add to one header copies instead of overwriting the next one's
+// value.
+func (om *outMsg) setHeader(k, v string) {
+	om.vals = append(om.vals, v)
+	n := len(om.vals)
+	om.Header[k] = om.vals[n-1 : n : n]
+}
+
+// timers holds stopped acknowledgement timers: PublishAll runs on many
+// goroutines (HTTP handlers, router workers), and each call needs one
+// timer for as long as it waits.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// putTimer stops t and keeps it. Since Go 1.23 a stopped timer's channel
+// holds no stale tick, so the next Reset starts clean.
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
 }
 
 // IDHeader carries the UUID of a message published with FreshIDKey, in
@@ -326,9 +443,11 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 		}
 	}
+	d := &jsDelivery{s: s, jm: jm, m: m}
 	release := func() {} // what answering the message frees
 	if s.direct {
-		m.SetContext(withAnswer(s.ctx, func(ok bool, delay time.Duration) { s.answer(jm, m, ok, delay) }))
+		d.answerCtx = answerCtx{Context: s.ctx, by: d}
+		m.SetContext(d)
 	} else {
 		ctx, cancel := context.WithCancel(s.ctx)
 		m.SetContext(ctx)
@@ -350,12 +469,23 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 		defer release()
 		select {
 		case <-m.Acked():
-			s.answer(jm, m, true, 0)
+			d.answer(true, 0)
 		case <-m.Nacked():
-			s.answer(jm, m, false, RetryDelay(m))
+			d.answer(false, RetryDelay(m))
 		}
 	}()
 }
+
+// jsDelivery is one delivered JetStream message and how to answer it; with
+// DirectAnswers, also the message's context.
+type jsDelivery struct {
+	answerCtx
+	s  *jsSub
+	jm jetstream.Msg
+	m  *message.Message
+}
+
+func (d *jsDelivery) answer(ok bool, delay time.Duration) { d.s.answer(d.jm, d.m, ok, delay) }
 
 // answer tells the broker the outcome of one message.
 func (s *jsSub) answer(jm jetstream.Msg, m *message.Message, ok bool, delay time.Duration) {

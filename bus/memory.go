@@ -42,7 +42,7 @@ type memMsg struct {
 	topic     string
 	uuid      string
 	payload   []byte
-	metadata  map[string]string
+	metadata  []string // keys and values in turn: one allocation, where a map took two
 	delivered int
 	stored    time.Time
 }
@@ -112,12 +112,12 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 			t.seen[m.UUID] = now
 			t.order = append(t.order, seenID{m.UUID, now})
 		}
-		md := make(map[string]string, len(m.Metadata))
+		md := make([]string, 0, 2*len(m.Metadata))
 		for k, v := range m.Metadata {
-			md[k] = v
+			if k != RetryDelayKey && k != FreshIDKey {
+				md = append(md, k, v)
+			}
 		}
-		delete(md, RetryDelayKey)
-		delete(md, FreshIDKey)
 		b.seq++
 		t.queue = append(t.queue, &memMsg{seq: b.seq, topic: topic, uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
 	}
@@ -186,25 +186,17 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			b.mu.Unlock()
 
 			m := message.NewMessage(mm.uuid, mm.payload)
-			for k, v := range mm.metadata {
-				m.Metadata.Set(k, v)
+			for i := 0; i < len(mm.metadata); i += 2 {
+				m.Metadata.Set(mm.metadata[i], mm.metadata[i+1])
 			}
 			m.Metadata.Set(DeliveredKey, strconv.Itoa(mm.delivered))
 			m.Metadata.Set(TopicKey, mm.topic)
 			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
-			answer := func(ok bool, delay time.Duration) {
-				if !ok {
-					b.requeue(mm, delay, &inFlight)
-					return
-				}
-				b.mu.Lock()
-				inFlight--
-				b.cond.Broadcast()
-				b.mu.Unlock()
-			}
+			d := &memDelivery{b: b, mm: mm, inFlight: &inFlight}
 			release := func() {} // what answering the message frees
 			if opts.DirectAnswers {
-				m.SetContext(withAnswer(ctx, answer))
+				d.answerCtx = answerCtx{Context: ctx, by: d}
+				m.SetContext(d)
 			} else {
 				mctx, cancel := context.WithCancel(ctx)
 				m.SetContext(mctx)
@@ -226,14 +218,34 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 				defer release()
 				select {
 				case <-m.Acked():
-					answer(true, 0)
+					d.answer(true, 0)
 				case <-m.Nacked():
-					answer(false, RetryDelay(m))
+					d.answer(false, RetryDelay(m))
 				}
 			}()
 		}
 	}()
 	return out, nil
+}
+
+// memDelivery is one delivery of a queued message and how to answer it;
+// with DirectAnswers, also the message's context.
+type memDelivery struct {
+	answerCtx
+	b        *Memory
+	mm       *memMsg
+	inFlight *int // the subscription's messages delivered and not answered
+}
+
+func (d *memDelivery) answer(ok bool, delay time.Duration) {
+	if !ok {
+		d.b.requeue(d.mm, delay, d.inFlight)
+		return
+	}
+	d.b.mu.Lock()
+	*d.inFlight--
+	d.b.cond.Broadcast()
+	d.b.mu.Unlock()
 }
 
 // take removes the first message of a topic matching filter (a subject,

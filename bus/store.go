@@ -127,8 +127,8 @@ func (b *Memory) List(_ context.Context, topic string, limit int) ([]Kept, int, 
 			break
 		}
 		md := map[string]string{}
-		for k, v := range mm.metadata {
-			md[k] = v
+		for i := 0; i < len(mm.metadata); i += 2 {
+			md[mm.metadata[i]] = mm.metadata[i+1]
 		}
 		out = append(out, Kept{Seq: mm.seq, UUID: mm.uuid, Payload: mm.payload, Metadata: md, Stored: mm.stored})
 	}

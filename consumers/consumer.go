@@ -256,7 +256,11 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 	id, rule, attempt := d.ID, d.Rule, d.Attempt
 	if err == nil {
 		c.m.success(c.name, c.now().Sub(ingested))
-		c.log.Debug("delivered", "event_id", id, "rule", rule, "attempt", attempt, "took", took)
+		// Guarded: the arguments alone cost allocations on every delivery
+		// even when debug logging is off.
+		if c.log.Enabled(context.Background(), slog.LevelDebug) {
+			c.log.Debug("delivered", "event_id", id, "rule", rule, "attempt", attempt, "took", took)
+		}
 		bus.Ack(m)
 		return
 	}

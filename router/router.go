@@ -45,8 +45,17 @@ type Routes struct {
 }
 
 type busRoutes struct {
-	table   *rules.Table
-	targets map[string][]string // rule name → consumers
+	table     *rules.Table
+	targets   map[string][]target // rule name → consumers
+	consumers int                 // distinct consumers of the bus's rules
+}
+
+// target is a consumer of a rule, with its queue's topic made once per table
+// instead of once per delivery, and its number on the bus (0, 1, …) for a
+// worker's scratch.seen.
+type target struct {
+	consumer, topic string
+	id              int
 }
 
 // NewRoutes builds the table. Rules without a bus are on the default bus.
@@ -60,12 +69,23 @@ func NewRoutes(rs []Rule) (*Routes, error) {
 	}
 	routes := &Routes{buses: map[string]*busRoutes{}}
 	for name, list := range byBus {
-		br := &busRoutes{targets: map[string][]string{}}
+		br := &busRoutes{targets: map[string][]target{}}
+		ids := map[string]int{}
 		var trs []rules.Rule
 		for _, r := range list {
 			trs = append(trs, rules.Rule{Name: r.Name, Pattern: r.Pattern})
-			br.targets[r.Name] = r.Targets
+			ts := make([]target, len(r.Targets))
+			for i, c := range r.Targets {
+				id, ok := ids[c]
+				if !ok {
+					id = len(ids)
+					ids[c] = id
+				}
+				ts[i] = target{consumer: c, topic: bus.DeliverTopic(c), id: id}
+			}
+			br.targets[r.Name] = ts
 		}
+		br.consumers = len(ids)
 		t, err := rules.NewTable(trs)
 		if err != nil {
 			return nil, fmt.Errorf("router: bus %s: %w", name, err)
@@ -153,9 +173,9 @@ func (r *Router) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]string, 0, 16)
+			var s scratch
 			for m := range ch {
-				buf = r.handle(m, buf[:0])
+				r.handle(m, &s)
 			}
 		}()
 	}
@@ -163,60 +183,98 @@ func (r *Router) Run(ctx context.Context) error {
 	return nil
 }
 
+// scratch is a routing worker's space for handle, reused event after
+// event so that routing one allocates only the messages it sends.
+type scratch struct {
+	matches []string
+	groups  []group // the event's consumers, in order of first match
+	seen    []int   // target id → 1 + its group's index; 0: none yet
+	out     []bus.Outgoing
+}
+
+// group is one consumer of an event and the rules that chose it.
+type group struct {
+	target
+	rules []string
+}
+
+// group gathers the matched rules by consumer into s.groups.
+func (s *scratch) group(br *busRoutes) {
+	if len(s.seen) < br.consumers {
+		s.seen = make([]int, br.consumers)
+	}
+	gs := s.groups[:0]
+	for _, rule := range s.matches {
+		for _, t := range br.targets[rule] {
+			i := s.seen[t.id] - 1
+			if i < 0 {
+				i = len(gs)
+				s.seen[t.id] = i + 1
+				if i < cap(gs) {
+					gs = gs[:i+1] // keep the group's rules array
+				} else {
+					gs = append(gs, group{})
+				}
+				gs[i].target, gs[i].rules = t, gs[i].rules[:0]
+			}
+			gs[i].rules = append(gs[i].rules, rule)
+		}
+	}
+	for _, g := range gs {
+		s.seen[g.id] = 0
+	}
+	s.groups = gs
+}
+
 // handle routes one event and answers the bus.
-func (r *Router) handle(m *message.Message, buf []string) []string {
+func (r *Router) handle(m *message.Message, s *scratch) {
 	busName := strings.TrimPrefix(m.Metadata.Get(bus.TopicKey), bus.EventsPrefix)
 	ingested := bus.Stored(m)
 	env, id := []byte(m.Payload), m.UUID
 	if m.Metadata.Get(bus.EnvelopeKey) != "1" {
 		var ok bool
 		if env, id, ok = r.normalizeRaw(m, busName, ingested); !ok {
-			return buf
+			return
 		}
 	}
 	routes := r.routes.Load()
 	br := routes.buses[busName]
 	if br == nil {
 		bus.Ack(m) // no rule on this bus: like EventBridge, the event ends here
-		return buf
+		return
 	}
-	buf = br.table.AppendMatches(buf, env)
-	if len(buf) == 0 {
+	s.matches = br.table.AppendMatches(s.matches[:0], env)
+	if len(s.matches) == 0 {
 		bus.Ack(m)
-		return buf
+		return
 	}
-	r.opts.Metrics.matched(busName, buf)
+	r.opts.Metrics.matched(busName, s.matches)
 
-	// One message per consumer, naming every rule that chose it.
-	var consumers []string
-	ruleNames := map[string][]string{}
-	for _, rule := range buf {
-		for _, c := range br.targets[rule] {
-			if _, seen := ruleNames[c]; !seen {
-				consumers = append(consumers, c)
-			}
-			ruleNames[c] = append(ruleNames[c], rule)
-		}
-	}
-	out := make([]bus.Outgoing, len(consumers))
-	for i, c := range consumers {
-		dm := message.NewMessage(id+":"+c, env)
+	// One message per consumer, naming every rule that chose it. Each
+	// message is new: the bus owns it once published.
+	s.group(br)
+	at := ingested.UTC().Format(time.RFC3339Nano)
+	out := s.out[:0]
+	for _, g := range s.groups {
+		dm := message.NewMessage(id+":"+g.consumer, env)
 		dm.Metadata.Set(bus.EventIDKey, id)
-		dm.Metadata.Set(bus.RuleKey, strings.Join(ruleNames[c], ","))
-		dm.Metadata.Set(bus.IngestedKey, ingested.UTC().Format(time.RFC3339Nano))
-		out[i] = bus.Outgoing{Topic: bus.DeliverTopic(c), Msg: dm}
+		dm.Metadata.Set(bus.RuleKey, strings.Join(g.rules, ","))
+		dm.Metadata.Set(bus.IngestedKey, at)
+		out = append(out, bus.Outgoing{Topic: g.topic, Msg: dm})
 	}
 	// All at once: the event waits one round trip to the bus, not one per
 	// consumer.
-	if err := r.bus.PublishAll(out); err != nil {
+	err := r.bus.PublishAll(out)
+	clear(out) // hold no message past its hand-off
+	s.out = out[:0]
+	if err != nil {
 		// The deliveries already stored de-duplicate the retry, a second
 		// from now: DELIVER's window (5 s) covers it.
 		r.log.Warn("router: cannot queue deliveries; event will be retried", "event_id", id, "err", err)
 		bus.NackAfter(m, time.Second)
-		return buf
+		return
 	}
 	bus.Ack(m)
-	return buf
 }
 
 // normalizeRaw turns an entry published straight to NATS into an envelope.

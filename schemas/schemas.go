@@ -230,7 +230,7 @@ func (s *Set) Check(source, detailType string, detail []byte) error {
 	if len(bytes.TrimSpace(detail)) == 0 {
 		detail = []byte("{}") // as event.Normalize makes it
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(detail))
+	doc, err := decode(detail)
 	if err != nil {
 		return fmt.Errorf("is not valid JSON: %v", err)
 	}

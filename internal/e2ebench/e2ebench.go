@@ -48,6 +48,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eventrouter/eventrouter/config"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -524,7 +525,7 @@ func runRaw(ctx context.Context, o Options, dir string, rep *Report) error {
 
 // runRouterd is phases B, C and D, on one routerd.
 func runRouterd(ctx context.Context, o Options, dir string, rep *Report) (err error) {
-	a, text, files, err := startRouterd(ctx, dir, o.Logger)
+	a, text, files, err := startRouterd(ctx, dir, config.BusNATSEmbedded, o.Logger)
 	if err != nil {
 		return fmt.Errorf("e2ebench: start routerd: %w", err)
 	}

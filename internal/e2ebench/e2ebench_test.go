@@ -171,7 +171,7 @@ func writeConfig(t *testing.T) (dir, path string) {
 	t.Helper()
 	dir = t.TempDir()
 	path = filepath.Join(dir, "routerd.yaml")
-	if err := os.WriteFile(path, []byte(routerdConfig(dir)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(routerdConfig(dir, config.BusNATSEmbedded)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "order-created.json"), orderSchema, 0o644); err != nil {

@@ -46,7 +46,9 @@ var orderSchema []byte
 // like the others, and no http.throttle (the example's 50 requests/s would
 // measure the throttle). Rules, the OrderCreated schema, retry policies
 // and concurrency are the example's; a test holds the two together.
-func routerdConfig(dir string) string {
+// busType is the example's nats-embedded but for the allocation benchmark,
+// which also measures the memory bus.
+func routerdConfig(dir, busType string) string {
 	out := filepath.Join(dir, "out")
 	return fmt.Sprintf(`# config.example.yaml, adapted by routerctl bench e2e
 account: "000000000000"
@@ -58,7 +60,7 @@ http:
   listen: 127.0.0.1:0
   max_body_bytes: 10485760
 bus:
-  type: nats-embedded
+  type: %[4]s
   data_dir: %[1]s
   sync: default
   replicas: 1
@@ -101,13 +103,13 @@ consumers:
   vip-alerts:
     sink: {type: file, path: %[2]s/vip-alerts.jsonl}
     retry: {max_attempts: 50, initial_backoff: 500ms}
-`, filepath.Join(dir, "data"), out, filepath.Join(dir, "order-created.json"))
+`, filepath.Join(dir, "data"), out, filepath.Join(dir, "order-created.json"), busType)
 }
 
-// startRouterd writes the config to dir, loads it the way routerd does
-// and starts the app.
-func startRouterd(ctx context.Context, dir string, log *slog.Logger) (*app.App, string, map[string]string, error) {
-	text := routerdConfig(dir)
+// startRouterd writes the config (on bus busType) to dir, loads it the
+// way routerd does and starts the app.
+func startRouterd(ctx context.Context, dir, busType string, log *slog.Logger) (*app.App, string, map[string]string, error) {
+	text := routerdConfig(dir, busType)
 	path := filepath.Join(dir, "routerd.yaml")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", nil, err

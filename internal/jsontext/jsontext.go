@@ -3,8 +3,10 @@
 package jsontext
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -23,6 +25,145 @@ func Clip(s string) string {
 		cut--
 	}
 	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
+// Unquote is the value of raw, a valid JSON string token: the text between
+// its quotes when it has no escapes and is valid UTF-8, so no allocation;
+// otherwise what encoding/json makes of it (U+FFFD for lone surrogates and
+// invalid bytes).
+func Unquote(raw string) string {
+	if strings.IndexByte(raw, '\\') < 0 && utf8.ValidString(raw) {
+		return raw[1 : len(raw)-1]
+	}
+	var s string
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return raw[1 : len(raw)-1] // not a valid token: not reached
+	}
+	return s
+}
+
+// AppendUnquote appends to dst the value of the JSON string token raw, the
+// same bytes json.Unmarshal makes of it, and reports whether raw is one.
+// Text with \u escapes or invalid UTF-8 (which encoding/json turns into
+// U+FFFD) goes through json.Unmarshal; the rest is unescaped here, in one
+// pass with no allocation beyond dst's growth.
+func AppendUnquote(dst, raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return dst, false
+	}
+	start := len(dst)
+	in := raw[1 : len(raw)-1]
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		switch {
+		case c == '"' || c < 0x20:
+			return dst[:start], false
+		case c != '\\':
+			dst = append(dst, c)
+			continue
+		}
+		if i++; i == len(in) {
+			return dst[:start], false
+		}
+		switch e := in[i]; e {
+		case '"', '\\', '/':
+			dst = append(dst, e)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			return appendUnmarshaled(dst[:start], raw)
+		default:
+			return dst[:start], false
+		}
+	}
+	if !utf8.Valid(dst[start:]) {
+		return appendUnmarshaled(dst[:start], raw)
+	}
+	return dst, true
+}
+
+func appendUnmarshaled(dst, raw []byte) ([]byte, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return dst, false
+	}
+	return append(dst, s...), true
+}
+
+// Members calls f with each member of obj, a valid JSON object (as
+// json.Valid checks it) with nothing around it: the name as its raw token,
+// quotes and escapes included, and the value as its raw text, both slices
+// of obj. Nothing is copied; text that is not valid JSON is not supported.
+func Members(obj []byte, f func(name, value []byte)) {
+	for i := skipSpace(obj, 1); obj[i] != '}'; {
+		end := valueEnd(obj, i)
+		name := obj[i:end]
+		i = skipSpace(obj, skipSpace(obj, end)+1) // past the colon
+		end = valueEnd(obj, i)
+		f(name, obj[i:end])
+		if i = skipSpace(obj, end); obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+}
+
+// Elements calls f with each element of arr, a valid JSON array with
+// nothing around it, as a slice of arr.
+func Elements(arr []byte, f func(value []byte)) {
+	for i := skipSpace(arr, 1); arr[i] != ']'; {
+		end := valueEnd(arr, i)
+		f(arr[i:end])
+		if i = skipSpace(arr, end); arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+}
+
+// skipSpace is the index of the first byte from i on that is not JSON
+// whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd is the index just past the valid JSON value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	case '{', '[':
+		for depth := 0; ; i++ {
+			switch b[i] {
+			case '"':
+				i = valueEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++ // a number, true, false or null
+	}
+	return i
 }
 
 // Kind names the JSON type of a raw value for error messages: "an object",

@@ -175,7 +175,12 @@ func (s *Sink) SendBatch(ctx context.Context, ds []event.Delivery) []error {
 		}
 		return errs
 	}
-	lines := make([][]byte, len(ds))
+	var room [32][]byte // a consumer's batch (consumers.maxBatch): no allocation
+	lines := room[:0]
+	if len(ds) > len(room) {
+		lines = make([][]byte, 0, len(ds))
+	}
+	lines = lines[:len(ds)]
 	for i, d := range ds {
 		ev := d.Event
 		if !json.Valid(ev) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/jsontext"
 	"github.com/eventrouter/eventrouter/rules"
 )
 
@@ -58,23 +59,25 @@ func (s *server) putEvents(w http.ResponseWriter, r *http.Request) {
 // decodes but is not acceptable fails only its entry. bad[i] is non-nil for
 // each entry refused here.
 func parsePutEvents(body []byte) (entries []event.Entry, bad []*event.EntryError, _ *apiError) {
-	var req map[string]json.RawMessage
-	if err := decodeBody(body, &req); err != nil {
+	// The body is valid JSON once decoded: its parts are read in place.
+	var req [2]json.RawMessage // EndpointId, Entries
+	if err := decodeMembers(body, []string{"EndpointId", "Entries"}, req[:]); err != nil {
 		return nil, nil, err
 	}
 	// EndpointId names an EventBridge global endpoint; routerd is one
 	// endpoint, so it is checked for type and otherwise ignored.
-	if _, err := str("EndpointId", req["EndpointId"]); err != nil {
+	if _, err := str("EndpointId", req[0]); err != nil {
 		return nil, nil, serializationError("%v", err)
 	}
-	raw := req["Entries"]
+	raw := req[1]
 	if isNull(raw) {
 		return nil, nil, validationError("1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
 	}
-	var items []json.RawMessage
-	if raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+	if raw[0] != '[' {
 		return nil, nil, serializationError("Entries: must be an array, got %s", kind(raw))
 	}
+	items := make([]json.RawMessage, 0, maxPutEventsEntries)
+	jsontext.Elements(raw, func(item []byte) { items = append(items, item) })
 	if n := len(items); n < 1 || n > maxPutEventsEntries {
 		return nil, nil, validationError("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and %d, got %d", maxPutEventsEntries, n)
 	}
@@ -90,39 +93,42 @@ func parsePutEvents(body []byte) (entries []event.Entry, bad []*event.EntryError
 	return entries, bad, nil
 }
 
+// putEventsMembers are the members of a PutEventsRequestEntry that routerd
+// reads, in the order parsePutEventsEntry finds them.
+var putEventsMembers = [...]string{"Source", "DetailType", "Detail", "Resources", "EventBusName", "TraceHeader", "Time"}
+
 // parsePutEventsEntry decodes one PutEventsRequestEntry. err is a type
 // error (the request fails); bad refuses just this entry.
 func parsePutEventsEntry(raw json.RawMessage) (e event.Entry, bad *event.EntryError, err error) {
 	if isNull(raw) {
 		return e, nil, nil // every required member missing: Validate says which
 	}
-	var m map[string]json.RawMessage
-	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+	if raw[0] != '{' {
 		return e, nil, &typeError{"", "an object", kind(raw)}
 	}
-	if e.Source, err = str("Source", m["Source"]); err != nil {
+	var m [len(putEventsMembers)]json.RawMessage
+	members(raw, putEventsMembers[:], m[:])
+	if e.Source, err = str("Source", m[0]); err != nil {
 		return e, nil, err
 	}
-	if e.DetailType, err = str("DetailType", m["DetailType"]); err != nil {
+	if e.DetailType, err = str("DetailType", m[1]); err != nil {
 		return e, nil, err
 	}
-	detail, err := str("Detail", m["Detail"])
-	if err != nil {
+	if e.Detail, err = strBytes("Detail", m[2]); err != nil {
 		return e, nil, err
 	}
-	e.Detail = json.RawMessage(detail)
-	if e.Resources, err = strs("Resources", m["Resources"]); err != nil {
+	if e.Resources, err = strs("Resources", m[3]); err != nil {
 		return e, nil, err
 	}
-	bus, err := str("EventBusName", m["EventBusName"])
+	bus, err := str("EventBusName", m[4])
 	if err != nil {
 		return e, nil, err
 	}
 	// TraceHeader is X-Ray's; routerd does not trace, so it is dropped.
-	if _, err = str("TraceHeader", m["TraceHeader"]); err != nil {
+	if _, err = str("TraceHeader", m[5]); err != nil {
 		return e, nil, err
 	}
-	if t := m["Time"]; !isNull(t) {
+	if t := m[6]; !isNull(t) {
 		switch {
 		case t[0] == '"':
 			// Not what AWS sends, but what people write by hand.

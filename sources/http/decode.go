@@ -1,12 +1,14 @@
 package httpsrc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/eventrouter/eventrouter/internal/jsontext"
 	"github.com/eventrouter/eventrouter/rules"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,17 +112,61 @@ func under(parent string, err error) string {
 
 // str decodes a string member; null is "".
 func str(field string, raw json.RawMessage) (string, error) {
+	var buf [128]byte // most members fit: the string is the one allocation
+	b, err := appendStr(buf[:0], field, raw)
+	return string(b), err
+}
+
+// strBytes is str for a member wanted as bytes (a PutEvents Detail): one
+// copy of it, not two.
+func strBytes(field string, raw json.RawMessage) ([]byte, error) {
+	return appendStr(make([]byte, 0, len(raw)), field, raw)
+}
+
+// appendStr appends the value of a string member to dst.
+func appendStr(dst []byte, field string, raw json.RawMessage) ([]byte, error) {
 	if isNull(raw) {
-		return "", nil
+		return dst, nil
 	}
 	if raw[0] != '"' {
-		return "", &typeError{field, "a string", kind(raw)}
+		return nil, &typeError{field, "a string", kind(raw)}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", &typeError{field, "a string", kind(raw)}
+	b, ok := jsontext.AppendUnquote(dst, raw)
+	if !ok {
+		return nil, &typeError{field, "a string", kind(raw)}
 	}
-	return s, nil
+	return b, nil
+}
+
+// members finds the named members of obj, a valid JSON object with
+// nothing around it, as json.Unmarshal into a map[string]json.RawMessage
+// would: names compare exactly, the last of a repeated member wins, a
+// missing one is nil. The values are slices of obj, where the map took an
+// allocation per member and a copy of each value.
+func members(obj []byte, names []string, vals []json.RawMessage) {
+	clear(vals)
+	jsontext.Members(obj, func(raw, value []byte) {
+		var buf [64]byte
+		name, _ := jsontext.AppendUnquote(buf[:0], raw)
+		if i := slices.Index(names, string(name)); i >= 0 {
+			vals[i] = value
+		}
+	})
+}
+
+// decodeMembers is decodeBody for a body that must be a JSON object of
+// which only the named members matter: they land in vals as members finds
+// them. A body that is not a valid JSON object gets decodeBody's answer
+// (for null: none, and no members).
+func decodeMembers(body []byte, names []string, vals []json.RawMessage) *apiError {
+	clear(vals)
+	obj := bytes.Trim(body, " \t\r\n")
+	if len(obj) == 0 || obj[0] != '{' || !utf8.Valid(obj) || !json.Valid(obj) {
+		var m map[string]json.RawMessage
+		return decodeBody(body, &m)
+	}
+	members(obj, names, vals)
+	return nil
 }
 
 // strs decodes a list of strings; null is nil.

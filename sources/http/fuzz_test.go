@@ -98,3 +98,28 @@ func checkAnswer(t *testing.T, h *harness, status int, body []byte, entriesStatu
 		t.Fatalf("%d published for a refused request", n)
 	}
 }
+
+// FuzzMembers holds members to json.Unmarshal into a map of raw members.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{
+		`{"Source":"a","DetailType":"b","Detail":"{\"x\":1}","Time":1700000000,"Resources":["r"]}`,
+		`{"Source":1,"Source":"last","source":"no"}`, `{"Sourc\u0065":"esc","Detail" : { "a" : [ 1, 2 ] } , "Time" : null }`,
+		`{"\ud800Source":1,"Time":-1.5e3}`, `{}`, `{"Detail":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	names := putEventsMembers[:]
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		var want map[string]json.RawMessage
+		if len(obj) == 0 || obj[0] != '{' || json.Unmarshal(obj, &want) != nil {
+			return
+		}
+		got := make([]json.RawMessage, len(names))
+		members(obj, names, got)
+		for i, name := range names {
+			if string(got[i]) != string(want[name]) {
+				t.Fatalf("%q: %s = %q, json.Unmarshal %q", obj, name, got[i], want[name])
+			}
+		}
+	})
+}
