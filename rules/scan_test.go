@@ -189,16 +189,31 @@ func TestParseNumberAgreesWithStrconv(t *testing.T) {
 // hits it makes probe second-level indexes, which fold values of their own:
 // the first folded value must not change under the walk.
 func TestFoldedValueSurvivesSecondLevelProbe(t *testing.T) {
-	pats := []string{
-		`{"a":[{"prefix":{"equals-ignore-case":"ab"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
-		`{"a":[{"prefix":{"equals-ignore-case":"ab"}}],"b":[{"equals-ignore-case":"qq"}]}`,
-		`{"a":[{"prefix":{"equals-ignore-case":"abcd"}}],"b":[{"equals-ignore-case":"qq"}]}`,
-		`{"a":[{"prefix":{"equals-ignore-case":"abcd"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
-		`{"a":[{"suffix":{"equals-ignore-case":"ef"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
-		`{"a":[{"suffix":{"equals-ignore-case":"ef"}}],"b":[{"equals-ignore-case":"qq"}]}`,
-		`{"a":[{"suffix":{"equals-ignore-case":"cdef"}}],"b":[{"equals-ignore-case":"xyzw"}]}`,
+	// Each affix is shared by groupMin rules, so that its list splits by b,
+	// which folds too.
+	var pats []string
+	for _, a := range []string{`{"prefix":{"equals-ignore-case":"ab"}}`, `{"prefix":{"equals-ignore-case":"abcd"}}`,
+		`{"suffix":{"equals-ignore-case":"ef"}}`, `{"suffix":{"equals-ignore-case":"cdef"}}`} {
+		for i := range groupMin {
+			b := fmt.Sprint("other", i)
+			if i < 2 {
+				b = []string{"xyzw", "qq"}[i]
+			}
+			pats = append(pats, fmt.Sprintf(`{"a":[%s],"b":[{"equals-ignore-case":%q}]}`, a, b))
+		}
 	}
 	checkAgainstReference(t, pats, []string{`{"a":"ABCDEF","b":"XYZW"}`, `{"a":"abcdef","b":"QQ"}`})
+	var rs []Rule
+	for i, p := range pats {
+		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)})
+	}
+	tb, err := NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.idx.subs) < 2 {
+		t.Fatal("no second-level index: the test no longer reaches split")
+	}
 }
 
 // When both conditions of an alternative are proven by hits (a first- and a
@@ -206,15 +221,30 @@ func TestFoldedValueSurvivesSecondLevelProbe(t *testing.T) {
 // array: values from different elements of an array of objects must not
 // combine.
 func TestProvenConditionsStillNeedOneArrayElement(t *testing.T) {
-	// x must be the driver (rarer than y across the rules) and x "1" shared,
-	// so that its list splits by y.
-	pats := []string{`{"a":{"x":["1"],"y":["2"]}}`, `{"a":{"x":["1"],"y":["3"]}}`}
-	for i := range 8 {
-		pats = append(pats, fmt.Sprintf(`{"a":{"x":["x%d"],"y":["%d"]}}`, i, 2+i%2))
+	// x must be the driver (rarer than y across the rules) and x "1" shared
+	// by groupMin rules, so that its list splits by y.
+	var pats []string
+	for i := range groupMin {
+		pats = append(pats, fmt.Sprintf(`{"a":{"x":["1"],"y":["%d"]}}`, 2+i))
+	}
+	for i := range 8 * groupMin {
+		pats = append(pats, fmt.Sprintf(`{"a":{"x":["x%d"],"y":["%d"]}}`, i, 2+i%groupMin))
 	}
 	checkAgainstReference(t, pats, []string{
 		`{"a":[{"x":"1","y":"9"},{"x":"0","y":"2"}]}`,
 		`{"a":[{"x":"1","y":"3"},{"x":"0","y":"2"}]}`,
 		`{"a":{"x":"1","y":"4"}}`,
+		`{"a":{"x":"1","y":"9"}}`,
 	})
+	var rs []Rule
+	for i, p := range pats {
+		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)})
+	}
+	tb, err := NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.idx.subs) < 2 {
+		t.Fatal("no second-level index: the test no longer reaches split")
+	}
 }
