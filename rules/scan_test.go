@@ -136,16 +136,24 @@ func TestSecondLevelIndexAgreesWithReference(t *testing.T) {
 	}
 	checkAgainstReference(t, pats, events)
 
-	var rs []Rule
+	requireSplit(t, pats, 4)
+}
+
+// requireSplit fails the test when a table of pats has fewer than n
+// second-level indexes: a test meant to reach split would otherwise go on
+// passing without testing it, should split's thresholds change.
+func requireSplit(t *testing.T, pats []string, n int) {
+	t.Helper()
+	rs := make([]Rule, len(pats))
 	for i, p := range pats {
-		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)})
+		rs[i] = Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)}
 	}
 	tb, err := NewTable(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tb.idx.subs) < 5 {
-		t.Fatalf("only %d second-level indexes: the test no longer reaches split", len(tb.idx.subs)-1)
+	if got := len(tb.idx.subs) - 1; got < n {
+		t.Fatalf("%d second-level indexes, want at least %d: the test no longer reaches split", got, n)
 	}
 }
 
@@ -203,17 +211,7 @@ func TestFoldedValueSurvivesSecondLevelProbe(t *testing.T) {
 		}
 	}
 	checkAgainstReference(t, pats, []string{`{"a":"ABCDEF","b":"XYZW"}`, `{"a":"abcdef","b":"QQ"}`})
-	var rs []Rule
-	for i, p := range pats {
-		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)})
-	}
-	tb, err := NewTable(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tb.idx.subs) < 2 {
-		t.Fatal("no second-level index: the test no longer reaches split")
-	}
+	requireSplit(t, pats, 1)
 }
 
 // When both conditions of an alternative are proven by hits (a first- and a
@@ -236,15 +234,5 @@ func TestProvenConditionsStillNeedOneArrayElement(t *testing.T) {
 		`{"a":{"x":"1","y":"4"}}`,
 		`{"a":{"x":"1","y":"9"}}`,
 	})
-	var rs []Rule
-	for i, p := range pats {
-		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(p)})
-	}
-	tb, err := NewTable(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tb.idx.subs) < 2 {
-		t.Fatal("no second-level index: the test no longer reaches split")
-	}
+	requireSplit(t, pats, 1)
 }
