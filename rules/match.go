@@ -101,9 +101,9 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 		}
 	}
 	if len(s.matched) > 1 {
-		// A rule whose alternatives both hold is in twice. Finding that
-		// out here costs less than marking every matched rule: the marks
-		// are one more random read per hit.
+		// A rule is in once for each of its alternatives that holds.
+		// Removing the copies here costs less than marking every matched
+		// rule: a mark is one more random read per hit.
 		slices.Sort(s.matched)
 		s.matched = slices.Compact(s.matched)
 	}
