@@ -38,8 +38,7 @@ type pathNode struct {
 }
 
 type childKey struct {
-	head, tail uint64 // keyWords(key): with n, the whole of a key of up to 16 bytes
-	n          int
+	head, tail uint64 // keyWords(key): with its length, the whole of a key of up to 16 bytes
 	key        string
 	node       *pathNode
 }
@@ -85,7 +84,7 @@ func (t *childTable) build(children map[string]*pathNode) {
 			t.slots = make([]childKey, 1<<bits)
 			for k, c := range children {
 				head, tail := keyWords(k)
-				t.slots[t.slot(keySig(k))] = childKey{head: head, tail: tail, n: len(k), key: k, node: c}
+				t.slots[t.slot(keySig(k))] = childKey{head: head, tail: tail, key: k, node: c}
 			}
 			return
 		}
@@ -99,7 +98,7 @@ func (n *pathNode) child(key string) *pathNode {
 		// comparison: most keys of an event are short, and a named one
 		// would otherwise cost a call to compare its bytes.
 		c := &n.table.slots[n.table.slot(keySig(key))]
-		if c.n != len(key) || c.node == nil {
+		if len(c.key) != len(key) || c.node == nil {
 			return nil
 		}
 		if head, tail := keyWords(key); head != c.head || tail != c.tail || len(key) > 16 && c.key != key {
@@ -233,7 +232,6 @@ type fieldIndex struct {
 	ranges     rangeIndex
 	present    []posting // drivers that any value at the path triggers
 	needFold   bool
-	empty      bool // no driver at all: the field's values are only checked
 }
 
 // build turns what the drivers added into the lookup structures.
@@ -245,11 +243,6 @@ func (fi *fieldIndex) build() {
 	fi.suffix.build(true)
 	fi.prefixFold.build(false)
 	fi.suffixFold.build(true)
-	fi.empty = true
-	fi.mapLists(func(ps []posting) []posting {
-		fi.empty = fi.empty && len(ps) == 0
-		return ps
-	})
 	fi.has = 0
 	for _, h := range []struct {
 		on  bool
@@ -486,7 +479,7 @@ func buildIndex(rules []Rule) *index {
 		fi.build()
 	}
 	for f, fi := range ix.fields {
-		if !fi.empty {
+		if fi.has != 0 { // else the field's values are only checked
 			ix.probed = append(ix.probed, int32(f))
 		}
 	}
@@ -810,6 +803,7 @@ func (ri *rangeIndex) flatten() {
 		}
 	}
 	ri.flat, ri.flatOff = flat, append(off, int32(len(flat)))
+	ri.tree = nil // probes read flat
 }
 
 // walk calls f with each non-empty list on the way from the root to the
