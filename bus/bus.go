@@ -148,6 +148,33 @@ func (c *answerCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
+// bind gives m the context of one delivery, which by answers. With direct
+// answers that is c itself, set up here, through which the subscriber's
+// bus.Ack or bus.Nack answers; otherwise a child of parent that the
+// returned release cancels once awaitAnswer has answered.
+func (c *answerCtx) bind(m *message.Message, parent context.Context, by answerer, direct bool) (release func()) {
+	if direct {
+		*c = answerCtx{Context: parent, by: by}
+		m.SetContext(c)
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(parent)
+	m.SetContext(ctx)
+	return cancel
+}
+
+// awaitAnswer answers by with watermill's verdict on m, for a delivery
+// without direct answers, then releases its context.
+func awaitAnswer(m *message.Message, by answerer, release func()) {
+	defer release()
+	select {
+	case <-m.Acked():
+		by.answer(true, 0)
+	case <-m.Nacked():
+		by.answer(false, RetryDelay(m))
+	}
+}
+
 // once answers the first time only.
 func (c *answerCtx) once(ok bool, delay time.Duration) {
 	if c.answered.CompareAndSwap(false, true) {

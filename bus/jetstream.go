@@ -444,15 +444,7 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 		}
 	}
 	d := &jsDelivery{s: s, jm: jm, m: m}
-	release := func() {} // what answering the message frees
-	if s.direct {
-		d.answerCtx = answerCtx{Context: s.ctx, by: d}
-		m.SetContext(d)
-	} else {
-		ctx, cancel := context.WithCancel(s.ctx)
-		m.SetContext(ctx)
-		release = cancel
-	}
+	release := d.bind(m, s.ctx, d, s.direct)
 	select {
 	case s.out <- m:
 	case <-s.done:
@@ -466,13 +458,7 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 	s.bus.acks.Add(1)
 	go func() {
 		defer s.bus.acks.Done()
-		defer release()
-		select {
-		case <-m.Acked():
-			d.answer(true, 0)
-		case <-m.Nacked():
-			d.answer(false, RetryDelay(m))
-		}
+		awaitAnswer(m, d, release)
 	}()
 }
 

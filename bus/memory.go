@@ -193,15 +193,7 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			m.Metadata.Set(TopicKey, mm.topic)
 			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
 			d := &memDelivery{b: b, mm: mm, inFlight: &inFlight}
-			release := func() {} // what answering the message frees
-			if opts.DirectAnswers {
-				d.answerCtx = answerCtx{Context: ctx, by: d}
-				m.SetContext(d)
-			} else {
-				mctx, cancel := context.WithCancel(ctx)
-				m.SetContext(mctx)
-				release = cancel
-			}
+			release := d.bind(m, ctx, d, opts.DirectAnswers)
 			select {
 			case out <- m:
 			case <-ctx.Done():
@@ -215,13 +207,7 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				defer release()
-				select {
-				case <-m.Acked():
-					d.answer(true, 0)
-				case <-m.Nacked():
-					d.answer(false, RetryDelay(m))
-				}
+				awaitAnswer(m, d, release)
 			}()
 		}
 	}()
