@@ -91,7 +91,7 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 			c := &cands[i]
 			var ok bool
 			if s.arrays == 0 {
-				ok = s.evalChecks(ix.checks[c.checks : c.checks+c.nchecks])
+				ok = s.evalChecks(ix.checks[c.checks : c.checks+int32(c.nchecks)])
 			} else {
 				ok = s.eval(ix.alts[c.alt].conds)
 			}
@@ -129,8 +129,8 @@ func (s *matchState) reset(ix *index) {
 func (s *matchState) hits(ps []posting) {
 	for i := range ps {
 		p := &ps[i]
-		if p.sub != 0 {
-			s.probeSub(&s.subs[p.sub])
+		if p.alt < 0 {
+			s.probeSub(&s.subs[-p.alt])
 			continue
 		}
 		if s.altStamp[p.alt] == s.gen {
@@ -143,7 +143,7 @@ func (s *matchState) hits(ps []posting) {
 			// elements of one array: the alternative is evaluated whole
 			// once every hit is in.
 			s.cands = append(s.cands, *p)
-		case p.sure || s.evalChecks(s.checks[p.checks:p.checks+p.nchecks]):
+		case p.sure || s.evalChecks(s.checks[p.checks:p.checks+int32(p.nchecks)]):
 			// Without arrays every value stands alone: what the hits that
 			// led here proved holds, and the rest is checked now, while the
 			// posting is at hand.
