@@ -91,13 +91,17 @@ func TestTableRules(t *testing.T) {
 	tb, err = NewTable([]Rule{
 		{Name: "or", Pattern: MustCompile(`{"$or":[{"a":["1"]},{"b":["2"]},{"c":[{"exists":false}]}]}`)},
 		{Name: "or2", Pattern: MustCompile(`{"$or":[{"a":[{"prefix":"1"}]},{"a":[{"numeric":["=",1]}]},{"a":["1"]}]}`)},
+		// Two values of one driver that both hold lead to the alternative
+		// twice: alone (sure), and with a condition left to check.
+		{Name: "two", Pattern: MustCompile(`{"a":["1",{"prefix":"1"}]}`)},
+		{Name: "two+", Pattern: MustCompile(`{"a":["1",{"prefix":"1"}],"b":[{"exists":true}]}`)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ev := range []string{`{"a":"1","b":"2"}`, `{"a":["1"],"b":["2",3]}`, `{"a":["1",1],"b":"2"}`} {
-		if got := tb.Match([]byte(ev)); strings.Join(got, ",") != "or,or2" {
-			t.Errorf("Match(%s) = %v, want [or or2]", ev, got)
+		if got := tb.Match([]byte(ev)); strings.Join(got, ",") != "or,or2,two,two+" {
+			t.Errorf("Match(%s) = %v, want [or or2 two two+]", ev, got)
 		}
 	}
 }

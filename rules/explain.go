@@ -132,11 +132,8 @@ func (s *matchState) explainAlt(alt int, a *altInfo, event []byte) []Failure {
 // values lists the recorded leaf values of a field.
 func (s *matchState) values(f int32) []leaf {
 	var out []leaf
-	if s.fieldStamp[f] != s.gen {
-		return nil
-	}
-	for i := s.fieldHead[f]; i >= 0; i = s.leaves[i].next {
-		out = append(out, s.leaves[i].leaf)
+	for l := s.leafOf(f); l != nil; l = s.next(l) {
+		out = append(out, l.leaf)
 	}
 	return out
 }

@@ -11,21 +11,20 @@ import (
 type matchState struct {
 	gen stamp
 
-	// The event's leaf values at the paths the patterns name.
-	leaves     []leafRec
-	fieldHead  []int32 // first leaf of each field, valid when fieldStamp matches
-	fieldStamp []stamp
-	mem        []arrayPos // array positions of every leaf, leafRec.mem* slices it
-	stack      []arrayPos // positions of the value being walked
-	arrays     int32      // arrays seen so far in this event
-	nodeSeen   []uint32   // per path node: the object visit that saw its key
-	visits     uint32
-	arena      []byte // decoded strings that held escapes, and folded values being probed
+	// The event's leaf values at the paths the patterns name: each field's
+	// first in first, valid when its gen matches (see leafOf), and further
+	// ones (only inside arrays) in more, chained by next.
+	first    []leafRec
+	more     []leafRec
+	mem      []arrayPos // array positions of every leaf, leafRec.mem* slices it
+	stack    []arrayPos // positions of the value being walked
+	arrays   int32      // arrays seen so far in this event
+	nodeSeen []uint32   // per path node: the object visit that saw its key
+	visits   uint32
+	arena    []byte // decoded strings that held escapes, and folded values being probed
 
 	// Candidates and results.
-	subs     []subIndex // the index's, for hits
-	checks   []check    // the index's, for hits
-	matchers []matcher  // the index's, for checks
+	ix       *index
 	altStamp []stamp
 	cands    []posting
 	matched  []int32
@@ -42,8 +41,9 @@ type stamp uint32
 // leafRec is a leaf value of the event with its place.
 type leafRec struct {
 	leaf
+	gen            stamp // in first: the event it was recorded for
 	field          int32
-	next           int32 // next leaf of the same field, or -1
+	next           int32 // next leaf of the same field in more, or -1
 	memOff, memLen int32
 }
 
@@ -54,10 +54,9 @@ type arrayPos struct {
 
 func newMatchState(ix *index) *matchState {
 	return &matchState{
-		fieldHead:  make([]int32, len(ix.fields)),
-		fieldStamp: make([]stamp, len(ix.fields)),
-		nodeSeen:   make([]uint32, ix.nodes),
-		altStamp:   make([]stamp, len(ix.alts)),
+		first:    make([]leafRec, len(ix.fields)),
+		nodeSeen: make([]uint32, ix.nodes),
+		altStamp: make([]stamp, len(ix.alts)),
 	}
 }
 
@@ -65,6 +64,7 @@ func newMatchState(ix *index) *matchState {
 // the state's own and valid until its next use.
 func (s *matchState) match(ix *index, event []byte) []int32 {
 	s.reset(ix)
+	s.ix = ix
 	if !s.walkEvent(ix, bytesString(event)) {
 		return s.matched // not an event: nothing matches, not even exists:false
 	}
@@ -74,50 +74,57 @@ func (s *matchState) match(ix *index, event []byte) []int32 {
 	// the branches taken then repeat from one event to the next, which the
 	// processor predicts far better (which fields an event holds, and in
 	// what order, varies).
-	s.subs, s.checks, s.matchers = ix.subs, ix.checks, ix.matchers
 	for _, f := range ix.probed {
-		if s.fieldStamp[f] != s.gen {
-			continue
-		}
 		fi := ix.fields[f]
-		for i := s.fieldHead[f]; i >= 0; i = s.leaves[i].next {
-			s.probe(fi, &s.leaves[i].leaf)
+		for l := s.leafOf(f); l != nil; l = s.next(l) {
+			s.probe(fi, &l.leaf)
 		}
 	}
 	// The candidates hits queued (only in events with arrays), then the
 	// alternatives that hold without any driver value.
-	for _, cands := range [2][]posting{s.cands, ix.always} {
-		for i := range cands {
-			c := &cands[i]
-			var ok bool
-			if s.arrays == 0 {
-				ok = s.evalChecks(ix.checks[c.checks : c.checks+int32(c.nchecks)])
-			} else {
-				ok = s.eval(ix.alts[c.alt].conds)
-			}
-			if ok {
-				s.matched = append(s.matched, c.rule)
-			}
-		}
+	if len(s.cands) > 0 {
+		s.evalCands(s.cands)
+	}
+	if len(ix.always) > 0 {
+		s.evalCands(ix.always)
 	}
 	if len(s.matched) > 1 {
-		// A rule is in once for each of its alternatives that holds.
-		// Removing the copies here costs less than marking every matched
-		// rule: a mark is one more random read per hit.
+		// A rule is in once for each of its alternatives that holds (in
+		// events without arrays, for each hit that led to one). Removing
+		// the copies here costs less than marking every matched rule or
+		// hit alternative: a mark is one more random read per hit.
 		slices.Sort(s.matched)
 		s.matched = slices.Compact(s.matched)
 	}
 	return s.matched
 }
 
+// evalCands evaluates candidates in full.
+func (s *matchState) evalCands(cands []posting) {
+	for i := range cands {
+		c := &cands[i]
+		var ok bool
+		if s.arrays == 0 {
+			ok = s.evalChecks(s.ix.checks[c.checks : c.checks+int32(c.nchecks)])
+		} else {
+			ok = s.eval(s.ix.alts[c.alt].conds)
+		}
+		if ok {
+			s.matched = append(s.matched, c.rule)
+		}
+	}
+}
+
 func (s *matchState) reset(ix *index) {
 	s.gen++
 	if s.gen == 0 { // wrapped: old stamps could collide
-		clear(s.fieldStamp)
+		for i := range s.first {
+			s.first[i].gen = 0
+		}
 		clear(s.altStamp)
 		s.gen = 1
 	}
-	s.leaves = s.leaves[:0]
+	s.more = s.more[:0]
 	s.mem = s.mem[:0]
 	s.stack = s.stack[:0]
 	s.arena = s.arena[:0]
@@ -130,23 +137,29 @@ func (s *matchState) hits(ps []posting) {
 	for i := range ps {
 		p := &ps[i]
 		if p.alt < 0 {
-			s.probeSub(&s.subs[-p.alt])
+			s.probeSub(&s.ix.subs[-p.alt])
 			continue
 		}
-		if s.altStamp[p.alt] == s.gen {
-			continue
+		if s.arrays != 0 {
+			// Each element of an array can hit an alternative again: it is
+			// taken once. Values that different hits proved might lie in
+			// different elements of one array, so unless the hit proves it
+			// whole, the alternative is evaluated once every hit is in.
+			if s.altStamp[p.alt] == s.gen {
+				continue
+			}
+			s.altStamp[p.alt] = s.gen
+			if !p.sure {
+				s.cands = append(s.cands, *p)
+				continue
+			}
 		}
-		s.altStamp[p.alt] = s.gen
-		switch {
-		case s.arrays != 0 && !p.sure:
-			// Values that different hits proved might lie in different
-			// elements of one array: the alternative is evaluated whole
-			// once every hit is in.
-			s.cands = append(s.cands, *p)
-		case p.sure || s.evalChecks(s.checks[p.checks:p.checks+int32(p.nchecks)]):
-			// Without arrays every value stands alone: what the hits that
-			// led here proved holds, and the rest is checked now, while the
-			// posting is at hand.
+		// Without arrays every value stands alone: what the hits that led
+		// here proved holds, and the rest is checked now, while the posting
+		// is at hand. No stamp is needed: two hits lead to one alternative
+		// only when two values of its driver hold (a prefix and the exact
+		// string), and the rule listed twice is compacted in match.
+		if p.sure || s.evalChecks(s.ix.checks[p.checks:p.checks+int32(p.nchecks)]) {
 			s.matched = append(s.matched, p.rule)
 		}
 	}
@@ -160,24 +173,20 @@ func (s *matchState) addLeaf(n *pathNode, v leaf) {
 	if f < 0 {
 		return
 	}
-	at := int32(len(s.leaves))
-	if s.fieldStamp[f] == s.gen {
+	r := &s.first[f]
+	if r.gen != s.gen {
+		r.gen = s.gen
+	} else {
 		// Append at the tail so leaves keep document order.
-		i := s.fieldHead[f]
-		for s.leaves[i].next >= 0 {
-			i = s.leaves[i].next
+		at := int32(len(s.more))
+		s.more = append(s.more, leafRec{})
+		tail := &s.first[f]
+		for tail.next >= 0 {
+			tail = &s.more[tail.next]
 		}
-		s.leaves[i].next = at
-	} else {
-		s.fieldStamp[f] = s.gen
-		s.fieldHead[f] = at
+		tail.next = at
+		r = &s.more[at]
 	}
-	if len(s.leaves) < cap(s.leaves) {
-		s.leaves = s.leaves[:at+1]
-	} else {
-		s.leaves = append(s.leaves, leafRec{})
-	}
-	r := &s.leaves[at]
 	r.leaf = v
 	r.field, r.next = f, -1
 	r.memOff, r.memLen = int32(len(s.mem)), int32(len(s.stack))
@@ -237,11 +246,8 @@ func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 
 // probeSub looks the values of a second-level index's field up in it.
 func (s *matchState) probeSub(sub *subIndex) {
-	if s.fieldStamp[sub.field] != s.gen {
-		return
-	}
-	for i := s.fieldHead[sub.field]; i >= 0; i = s.leaves[i].next {
-		s.probe(sub.fi, &s.leaves[i].leaf)
+	for l := s.leafOf(sub.field); l != nil; l = s.next(l) {
+		s.probe(sub.fi, &l.leaf)
 	}
 }
 
@@ -253,13 +259,14 @@ func (s *matchState) probeSub(sub *subIndex) {
 func (s *matchState) evalChecks(checks []check) bool {
 	for i := range checks {
 		c := &checks[i]
-		if s.fieldStamp[c.field] != s.gen {
+		l := &s.first[c.field]
+		if l.gen != s.gen {
 			if !c.absentOK {
 				return false
 			}
 			continue
 		}
-		if !c.test(s.matchers, &s.leaves[s.fieldHead[c.field]].leaf, &s.fold) {
+		if !c.test(s.ix.matchers, &l.leaf, &s.fold) {
 			return false // a value is there, so exists:false cannot help
 		}
 	}
@@ -278,26 +285,23 @@ func (s *matchState) satisfy(conds []acond) bool {
 	}
 	c := conds[0]
 	mark := len(s.assign)
-	if s.fieldStamp[c.field] == s.gen {
-		for i := s.fieldHead[c.field]; i >= 0; i = s.leaves[i].next {
-			l := &s.leaves[i]
-			if !s.consistent(l) || !matchAny(c.c.ms, &l.leaf, &s.fold) {
-				continue
-			}
-			pos := s.mem[l.memOff : l.memOff+l.memLen]
-			free := s.pinned(pos)
-			if !free {
-				s.assign = append(s.assign, pos...)
-			}
-			if s.satisfy(conds[1:]) {
-				return true
-			}
-			s.assign = s.assign[:mark]
-			if free {
-				// A value that pins nothing new is at least as good as any
-				// other choice: trying the rest cannot succeed where it failed.
-				break
-			}
+	for l := s.leafOf(c.field); l != nil; l = s.next(l) {
+		if !s.consistent(l) || !matchAny(c.c.ms, &l.leaf, &s.fold) {
+			continue
+		}
+		pos := s.mem[l.memOff : l.memOff+l.memLen]
+		free := s.pinned(pos)
+		if !free {
+			s.assign = append(s.assign, pos...)
+		}
+		if s.satisfy(conds[1:]) {
+			return true
+		}
+		s.assign = s.assign[:mark]
+		if free {
+			// A value that pins nothing new is at least as good as any
+			// other choice: trying the rest cannot succeed where it failed.
+			break
 		}
 	}
 	if c.c.absentOK {
@@ -314,16 +318,29 @@ func (s *matchState) satisfy(conds []acond) bool {
 // consistent with the chosen array elements.
 func (s *matchState) absencesHold() bool {
 	for _, f := range s.deferred {
-		if s.fieldStamp[f] != s.gen {
-			continue
-		}
-		for i := s.fieldHead[f]; i >= 0; i = s.leaves[i].next {
-			if s.consistent(&s.leaves[i]) {
+		for l := s.leafOf(f); l != nil; l = s.next(l) {
+			if s.consistent(l) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// leafOf returns the first leaf of field f, or nil if the event has none.
+func (s *matchState) leafOf(f int32) *leafRec {
+	if l := &s.first[f]; l.gen == s.gen {
+		return l
+	}
+	return nil
+}
+
+// next returns the leaf after l of the same field, or nil.
+func (s *matchState) next(l *leafRec) *leafRec {
+	if l.next < 0 {
+		return nil
+	}
+	return &s.more[l.next]
 }
 
 // consistent reports whether the leaf lies in the same element of every
