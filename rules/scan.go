@@ -105,6 +105,10 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 		if q >= 0 && ev[q] == '"' {
 			s.addLeaf(c, leaf{kind: lkString, str: ev[i+1 : q]})
 			i = q + 1
+		} else if b := ev[i]; (b == '-' || b-'0' <= 9) && depth < MaxEventDepth {
+			if i = s.number(ev, i, c); i < 0 {
+				return i
+			}
 		} else if i = s.walkValue(ix, ev, i, c, needEnd || remaining > 0, depth+1); i < 0 {
 			return i
 		}
@@ -144,7 +148,44 @@ func (s *matchState) walkValue(ix *index, ev string, i int, n *pathNode, needEnd
 	case c == 'n':
 		return s.literal(ev, i, n, "null", lkNull)
 	case c == '-' || c >= '0' && c <= '9':
-		j := scalarEnd(ev, i)
+		return s.number(ev, i, n)
+	}
+	return walkBroken
+}
+
+// number records the number at ev[i] and returns the position after it.
+// The usual number (see parseNumber) is read in the same pass that finds
+// its end; one that does not end where that pass stops goes the long way.
+// Either way the value is parseNumber's.
+func (s *matchState) number(ev string, i int, n *pathNode) int {
+	j := i
+	if ev[j] == '-' {
+		j++
+	}
+	start := j
+	var v uint64
+	dot := -1
+	for ; j < len(ev); j++ {
+		d := ev[j] - '0'
+		if d > 9 {
+			if ev[j] != '.' || dot >= 0 {
+				break
+			}
+			dot = j
+			continue
+		}
+		v = v*10 + uint64(d)
+	}
+	digits := j - start
+	end := j == len(ev)
+	if !end {
+		switch ev[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			end = true
+		}
+	}
+	if !end || digits == 0 || digits > 16 || dot == start || dot == j-1 || dot < 0 && digits > 15 {
+		j = scalarEnd(ev, i)
 		f, ok := parseNumber(ev[i:j])
 		if !ok {
 			return walkBroken
@@ -152,7 +193,15 @@ func (s *matchState) walkValue(ix *index, ev string, i int, n *pathNode, needEnd
 		s.addLeaf(n, leaf{kind: lkNumber, str: ev[i:j], num: f})
 		return j
 	}
-	return walkBroken
+	f := float64(v)
+	if dot >= 0 {
+		f /= pow10[j-1-dot]
+	}
+	if start > i {
+		f = -f
+	}
+	s.addLeaf(n, leaf{kind: lkNumber, str: ev[i:j], num: f})
+	return j
 }
 
 // parseNumber reads a JSON number. Numbers of up to 15 significant digits

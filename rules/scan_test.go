@@ -191,6 +191,28 @@ func TestParseNumberAgreesWithStrconv(t *testing.T) {
 			t.Errorf("parseNumber(%q) = %v, want a refusal", bad, f)
 		}
 	}
+	// The walk reads most numbers in the pass that finds their end: what
+	// it records must be what parseNumber gives for the number's text,
+	// whatever follows it.
+	ix := buildIndex([]Rule{{Name: "n", Pattern: MustCompile(`{"a":[{"exists":true}],"z":[1]}`)}})
+	s := newMatchState(ix)
+	f := ix.root.child("a").field
+	for _, c := range append(cases, "1.", "01.5", "1.2.3", "1e5", "-", "--1", "1-", "12x") {
+		want, wantOK := parseNumber(c)
+		for _, ev := range []string{`{"a":` + c + `}`, `{"a":` + c + ` ,"z":1}`, `{"a":` + c + `,"z":1}`, `{"a":[` + c + `]}`, `{"a":` + c} {
+			s.reset(ix)
+			s.walkEvent(ix, ev)
+			l := s.leafOf(f)
+			switch {
+			case l == nil && wantOK:
+				t.Errorf("%s: no value recorded, want %v", ev, want)
+			case l != nil && !wantOK:
+				t.Errorf("%s: recorded %v, want none (parseNumber refuses %q)", ev, l.num, c)
+			case l != nil && (l.kind != lkNumber || l.str != c || l.num != want || math.Signbit(l.num) != math.Signbit(want)):
+				t.Errorf("%s: recorded %v %q, want %v %q", ev, l.num, l.str, want, c)
+			}
+		}
+	}
 }
 
 // A case-folded value is walked through the folded prefix trie while the
