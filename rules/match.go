@@ -42,7 +42,6 @@ type stamp uint32
 type leafRec struct {
 	leaf
 	gen            stamp // in first: the event it was recorded for
-	field          int32
 	next           int32 // next leaf of the same field in more, or -1
 	memOff, memLen int32
 }
@@ -169,30 +168,46 @@ func (s *matchState) hits(ps []posting) {
 // place, not built and copied: with thousands of patterns nearly every value
 // an event holds is recorded.
 func (s *matchState) addLeaf(n *pathNode, v leaf) {
+	if !s.addFirst(n, v) {
+		s.addMore(&s.first[n.field], v)
+	}
+}
+
+// addFirst is addLeaf for the usual case, a field's first value outside any
+// array, and reports false for the others. It is short enough to be inlined
+// into the walk, where it saves a call per named value.
+func (s *matchState) addFirst(n *pathNode, v leaf) bool {
 	f := n.field
 	if f < 0 {
-		return
+		return true // nothing to record
 	}
 	r := &s.first[f]
+	if r.gen == s.gen || len(s.stack) > 0 {
+		return false
+	}
+	*r = leafRec{leaf: v, gen: s.gen, next: -1}
+	return true
+}
+
+// addMore records a leaf inside an array, or a further value of a field:
+// r is the field's slot in first.
+func (s *matchState) addMore(r *leafRec, v leaf) {
 	if r.gen != s.gen {
 		r.gen = s.gen
 	} else {
 		// Append at the tail so leaves keep document order.
 		at := int32(len(s.more))
 		s.more = append(s.more, leafRec{})
-		tail := &s.first[f]
+		tail := r
 		for tail.next >= 0 {
 			tail = &s.more[tail.next]
 		}
 		tail.next = at
 		r = &s.more[at]
 	}
-	r.leaf = v
-	r.field, r.next = f, -1
+	r.leaf, r.next = v, -1
 	r.memOff, r.memLen = int32(len(s.mem)), int32(len(s.stack))
-	if len(s.stack) > 0 {
-		s.mem = append(s.mem, s.stack...)
-	}
+	s.mem = append(s.mem, s.stack...)
 }
 
 func (s *matchState) probe(fi *fieldIndex, v *leaf) {

@@ -103,7 +103,9 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 			q = plainEnd(ev, i+1)
 		}
 		if q >= 0 && ev[q] == '"' {
-			s.addLeaf(c, leaf{kind: lkString, str: ev[i+1 : q]})
+			if v := (leaf{kind: lkString, str: ev[i+1 : q]}); !s.addFirst(c, v) {
+				s.addLeaf(c, v)
+			}
 			i = q + 1
 		} else if b := ev[i]; (b == '-' || b-'0' <= 9) && depth < MaxEventDepth {
 			if i = s.number(ev, i, c); i < 0 {
@@ -200,7 +202,9 @@ func (s *matchState) number(ev string, i int, n *pathNode) int {
 	if start > i {
 		f = -f
 	}
-	s.addLeaf(n, leaf{kind: lkNumber, str: ev[i:j], num: f})
+	if v := (leaf{kind: lkNumber, str: ev[i:j], num: f}); !s.addFirst(n, v) {
+		s.addLeaf(n, v)
+	}
 	return j
 }
 
