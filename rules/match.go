@@ -155,10 +155,12 @@ func (s *matchState) hits(ps []posting) {
 		}
 		// Without arrays every value stands alone: what the hits that led
 		// here proved holds, and the rest is checked now, while the posting
-		// is at hand. No stamp is needed: two hits lead to one alternative
-		// only when two values of its driver hold (a prefix and the exact
-		// string), and the rule listed twice is compacted in match.
-		if p.sure || s.evalChecks(s.ix.checks[p.checks:p.checks+int32(p.nchecks)]) {
+		// is at hand (nothing, for a posting in a second-level index whose
+		// two hits proved both conditions). No stamp is needed: two hits
+		// lead to one alternative only when two values of its driver hold
+		// (a prefix and the exact string), and the rule listed twice is
+		// compacted in match.
+		if p.sure || p.nchecks == 0 || s.evalChecks(s.ix.checks[p.checks:p.checks+int32(p.nchecks)]) {
 			s.matched = append(s.matched, p.rule)
 		}
 	}
