@@ -382,14 +382,15 @@ func hex4(s string) (rune, bool) {
 	return r, true
 }
 
+// skipSpace returns the position of the first byte at or after ev[i] that
+// is not JSON whitespace. Every byte above the space is not, which settles
+// most bytes with one comparison.
 func skipSpace(ev string, i int) int {
 	for i < len(ev) {
-		switch ev[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
+		if c := ev[i]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return i
 		}
+		i++
 	}
 	return i
 }
