@@ -382,9 +382,7 @@ func TestPublishAll(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			out := func(topic, id string) Outgoing {
-				m := message.NewMessage(id, []byte(`{}`))
-				m.Metadata.Set(RuleKey, "r-"+id)
-				return Outgoing{Topic: topic, Msg: m}
+				return Outgoing{Topic: topic, UUID: id, Payload: []byte(`{}`), Metadata: []string{RuleKey, "r-" + id}}
 			}
 			for range 2 {
 				if err := b.PublishAll([]Outgoing{out("deliver.all-a", "e1:a"), out("deliver.all-b", "e1:b"), out("deliver.all-a", "e2:a")}); err != nil {
@@ -618,8 +616,8 @@ func TestPublishRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := b.PublishAll([]Outgoing{
-		{Topic: "deliver.ok", Msg: message.NewMessage("a", []byte(`{}`))},
-		{Topic: "dlq.gone", Msg: message.NewMessage("b", []byte(`{}`))},
+		{Topic: "deliver.ok", UUID: "a", Payload: []byte(`{}`)},
+		{Topic: "dlq.gone", UUID: "b", Payload: []byte(`{}`)},
 	})
 	if err == nil || !strings.Contains(err.Error(), "publish to dlq.gone") || time.Since(start) > 5*time.Second {
 		t.Fatalf("publish to a deleted stream: %v after %s", err, time.Since(start))

@@ -133,7 +133,7 @@ func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
 	var buf [16]Outgoing // a PutEvents batch: no allocation
 	out := buf[:0]
 	for _, m := range msgs {
-		out = append(out, Outgoing{Topic: topic, Msg: m})
+		out = append(out, outgoing(topic, m))
 	}
 	return b.PublishAll(out)
 }
@@ -161,17 +161,14 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
 		idHeader := nats.MsgIdHdr
-		if fresh(o.Msg) {
+		if o.FreshID {
 			idHeader = IDHeader
 		}
-		om := newOutMsg(o.Topic, o.Msg.Payload, len(o.Msg.Metadata)+1)
-		for k, v := range o.Msg.Metadata {
-			if k == DeliveredKey || k == StoredKey || k == RetryDelayKey || k == TopicKey || k == FreshIDKey {
-				continue
-			}
-			om.setHeader(k, v)
+		om := newOutMsg(o.Topic, o.Payload, len(o.Metadata)/2+1)
+		for i := 0; i+1 < len(o.Metadata); i += 2 {
+			om.setHeader(o.Metadata[i], o.Metadata[i+1])
 		}
-		om.setHeader(idHeader, o.Topic+" "+o.Msg.UUID)
+		om.setHeader(idHeader, o.Topic+" "+o.UUID)
 		nm := &om.Msg
 		// Waited for before it is sent: its acknowledgement may come first.
 		b.pubMu.Lock()

@@ -42,7 +42,8 @@ type memMsg struct {
 	topic     string
 	uuid      string
 	payload   []byte
-	metadata  []string // keys and values in turn: one allocation, where a map took two
+	metadata  []string // keys and values in turn; in room when they fit
+	room      [6]string
 	delivered int
 	stored    time.Time
 }
@@ -63,38 +64,53 @@ func (b *Memory) topic(name string) *memTopic {
 	return t
 }
 
-// PublishAll publishes each message to its topic; nothing when a topic has
-// no stream.
+// Publish queues the messages; see PublishAll.
+func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
+	out := make([]Outgoing, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, outgoing(topic, m))
+	}
+	return b.PublishAll(out)
+}
+
+// PublishAll queues each message on its topic, or none when a topic has
+// no stream. A UUID seen on the topic within its stream's window is
+// stored once, as JetStream does, and a fresh one (FreshID) is not
+// remembered.
 func (b *Memory) PublishAll(out []Outgoing) error {
 	for _, o := range out {
 		if _, err := streamFor(o.Topic); err != nil {
 			return err
 		}
 	}
-	for _, o := range out {
-		if err := b.Publish(o.Topic, o.Msg); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Publish queues the messages; a UUID seen on the topic within its
-// stream's window is stored once, as JetStream does, and a fresh one
-// (FreshIDKey) is not remembered.
-func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
-	stream, err := streamFor(topic)
-	if err != nil {
-		return err
-	}
-	window := dedupWindows[stream]
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrClosed
 	}
-	t := b.topic(topic)
 	now := time.Now()
+	for _, o := range out {
+		stream, _ := streamFor(o.Topic)
+		t := b.topic(o.Topic)
+		t.expire(now, dedupWindows[stream])
+		if o.UUID != "" && !o.FreshID {
+			if _, dup := t.seen[o.UUID]; dup {
+				continue
+			}
+			t.seen[o.UUID] = now
+			t.order = append(t.order, seenID{o.UUID, now})
+		}
+		b.seq++
+		mm := &memMsg{seq: b.seq, topic: o.Topic, uuid: o.UUID, payload: append([]byte(nil), o.Payload...), stored: now}
+		mm.metadata = append(mm.room[:0:len(mm.room)], o.Metadata...)
+		t.queue = append(t.queue, mm)
+	}
+	b.cond.Broadcast()
+	return nil
+}
+
+// expire forgets the ids stored longer ago than window.
+func (t *memTopic) expire(now time.Time, window time.Duration) {
 	expired := 0
 	for _, e := range t.order {
 		if now.Sub(e.at) <= window {
@@ -104,25 +120,6 @@ func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
 		expired++
 	}
 	t.order = t.order[expired:]
-	for _, m := range msgs {
-		if m.UUID != "" && !fresh(m) {
-			if _, dup := t.seen[m.UUID]; dup {
-				continue
-			}
-			t.seen[m.UUID] = now
-			t.order = append(t.order, seenID{m.UUID, now})
-		}
-		md := make([]string, 0, 2*len(m.Metadata))
-		for k, v := range m.Metadata {
-			if k != RetryDelayKey && k != FreshIDKey {
-				md = append(md, k, v)
-			}
-		}
-		b.seq++
-		t.queue = append(t.queue, &memMsg{seq: b.seq, topic: topic, uuid: m.UUID, payload: append([]byte(nil), m.Payload...), metadata: md, stored: now})
-	}
-	b.cond.Broadcast()
-	return nil
 }
 
 // Subscribe is Consume with defaults.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,6 +191,7 @@ type scratch struct {
 	groups  []group // the event's consumers, in order of first match
 	seen    []int   // target id → 1 + its group's index; 0: none yet
 	out     []bus.Outgoing
+	meta    []string // the deliveries' metadata; the bus copies it
 }
 
 // group is one consumer of an event and the rules that chose it.
@@ -250,23 +252,21 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	}
 	r.opts.Metrics.matched(busName, s.matches)
 
-	// One message per consumer, naming every rule that chose it. Each
-	// message is new: the bus owns it once published.
+	// One message per consumer, naming every rule that chose it.
 	s.group(br)
 	at := ingested.UTC().Format(time.RFC3339Nano)
-	out := s.out[:0]
+	out, meta := s.out[:0], slices.Grow(s.meta[:0], 6*len(s.groups))
 	for _, g := range s.groups {
-		dm := message.NewMessage(id+":"+g.consumer, env)
-		dm.Metadata.Set(bus.EventIDKey, id)
-		dm.Metadata.Set(bus.RuleKey, strings.Join(g.rules, ","))
-		dm.Metadata.Set(bus.IngestedKey, at)
-		out = append(out, bus.Outgoing{Topic: g.topic, Msg: dm})
+		n := len(meta)
+		meta = append(meta, bus.EventIDKey, id, bus.RuleKey, strings.Join(g.rules, ","), bus.IngestedKey, at)
+		out = append(out, bus.Outgoing{Topic: g.topic, UUID: id + ":" + g.consumer, Payload: env, Metadata: meta[n:len(meta):len(meta)]})
 	}
 	// All at once: the event waits one round trip to the bus, not one per
 	// consumer.
 	err := r.bus.PublishAll(out)
-	clear(out) // hold no message past its hand-off
-	s.out = out[:0]
+	clear(out) // hold nothing past its hand-off
+	clear(meta)
+	s.out, s.meta = out[:0], meta[:0]
 	if err != nil {
 		// The deliveries already stored de-duplicate the retry, a second
 		// from now: DELIVER's window (5 s) covers it.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,8 +17,11 @@ import (
 
 // Publisher is the part of the bus ingest needs.
 type Publisher interface {
-	Publish(topic string, msgs ...*message.Message) error
+	PublishAll(out []bus.Outgoing) error
 }
+
+// envelopeMeta is every accepted event's metadata; the bus only reads it.
+var envelopeMeta = []string{bus.EnvelopeKey, "1"}
 
 // ErrUnavailable wraps a bus failure: nothing can be accepted (HTTP 503).
 var ErrUnavailable = errors.New("event bus unavailable")
@@ -54,8 +56,8 @@ type Result struct {
 // wrapping ErrUnavailable and no entry may be considered accepted.
 func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entry) ([]Result, error) {
 	results := make([]Result, len(entries))
-	byBus := map[string][]*message.Message{}
-	var order []string
+	out := make([]bus.Outgoing, 0, len(entries))
+	var topic, topicBus string // the last entry's: a request's entries share one
 	for i, e := range entries {
 		if e.Bus == "" {
 			e.Bus = event.DefaultBus
@@ -79,25 +81,21 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 			results[i].Err = &event.EntryError{Code: "MalformedDetail", Field: "Detail", Message: err.Error()}
 			continue
 		}
-		m := message.NewMessage(env.ID, payload)
-		m.Metadata.Set(bus.EnvelopeKey, "1")
-		if generated {
-			// Nobody can send this id again: the bus need not remember it
-			// (see bus.FreshIDKey). A client's own id is remembered, so that
-			// its retries are stored once.
-			m.Metadata.Set(bus.FreshIDKey, "1")
+		// A generated id: nobody can send it again, so the bus need not
+		// remember it (see bus.FreshIDKey). A client's own id is
+		// remembered, so that its retries are stored once.
+		if topic == "" || e.Bus != topicBus {
+			topic, topicBus = bus.EventsTopic(e.Bus), e.Bus
 		}
-		if _, ok := byBus[e.Bus]; !ok {
-			order = append(order, e.Bus)
-		}
-		byBus[e.Bus] = append(byBus[e.Bus], m)
+		out = append(out, bus.Outgoing{Topic: topic, UUID: env.ID, Payload: payload, Metadata: envelopeMeta, FreshID: generated})
 		results[i].EventID = env.ID
 	}
-	for _, b := range order {
+	if len(out) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
-		if err := in.Pub.Publish(bus.EventsTopic(b), byBus[b]...); err != nil {
+		// Every bus's events at once: one round trip to the bus.
+		if err := in.Pub.PublishAll(out); err != nil {
 			in.Metrics.count(source, "rejected", len(entries))
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}

@@ -25,13 +25,15 @@ type recorder struct {
 	msgs map[string][]*message.Message
 }
 
-func (r *recorder) Publish(topic string, msgs ...*message.Message) error {
+func (r *recorder) PublishAll(out []bus.Outgoing) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.msgs == nil {
 		r.msgs = map[string][]*message.Message{}
 	}
-	r.msgs[topic] = append(r.msgs[topic], msgs...)
+	for _, o := range out {
+		r.msgs[o.Topic] = append(r.msgs[o.Topic], o.Message())
+	}
 	return nil
 }
 

@@ -34,7 +34,7 @@ type published struct {
 	msg   *message.Message
 }
 
-func (p *fakePub) Publish(topic string, msgs ...*message.Message) error {
+func (p *fakePub) PublishAll(out []bus.Outgoing) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.panic {
@@ -43,8 +43,8 @@ func (p *fakePub) Publish(topic string, msgs ...*message.Message) error {
 	if p.fail != nil {
 		return p.fail
 	}
-	for _, m := range msgs {
-		p.msgs = append(p.msgs, published{topic, m})
+	for _, o := range out {
+		p.msgs = append(p.msgs, published{o.Topic, o.Message()})
 	}
 	return nil
 }
