@@ -32,7 +32,9 @@ const (
 	// counting this time (1 for the first delivery).
 	DeliveredKey = "eventrouter-delivered"
 	// StoredKey holds when the message was first stored on the bus
-	// (RFC 3339 with nanoseconds).
+	// (RFC 3339 with nanoseconds). Messages of a DirectAnswers subscription
+	// go without it: Stored reads the time from their context instead, so
+	// that no text is made for it on every delivery.
 	StoredKey = "eventrouter-stored"
 	// TopicKey holds the topic the message was published on: with a
 	// wildcard subscription such as "events.>", it names the bus.
@@ -138,6 +140,7 @@ type answerCtx struct {
 	context.Context
 	answered atomic.Bool
 	by       answerer
+	stored   time.Time // for Stored
 }
 
 // Value finds the answer under answerKey; other keys are the parent's.
@@ -148,16 +151,18 @@ func (c *answerCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// bind gives m the context of one delivery, which by answers. With direct
-// answers that is c itself, set up here, through which the subscriber's
-// bus.Ack or bus.Nack answers; otherwise a child of parent that the
-// returned release cancels once awaitAnswer has answered.
-func (c *answerCtx) bind(m *message.Message, parent context.Context, by answerer, direct bool) (release func()) {
+// bind gives m the context of one delivery, which by answers, of a
+// message first stored at stored. With direct answers that is c itself,
+// set up here, through which the subscriber's bus.Ack or bus.Nack answers
+// and Stored reads stored; otherwise a child of parent that the returned
+// release cancels once awaitAnswer has answered, and stored is StoredKey.
+func (c *answerCtx) bind(m *message.Message, parent context.Context, by answerer, direct bool, stored time.Time) (release func()) {
 	if direct {
-		*c = answerCtx{Context: parent, by: by}
+		*c = answerCtx{Context: parent, by: by, stored: stored}
 		m.SetContext(c)
 		return func() {}
 	}
+	m.Metadata.Set(StoredKey, stored.UTC().Format(time.RFC3339Nano))
 	ctx, cancel := context.WithCancel(parent)
 	m.SetContext(ctx)
 	return cancel
@@ -249,6 +254,9 @@ func Delivered(m *message.Message) int {
 
 // Stored reads when the message was first stored on the bus.
 func Stored(m *message.Message) time.Time {
+	if c, ok := m.Context().Value(answerKey{}).(*answerCtx); ok {
+		return c.stored.UTC() // as parsed from StoredKey: no zone, no monotonic reading
+	}
 	t, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(StoredKey))
 	if err != nil {
 		return time.Time{}

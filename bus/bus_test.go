@@ -229,6 +229,11 @@ func TestDirectAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			m1, m2 := receive(t, ch), receive(t, ch)
+			// Stored comes from the context, with no text in the metadata,
+			// and reads as StoredKey's text would: UTC, no monotonic clock.
+			if at := Stored(m1); time.Since(at) > time.Minute || at != at.Round(0).UTC() || m1.Metadata.Get(StoredKey) != "" {
+				t.Errorf("Stored = %v, StoredKey %q", at, m1.Metadata.Get(StoredKey))
+			}
 			expectNone(t, ch, "a third message with 2 unanswered and MaxInFlight 2")
 			Ack(m1)
 			Nack(m1) // too late: the ack stands

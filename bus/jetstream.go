@@ -433,15 +433,16 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 	m := message.NewMessage("", jm.Data())
 	m.UUID = fromHeaders(jm.Headers(), m.Metadata)
 	m.Metadata.Set(TopicKey, jm.Subject())
+	var stored time.Time
 	if md, err := jm.Metadata(); err == nil {
 		m.Metadata.Set(DeliveredKey, strconv.FormatUint(md.NumDelivered, 10))
-		m.Metadata.Set(StoredKey, md.Timestamp.UTC().Format(time.RFC3339Nano))
+		stored = md.Timestamp
 		if m.UUID == "" {
 			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 		}
 	}
 	d := &jsDelivery{s: s, jm: jm, m: m}
-	release := d.bind(m, s.ctx, d, s.direct)
+	release := d.bind(m, s.ctx, d, s.direct, stored)
 	select {
 	case s.out <- m:
 	case <-s.done:

@@ -188,9 +188,8 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			}
 			m.Metadata.Set(DeliveredKey, strconv.Itoa(mm.delivered))
 			m.Metadata.Set(TopicKey, mm.topic)
-			m.Metadata.Set(StoredKey, mm.stored.UTC().Format(time.RFC3339Nano))
 			d := &memDelivery{b: b, mm: mm, inFlight: &inFlight}
-			release := d.bind(m, ctx, d, opts.DirectAnswers)
+			release := d.bind(m, ctx, d, opts.DirectAnswers, mm.stored)
 			select {
 			case out <- m:
 			case <-ctx.Done():
