@@ -141,3 +141,34 @@ func TestDeepNestingRefused(t *testing.T) {
 		t.Errorf("brackets inside strings counted: %v", err)
 	}
 }
+
+// A value many rules name is a poor driver, except for alternatives that a
+// second-level index will hold by another field: then it should drive them
+// (and split), rather than a short prefix that looks rarer on paper.
+func TestPopularValueDrivesWhenItSplits(t *testing.T) {
+	// Many streets and street-number prefixes, so that one street, and a
+	// three-digit prefix, look rare; MAIN, named by more rules, less so.
+	var rs []Rule
+	for i := range 600 {
+		rs = append(rs, Rule{Name: fmt.Sprint("s", i), Pattern: MustCompile(fmt.Sprintf(`{"street":["S%d"]}`, i))})
+		rs = append(rs, Rule{Name: fmt.Sprint("n", i), Pattern: MustCompile(fmt.Sprintf(`{"num":[{"prefix":"%d"}]}`, 300+i))})
+	}
+	for i := range groupMin {
+		rs = append(rs, Rule{Name: fmt.Sprint("main", i), Pattern: MustCompile(fmt.Sprintf(`{"street":["MAIN"],"num":[{"prefix":"12%d"}]}`, i))})
+	}
+	tb, err := NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range tb.idx.alts[1200:] {
+		if got := a.conds[a.driver].c.path; got != "street" {
+			t.Errorf("%s is driven by %s, want street", rs[a.rule].Name, got)
+		}
+	}
+	if len(tb.idx.subs) != 2 {
+		t.Errorf("%d second-level indexes, want one (MAIN by num)", len(tb.idx.subs)-1)
+	}
+	if got := tb.Match([]byte(`{"street":"MAIN","num":"1234"}`)); strings.Join(got, ",") != "main3" {
+		t.Errorf("Match = %v, want [main3]", got)
+	}
+}

@@ -340,6 +340,71 @@ func valueRate(counts map[string]int, total int, v string, floor int) float64 {
 	return max(uniform, float64(counts[v])/float64(total))
 }
 
+// condRate estimates the share of events holding a value that satisfies c,
+// and reports whether c can drive its alternative.
+func (st fieldStats) condRate(c *condition) (float64, bool) {
+	if c.absentOK {
+		return 1, false
+	}
+	rate, ok := 0.0, true
+	for i := range c.ms {
+		r, mok := st.hitRate(c.path, &c.ms[i])
+		rate += r
+		ok = ok && mok
+	}
+	return min(rate, 1), ok
+}
+
+// splitGroup names the alternatives that an exact value at a path would
+// drive and a second-level index would hold by a second path.
+type splitGroup struct{ path, value, second string }
+
+// likelySplits counts, for every exact value, the alternatives it could
+// drive, by the path their second-level index would use. A value many
+// rules name (the busiest street) is common in events and so a poor
+// driver, which is why valueRate ranks it low, except when at least
+// groupMin of its alternatives can be held again by one more field: split
+// then makes an event holding the value probe that second index, and few
+// of those alternatives become candidates. Without this, a short prefix
+// or a value of a few rules drives those alternatives instead, and
+// candidates that fail the popular value's check pile up (at 10,000
+// subscriptions, 0.6 per event failing STREET where a street number's
+// prefix was the driver).
+func (st fieldStats) likelySplits(rules []Rule) map[splitGroup]int {
+	n := map[splitGroup]int{}
+	for _, r := range rules {
+		for _, alt := range r.Pattern.alts {
+			for ci := range alt {
+				if v, second := st.splitKey(alt, ci); second != "" {
+					n[splitGroup{alt[ci].path, v, second}]++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// splitKey returns, when condition ci of alt is one exact string, that
+// value and the path of the condition a second-level index would hold
+// the alternative by if ci drove it (the most selective other condition
+// that can be indexed exactly); else second is "".
+func (st fieldStats) splitKey(alt []condition, ci int) (value, second string) {
+	c := &alt[ci]
+	if len(c.ms) != 1 || c.ms[0].kind != mString || c.absentOK {
+		return "", ""
+	}
+	best := math.Inf(1)
+	for j := range alt {
+		if j == ci || !exactlyIndexable(&alt[j]) {
+			continue
+		}
+		if r, _ := st.condRate(&alt[j]); r < best {
+			best, second = r, alt[j].path
+		}
+	}
+	return "s" + c.ms[0].s, second
+}
+
 // hitRate estimates the share of events a matcher's index entry is hit by.
 func (st fieldStats) hitRate(path string, m *matcher) (rate float64, indexable bool) {
 	exact := func(v string) float64 { return valueRate(st.exact[path], st.exactN[path], v, 2) }
@@ -399,6 +464,7 @@ func buildIndex(rules []Rule) *index {
 		return n.field
 	}
 	st := collectStats(rules)
+	splits := st.likelySplits(rules)
 	for ri, r := range rules {
 		for ai := range r.Pattern.alts {
 			alt := r.Pattern.alts[ai]
@@ -415,22 +481,20 @@ func buildIndex(rules []Rule) *index {
 					absentOnly = append(absentOnly, ac)
 					continue
 				}
-				rate, ok := 0.0, true
-				for i := range c.ms {
-					r, mok := st.hitRate(c.path, &c.ms[i])
-					rate += r
-					ok = ok && mok
-				}
-				if c.absentOK {
-					rate, ok = 1, false
-				}
+				rate, ok := st.condRate(c)
 				info.conds = append(info.conds, ac)
-				rates = append(rates, min(rate, 1))
+				rates = append(rates, rate)
 				if c.absentOK {
 					continue
 				}
 				if presence < 0 {
 					presence = len(info.conds) - 1
+				}
+				if v, second := st.splitKey(alt, ci); second != "" && splits[splitGroup{c.path, v, second}] >= groupMin {
+					// A popular value is a fine driver for alternatives
+					// that a second-level index will hold by another
+					// field: see likelySplits.
+					rate = 1 / float64(max(len(st.exact[c.path]), 2))
 				}
 				if ok && rate < best {
 					driver, best = len(info.conds)-1, rate
