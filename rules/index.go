@@ -494,7 +494,7 @@ func buildIndex(rules []Rule) *index {
 					// A popular value is a fine driver for alternatives
 					// that a second-level index will hold by another
 					// field: see likelySplits.
-					rate = 1 / float64(max(len(st.exact[c.path]), 2))
+					rate = valueRate(st.exact[c.path], 0, v, 2) // as rare as any other value
 				}
 				if ok && rate < best {
 					driver, best = len(info.conds)-1, rate
