@@ -299,16 +299,25 @@ type Outgoing struct {
 	FreshID bool
 }
 
-// outgoing is m, published on topic, as an Outgoing, without the keys the
-// bus itself sets on delivery or reads on publish.
-func outgoing(topic string, m *message.Message) Outgoing {
-	o := Outgoing{Topic: topic, UUID: m.UUID, Payload: m.Payload, FreshID: fresh(m)}
-	for k, v := range m.Metadata {
-		if k != DeliveredKey && k != StoredKey && k != RetryDelayKey && k != TopicKey && k != FreshIDKey {
-			o.Metadata = append(o.Metadata, k, v)
+// deliveryKey reports whether k is one of the keys the bus sets on each
+// delivery of a message, which publishing it again must not carry over.
+func deliveryKey(k string) bool {
+	return k == DeliveredKey || k == StoredKey || k == TopicKey || k == RetryDelayKey
+}
+
+// appendOutgoing appends msgs, published on topic, to out as Outgoings:
+// for the buses' Publish, watermill's interface, in terms of PublishAll.
+func appendOutgoing(out []Outgoing, topic string, msgs []*message.Message) []Outgoing {
+	for _, m := range msgs {
+		o := Outgoing{Topic: topic, UUID: m.UUID, Payload: m.Payload, FreshID: fresh(m)}
+		for k, v := range m.Metadata {
+			if !deliveryKey(k) && k != FreshIDKey { // FreshIDKey is FreshID
+				o.Metadata = append(o.Metadata, k, v)
+			}
 		}
+		out = append(out, o)
 	}
-	return o
+	return out
 }
 
 // Message is o as a watermill message, FreshID as FreshIDKey: for fakes

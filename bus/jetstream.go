@@ -131,11 +131,7 @@ func (b *JetStream) Ping(ctx context.Context) error {
 // which JetStream does not remember.
 func (b *JetStream) Publish(topic string, msgs ...*message.Message) error {
 	var buf [16]Outgoing // a PutEvents batch: no allocation
-	out := buf[:0]
-	for _, m := range msgs {
-		out = append(out, outgoing(topic, m))
-	}
-	return b.PublishAll(out)
+	return b.PublishAll(appendOutgoing(buf[:0], topic, msgs))
 }
 
 // PublishAll is Publish for messages bound to several topics: all are sent

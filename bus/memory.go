@@ -66,11 +66,8 @@ func (b *Memory) topic(name string) *memTopic {
 
 // Publish queues the messages; see PublishAll.
 func (b *Memory) Publish(topic string, msgs ...*message.Message) error {
-	out := make([]Outgoing, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, outgoing(topic, m))
-	}
-	return b.PublishAll(out)
+	var buf [16]Outgoing // a PutEvents batch: no allocation
+	return b.PublishAll(appendOutgoing(buf[:0], topic, msgs))
 }
 
 // PublishAll queues each message on its topic, or none when a topic has

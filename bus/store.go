@@ -167,7 +167,7 @@ func (b *Memory) Purge(_ context.Context, topic string) (int, error) {
 func (s Kept) Message(uuid string) *message.Message {
 	m := message.NewMessage(uuid, s.Payload)
 	for k, v := range s.Metadata {
-		if k != DeliveredKey && k != StoredKey && k != TopicKey && k != RetryDelayKey {
+		if !deliveryKey(k) {
 			m.Metadata.Set(k, v)
 		}
 	}
