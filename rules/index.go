@@ -156,6 +156,12 @@ type posting struct {
 	sure    bool
 }
 
+// checksOf returns what is left to check of p's alternative when the
+// event holds no array.
+func (ix *index) checksOf(p *posting) []check {
+	return ix.checks[p.checks : p.checks+int32(p.nchecks)]
+}
+
 // subIndex indexes, on a second field, the alternatives that share a
 // popular driver value.
 type subIndex struct {

@@ -104,7 +104,7 @@ func (s *matchState) evalCands(cands []posting) {
 		c := &cands[i]
 		var ok bool
 		if s.arrays == 0 {
-			ok = s.evalChecks(s.ix.checks[c.checks : c.checks+int32(c.nchecks)])
+			ok = s.evalChecks(s.ix.checksOf(c))
 		} else {
 			ok = s.eval(s.ix.alts[c.alt].conds)
 		}
@@ -160,7 +160,7 @@ func (s *matchState) hits(ps []posting) {
 		// lead to one alternative only when two values of its driver hold
 		// (a prefix and the exact string), and the rule listed twice is
 		// compacted in match.
-		if p.sure || p.nchecks == 0 || s.evalChecks(s.ix.checks[p.checks:p.checks+int32(p.nchecks)]) {
+		if p.sure || p.nchecks == 0 || s.evalChecks(s.ix.checksOf(p)) {
 			s.matched = append(s.matched, p.rule)
 		}
 	}
