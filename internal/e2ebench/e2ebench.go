@@ -301,6 +301,9 @@ type Phases struct {
 type Phase struct {
 	LoadStart LoadAvg `json:"load_start"`
 	LoadEnd   LoadAvg `json:"load_end"`
+	// SpeedNsPerKB is speedProbe's figure taken just before the phase
+	// began: higher means the shared machine was running slow.
+	SpeedNsPerKB float64 `json:"speed_ns_per_kb"`
 	// TargetPerSecond is the open-loop send rate; 0 for closed loop.
 	TargetPerSecond float64 `json:"target_events_per_second,omitempty"`
 	// Backlog is the bound on events in flight; 0 for none.
@@ -418,7 +421,7 @@ type runner struct {
 // phase sends as spec says, waits for every accepted event to be
 // delivered, and reports both.
 func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
-	load0 := loadavg()
+	load0, speed := loadavg(), speedProbe()
 	p := r.tr.beginPhase(r.seqs.Load())
 	var stages0 map[string]histSnap
 	if r.metrics != nil {
@@ -431,7 +434,7 @@ func (r *runner) phase(ctx context.Context, name string, spec loadSpec) Phase {
 	done := r.tr.waitDelivered(ctx, p, lr.accepted, r.o.DrainTimeout)
 	s := r.tr.snapshot(p)
 	ph := Phase{
-		LoadStart: load0, LoadEnd: loadavg(), TargetPerSecond: spec.rate, Backlog: spec.backlog,
+		LoadStart: load0, LoadEnd: loadavg(), SpeedNsPerKB: speed, TargetPerSecond: spec.rate, Backlog: spec.backlog,
 		Sent: lr.sent, Accepted: lr.accepted, Failed: lr.failed, FirstError: lr.firstError,
 		Delivered: s.completed, Deliveries: s.deliveries,
 		WindowSeconds:  lr.window.Seconds(),
@@ -705,6 +708,8 @@ func (r *Report) Summary() string {
 	row("B routerd (PutEvents → files)", r.RouterdEventsPerSecond)
 	l := r.LatencyHalfPeak
 	fmt.Fprintf(&b, "  %-34s p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", fmt.Sprintf("C latency at %.0f events/s", cmp.Or(r.Settings.LatencyPerSec, r.Settings.HalfPeakPerSec)), l.P50Ms, l.P99Ms, l.MaxMs)
+	fmt.Fprintf(&b, "  %-34s %.0f, %.0f, %.0f, %.0f ns per KB scanned (higher: slower)\n", "machine speed before A, B, C, D",
+		r.Phases.Raw.SpeedNsPerKB, r.Phases.Routerd.SpeedNsPerKB, r.Phases.HalfPeak.SpeedNsPerKB, r.Phases.Soak.SpeedNsPerKB)
 	fmt.Fprintf(&b, "  %-34s %s\n", fmt.Sprintf("D soak %.0fs", r.Settings.SoakSeconds), r.Memory.Verdict)
 	for _, t := range r.Targets {
 		verdict := yes[t.Met]

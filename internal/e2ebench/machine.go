@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -61,6 +62,43 @@ func loadavg() LoadAvg {
 		l.Fifteen, _ = strconv.ParseFloat(f[2], 64)
 	}
 	return l
+}
+
+// speedProbe times a fixed single-threaded piece of work, a scan of the
+// benchmark's own events (256 KiB of them, in the L2 cache of most
+// machines) that branches on their bytes as JSON parsers do, and returns
+// the best of five runs in nanoseconds per KiB. The load average does not
+// show a shared machine's slow spells, when the same code runs up to twice
+// as slow for minutes; this does, so a phase can be read against the speed
+// it ran at.
+func speedProbe() float64 {
+	var buf []byte
+	now := time.Unix(1_800_000_000, 0)
+	for seq := int64(0); len(buf) < 256<<10; seq++ {
+		buf = append(buf, envelope(seq, now)...)
+	}
+	best := time.Duration(math.MaxInt64)
+	sink := 0
+	for range 5 {
+		start := time.Now()
+		n := 0
+		for _, c := range buf {
+			switch {
+			case c == '"':
+				n += 3
+			case c == ',' || c == ':':
+				n++
+			case c >= '0' && c <= '9':
+				n += int(c - '0')
+			}
+		}
+		sink += n
+		best = min(best, time.Since(start))
+	}
+	if sink < 0 { // keeps the loop from being optimised away
+		fmt.Fprint(os.Stderr, "")
+	}
+	return float64(best.Nanoseconds()) / float64(len(buf)>>10)
 }
 
 // MemSample is the process's memory at one moment of the soak: the Go heap
