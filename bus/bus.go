@@ -111,6 +111,9 @@ type ConsumeOptions struct {
 	// the messages (each goes to one of them) and survive restarts.
 	Durable string
 	// MaxInFlight bounds the messages delivered and not yet acked or nacked.
+	// A message nacked with a delay waits on the broker and holds no place:
+	// a consumer retrying failed messages keeps taking new ones, up to
+	// MaxWaiting messages waiting at once.
 	MaxInFlight int
 	// AckWait is how long a delivered message may stay unanswered before the
 	// broker delivers it again (a crashed worker's messages come back).
@@ -121,6 +124,12 @@ type ConsumeOptions struct {
 	// do, and the bus keeps a goroutine per message waiting for them.
 	DirectAnswers bool
 }
+
+// MaxWaiting is how many messages nacked with a delay a subscription may
+// have waiting for their redelivery before it stops receiving new ones
+// (JetStream counts them as pending acknowledgement). Past it, the waiting
+// messages still come back in their time.
+const MaxWaiting = 10_000
 
 // answerKey carries, in a message's context, how its bus takes a direct
 // answer (ConsumeOptions.DirectAnswers).

@@ -261,6 +261,35 @@ func TestDirectAnswers(t *testing.T) {
 	}
 }
 
+// TestWaitingRetryHoldsNoPlace checks that messages nacked with a delay
+// wait on the broker without counting against MaxInFlight: a consumer whose
+// every place once held a failing message still gets the next ones.
+func TestWaitingRetryHoldsNoPlace(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			publish(t, b, "deliver.waiting", "bad1", "bad2", "bad3", "bad4")
+			ch, err := b.Consume(ctx, "deliver.waiting", ConsumeOptions{
+				Durable: "waiting", MaxInFlight: 2, AckWait: 30 * time.Second, DirectAnswers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 4 {
+				NackAfter(receive(t, ch), time.Minute)
+			}
+			publish(t, b, "deliver.waiting", "good1", "good2", "good3")
+			got := receiveIDs(t, ch, 3, Ack)
+			for _, id := range []string{"good1", "good2", "good3"} {
+				if got[id] != 1 {
+					t.Fatalf("with four messages waiting to be retried, got %v, want good1-3 once each", got)
+				}
+			}
+		})
+	}
+}
+
 func TestMaxInFlight(t *testing.T) {
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {

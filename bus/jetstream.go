@@ -328,16 +328,24 @@ func (b *JetStream) Consume(ctx context.Context, topic string, opts ConsumeOptio
 		FilterSubject: topic,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       opts.AckWait,
-		MaxAckPending: opts.MaxInFlight,
+		// JetStream counts a message nacked with a delay as pending until
+		// it is delivered again: without room for those, a few failing
+		// messages would stop the consumer (ConsumeOptions.MaxInFlight).
+		// jsSub.places bounds the messages handed out instead.
+		MaxAckPending: opts.MaxInFlight + MaxWaiting,
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s on %s: %w", opts.Durable, topic, err)
 	}
-	s := &jsSub{bus: b, out: make(chan *message.Message), done: make(chan struct{}), ctx: ctx, direct: opts.DirectAnswers}
+	s := &jsSub{bus: b, out: make(chan *message.Message), done: make(chan struct{}), ctx: ctx, direct: opts.DirectAnswers,
+		places: make(chan struct{}, opts.MaxInFlight)}
 	cc, err := cons.Consume(s.handle,
-		jetstream.PullMaxMessages(min(opts.MaxInFlight, 512)),
+		// The client asks for half as many as may be at hand, so that with
+		// those handed out, what it holds waits about one attempt, as when
+		// the broker bounded them (see MaxAckPending above).
+		jetstream.PullMaxMessages(max(1, min(opts.MaxInFlight/2, 512))),
 		// A pull that the server lost track of costs its expiry before the
 		// client asks again: keep it short (nats.go's default is 30 s).
 		jetstream.PullExpiry(5*time.Second),
@@ -412,6 +420,9 @@ type jsSub struct {
 	direct bool // ConsumeOptions.DirectAnswers
 	done   chan struct{}
 	once   sync.Once
+	// places holds a token per message handed out and not yet answered
+	// (ConsumeOptions.MaxInFlight).
+	places chan struct{}
 
 	mu      sync.RWMutex // handle holds it shared; stop exclusively
 	stopped bool
@@ -423,6 +434,12 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.stopped {
+		_ = jm.Nak()
+		return
+	}
+	select {
+	case s.places <- struct{}{}:
+	case <-s.done:
 		_ = jm.Nak()
 		return
 	}
@@ -444,6 +461,7 @@ func (s *jsSub) handle(jm jetstream.Msg) {
 	case <-s.done:
 		release()
 		_ = jm.Nak()
+		<-s.places
 		return
 	}
 	if s.direct {
@@ -467,8 +485,9 @@ type jsDelivery struct {
 
 func (d *jsDelivery) answer(ok bool, delay time.Duration) { d.s.answer(d.jm, d.m, ok, delay) }
 
-// answer tells the broker the outcome of one message.
+// answer tells the broker the outcome of one message and frees its place.
 func (s *jsSub) answer(jm jetstream.Msg, m *message.Message, ok bool, delay time.Duration) {
+	defer func() { <-s.places }()
 	switch {
 	case ok:
 		if err := jm.Ack(); err != nil {
