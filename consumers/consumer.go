@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -348,7 +349,12 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 		rec.Event, _ = json.Marshal(string(d.Event))
 		payload, _ = json.Marshal(rec)
 	}
-	dm := message.NewMessage(d.ID+":"+c.name, payload)
+	// The DLQ remembers ids for a while (the bus's de-duplication window).
+	// This one names the queued delivery, its message id and when it was
+	// queued, so that a crash between this write and the ack below stores
+	// it once, while the same event failing again later (replayed, or sent
+	// again under the client's id) is a dead letter of its own.
+	dm := message.NewMessage(m.UUID+"@"+strconv.FormatInt(bus.Stored(m).UnixNano(), 10), payload)
 	dm.Metadata.Set(bus.EventIDKey, d.ID)
 	dm.Metadata.Set(bus.RuleKey, d.Rule)
 	if err := c.bus.Publish(bus.DLQTopic(c.name), dm); err != nil {

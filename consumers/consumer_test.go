@@ -189,6 +189,37 @@ func TestPermanentGoesToDLQAtOnce(t *testing.T) {
 	}
 }
 
+// TestDeadLetteredAgainIsKept checks that an event dead-lettered a second
+// time soon after the first (replayed, as routerctl dlq replay queues it)
+// gets a second DLQ record instead of being taken for a repeat of the first.
+func TestDeadLetteredAgainIsKept(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{fail: func(event.Delivery) error { return sinks.Permanent(errors.New("HTTP 400")) }}
+	start(t, b, "c", s, Policy{DLQ: true}, NewMetrics(nil))
+	queue(t, b, "c", "e1")
+	dlqRecords(t, b, "c", 1)
+	m := message.NewMessage("e1:c:replay-1", []byte(`{"id":"e1","detail":{}}`))
+	m.Metadata.Set(bus.EventIDKey, "e1")
+	m.Metadata.Set(bus.RuleKey, "r1")
+	if err := b.Publish(bus.DeliverTopic("c"), m); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the replayed event's attempt", func() bool { return len(s.deliveries()) == 2 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Consume(ctx, bus.DLQTopic("c"), bus.ConsumeOptions{Durable: "test-dlq-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ch:
+		m.Ack()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second dead letter of e1 is not in the DLQ")
+	}
+}
+
 func TestMaxAttemptsToDLQ(t *testing.T) {
 	b := bus.NewMemory()
 	defer b.Close()
