@@ -163,6 +163,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.bus, a.ownBus = b, true
 		a.push("bus", func(context.Context) error { return b.Close() })
 	}
+	if max := bus.MaxEventBytes(a.bus); max > 0 && max < 2*event.MaxEntrySize {
+		a.log.Warn("the NATS server's max_payload is too small for the largest events: larger envelopes are refused at ingest; set max_payload to 8MB",
+			"max_payload", a.bus.NATS().MaxPayload(), "largest_event_bytes", max)
+	}
 
 	// Sinks and consumers.
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -187,6 +191,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.router = router.New(a.bus, routes, router.Options{
 		Stamp: stamp, Ingest: a.ingestM.Events, Metrics: a.routerM, Logger: a.log, Schemas: &a.schemas,
+		MaxEventBytes: bus.MaxEventBytes(a.bus),
 	})
 	a.routerRun = make(chan struct{})
 	routerCtx, stopRouter := context.WithCancel(runCtx)
@@ -209,7 +214,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 	// Sources.
 	a.ingester = &sources.Ingester{
 		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM, Schemas: &a.schemas,
-		KnownBus: func(name string) bool { return a.router.Routes().HasBus(name) },
+		KnownBus:      func(name string) bool { return a.router.Routes().HasBus(name) },
+		MaxEventBytes: bus.MaxEventBytes(a.bus),
 	}
 	if err := a.startHTTP(cfg); err != nil {
 		return err

@@ -213,6 +213,25 @@ func TestOrderFlow(t *testing.T) {
 	}
 }
 
+// TestLargestEventDelivered sends an entry of EventBridge's largest size,
+// 1 MiB by its size rule: it is accepted and reaches its consumers, whose
+// messages carry headers besides the envelope, and so does the order
+// after it.
+func TestLargestEventDelivered(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, orderConfig(t, dir, config.BusNATSEmbedded, ""))
+	const source, detailType = "orders.service", "OrderCreated"
+	frame := `{"total":5,"pad":""}`
+	pad := strings.Repeat("x", 1<<20-len(source)-len(detailType)-len(frame))
+	big := map[string]any{"Source": source, "DetailType": detailType, "Detail": `{"total":5,"pad":"` + pad + `"}`}
+	ids := putEvents(t, a.Addr(), big, order(20))
+	if len(ids) != 2 || ids[0] == "" || ids[1] == "" {
+		t.Fatalf("ids = %v, want both accepted", ids)
+	}
+	path := filepath.Join(dir, "inventory.jsonl")
+	waitFor(t, "both events in inventory", 20*time.Second, func() bool { return len(readIDs(t, path)) == 2 })
+}
+
 func contains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {

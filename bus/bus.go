@@ -223,7 +223,8 @@ type Bus interface {
 	message.Publisher
 	message.Subscriber
 	// PublishAll publishes messages bound to several topics, returning
-	// once every one is stored.
+	// once every one is stored. When some are stored and others not, or
+	// it cannot tell for some, the error is a *PublishError saying which.
 	PublishAll(out []Outgoing) error
 	// Consume subscribes to topic through a durable subscription.
 	Consume(ctx context.Context, topic string, opts ConsumeOptions) (<-chan *message.Message, error)
@@ -231,6 +232,23 @@ type Bus interface {
 	Ping(ctx context.Context) error
 	// NATS is the client connection of a NATS bus, nil otherwise.
 	NATS() *nats.Conn
+}
+
+// messageRoom is what a stored event may need beside its envelope on its
+// way: the router's headers on its deliveries (the rule names among them)
+// and the attributes around it in a dead letter.
+const messageRoom = 64 << 10
+
+// MaxEventBytes is the largest envelope b can carry through to a consumer
+// and its DLQ: the NATS server's max_payload less messageRoom, or 0 for no
+// limit (the memory bus). Ingest refuses larger events, so that none is
+// accepted that could not be delivered.
+func MaxEventBytes(b Bus) int {
+	nc := b.NATS()
+	if nc == nil {
+		return 0
+	}
+	return max(int(nc.MaxPayload())-messageRoom, 1)
 }
 
 // RetryDelay reads the redelivery delay a handler attached to a message.
@@ -289,6 +307,25 @@ func streamFor(topic string) (string, error) {
 		return "DLQ", nil
 	}
 	return "", fmt.Errorf("bus: topic %q is not under events., deliver. or dlq.", topic)
+}
+
+// PublishError is PublishAll's answer when it knows, message by message,
+// which were stored: Errs has one entry per message, nil for each stored.
+// Any other error means none was.
+type PublishError struct {
+	Errs []error
+}
+
+func (e *PublishError) Error() string {
+	failed, first := 0, error(nil)
+	for _, err := range e.Errs {
+		if err != nil {
+			if failed++; first == nil {
+				first = err
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d messages not stored: %v", failed, len(e.Errs), first)
 }
 
 // Outgoing is one message for PublishAll: its topic and the parts of a

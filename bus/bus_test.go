@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -664,5 +665,41 @@ func TestPublishRefused(t *testing.T) {
 	b.pubMu.Unlock()
 	if left != 0 {
 		t.Errorf("%d messages still waited for", left)
+	}
+}
+
+// TestPublishAllSaysWhichFailed checks that when some messages of a
+// PublishAll are stored and another is not, the error says which: here the
+// second is larger than the server takes.
+func TestPublishAllSaysWhichFailed(t *testing.T) {
+	for name, mk := range backends(t) {
+		if name == "memory" {
+			continue // no size limit; all or nothing
+		}
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			huge := make([]byte, b.NATS().MaxPayload()+1)
+			err := b.PublishAll([]Outgoing{
+				{Topic: "deliver.small", UUID: "s1", Payload: []byte(`{}`)},
+				{Topic: "deliver.huge", UUID: "h1", Payload: huge},
+				{Topic: "deliver.small", UUID: "s2", Payload: []byte(`{}`)},
+			})
+			var pe *PublishError
+			if !errors.As(err, &pe) || len(pe.Errs) != 3 || pe.Errs[0] != nil || pe.Errs[1] == nil || pe.Errs[2] == nil {
+				t.Fatalf("err = %v, want a PublishError with only the first stored", err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ch, err := b.Consume(ctx, "deliver.small", ConsumeOptions{Durable: "small"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := receive(t, ch)
+			m.Ack()
+			if m.UUID != "s1" {
+				t.Errorf("stored %s, want s1", m.UUID)
+			}
+			expectNone(t, ch, "s2, which was never sent")
+		})
 	}
 }

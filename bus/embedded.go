@@ -36,6 +36,12 @@ type EmbeddedOptions struct {
 	Routes        []string
 }
 
+// EmbeddedMaxPayload is the largest message the embedded server takes. NATS
+// defaults to 1 MiB, which an event of EventBridge's largest size (1 MiB of
+// entry, more once its strings are escaped in the envelope) exceeds with
+// the router's headers; NATS advises against more than 8 MiB.
+const EmbeddedMaxPayload = 8 << 20
+
 // StartEmbedded starts the NATS server in this process and connects to it.
 // The returned shutdown stops the server; call it after closing the
 // connection.
@@ -47,6 +53,7 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 		SyncAlways:    o.SyncAlways,
 		NoSigs:        true,
 		NoLog:         true,
+		MaxPayload:    EmbeddedMaxPayload,
 		Authorization: o.Token,
 		Username:      o.User,
 		Password:      o.Password,

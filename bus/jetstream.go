@@ -43,7 +43,7 @@ type JetStream struct {
 	acks   sync.WaitGroup // answers to the broker still to be sent
 
 	pubMu   sync.Mutex
-	waiting map[*nats.Msg]*pubWait // published, acknowledgement awaited
+	waiting map[*nats.Msg]pubPlace // published, acknowledgement awaited
 }
 
 // pubWait is one PublishAll call waiting for its acknowledgements. They
@@ -51,9 +51,27 @@ type JetStream struct {
 // through each publish's PubAckFuture, whose Ok and Err channels cost four
 // allocations per message.
 type pubWait struct {
-	left int           // acknowledgements still to come; JetStream.pubMu
-	err  error         // the first failure; JetStream.pubMu
-	done chan struct{} // closed when left reaches 0 or on the first failure
+	n    int           // messages in the call
+	left int           // answers still to come; JetStream.pubMu
+	errs []error       // per message, once one has failed; JetStream.pubMu
+	done chan struct{} // closed when left reaches 0
+}
+
+// pubPlace is a published message's call and its place in the call.
+type pubPlace struct {
+	w *pubWait
+	i int
+}
+
+// fail records why message i of the call was not stored; the caller holds
+// JetStream.pubMu.
+func (w *pubWait) fail(i int, err error) {
+	if w.errs == nil {
+		w.errs = make([]error, w.n)
+	}
+	if w.errs[i] == nil {
+		w.errs[i] = err
+	}
 }
 
 var _ Bus = (*JetStream)(nil)
@@ -72,7 +90,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.Logger = slog.Default()
 	}
 	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
-		waiting: map[*nats.Msg]*pubWait{}}
+		waiting: map[*nats.Msg]pubPlace{}}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
@@ -152,8 +170,8 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 	msgs := buf[:0]
 	// Every message counts from the start: the first acknowledgement may
 	// come before the last message is sent.
-	w := &pubWait{left: len(out), done: make(chan struct{})}
-	for _, o := range out {
+	w := &pubWait{n: len(out), left: len(out), done: make(chan struct{})}
+	for i, o := range out {
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
 		idHeader := nats.MsgIdHdr
@@ -168,12 +186,24 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		nm := &om.Msg
 		// Waited for before it is sent: its acknowledgement may come first.
 		b.pubMu.Lock()
-		b.waiting[nm] = w
+		b.waiting[nm] = pubPlace{w, i}
 		b.pubMu.Unlock()
 		msgs = append(msgs, nm)
 		if _, err := b.js.PublishMsgAsync(nm); err != nil {
-			_ = b.forget(w, msgs)
-			return fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
+			// This one and the rest are not sent; those before may be
+			// stored, and are waited for as usual.
+			err = fmt.Errorf("bus: publish to %s: %w", o.Topic, err)
+			b.pubMu.Lock()
+			delete(b.waiting, nm)
+			msgs = msgs[:len(msgs)-1]
+			for j := i; j < len(out); j++ {
+				w.fail(j, err)
+			}
+			if w.left -= len(out) - i; w.left == 0 {
+				close(w.done)
+			}
+			b.pubMu.Unlock()
+			break
 		}
 	}
 	timeout := getTimer(b.opts.PublishTimeout)
@@ -190,44 +220,35 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 func (b *JetStream) answered(m *nats.Msg, err error) {
 	b.pubMu.Lock()
 	defer b.pubMu.Unlock()
-	w, ok := b.waiting[m]
+	p, ok := b.waiting[m]
 	if !ok {
 		return
 	}
 	delete(b.waiting, m)
-	switch {
-	case err != nil && w.err == nil:
-		w.err = fmt.Errorf("bus: publish to %s: %w", m.Subject, err)
-		close(w.done)
-	case err == nil && w.err == nil:
-		if w.left--; w.left == 0 {
-			close(w.done)
-		}
+	if err != nil {
+		p.w.fail(p.i, fmt.Errorf("bus: publish to %s: %w", m.Subject, err))
+	}
+	if p.w.left--; p.w.left == 0 {
+		close(p.w.done)
 	}
 }
 
-// forget stops waiting for msgs, whose PublishAll call (w) is returning,
-// and says how their publishing went: the first failure, else the first
-// message still unacknowledged, else nil.
+// forget stops waiting for msgs, the messages the PublishAll call w that is
+// returning has sent, and says how its publishing went: nil when every
+// message is stored, else a *PublishError.
 func (b *JetStream) forget(w *pubWait, msgs []*nats.Msg) error {
 	b.pubMu.Lock()
 	defer b.pubMu.Unlock()
-	var late *nats.Msg
 	for _, nm := range msgs {
-		if _, ok := b.waiting[nm]; ok {
-			if late == nil {
-				late = nm
-			}
+		if p, ok := b.waiting[nm]; ok {
+			w.fail(p.i, fmt.Errorf("bus: publish to %s: no acknowledgement within %s", nm.Subject, b.opts.PublishTimeout))
 			delete(b.waiting, nm)
 		}
 	}
-	switch {
-	case w.err != nil:
-		return w.err
-	case late != nil:
-		return fmt.Errorf("bus: publish to %s: no acknowledgement within %s", late.Subject, b.opts.PublishTimeout)
+	if w.errs == nil {
+		return nil
 	}
-	return nil
+	return &PublishError{Errs: w.errs}
 }
 
 // outMsg is a message as PublishAll sends it: the NATS message and the

@@ -171,6 +171,22 @@ func (env *Envelope) Marshal() ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// MarshalWithin is Marshal for an envelope that must be at most limit bytes
+// (0: any size): EventBridge's size rule counts an entry's strings before
+// they are escaped, and the bus carrying the envelope has a limit of its
+// own. It refuses an envelope too large as the entry's error.
+func (env *Envelope) MarshalWithin(limit int) ([]byte, *EntryError) {
+	b, err := env.Marshal()
+	if err != nil {
+		return nil, &EntryError{Code: "MalformedDetail", Field: "Detail", Message: err.Error()}
+	}
+	if limit > 0 && len(b) > limit {
+		return nil, &EntryError{Code: "InvalidArgument", Message: fmt.Sprintf(
+			"the event is %d bytes as an envelope, more than the bus can carry (%d; raise the NATS server's max_payload)", len(b), limit)}
+	}
+	return b, nil
+}
+
 // ValidName reports whether s may name a bus or a consumer: it becomes a NATS
 // subject token and a JetStream consumer name. A leading underscore is
 // reserved for the router's own queues.

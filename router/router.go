@@ -123,6 +123,9 @@ type Options struct {
 	Schemas interface {
 		Validate(source, detailType string, detail []byte) *event.EntryError
 	}
+	// MaxEventBytes refuses raw NATS entries whose envelope is larger than
+	// the bus carries (bus.MaxEventBytes); 0 takes any size.
+	MaxEventBytes int
 }
 
 // Router moves events from their bus to the consumers' queues.
@@ -250,7 +253,6 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 		bus.Ack(m)
 		return
 	}
-	r.opts.Metrics.matched(busName, s.matches)
 
 	// One message per consumer, naming every rule that chose it.
 	s.group(br)
@@ -274,6 +276,8 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 		bus.NackAfter(m, time.Second)
 		return
 	}
+	// Counted once queued, so that an event retried is counted once.
+	r.opts.Metrics.matched(busName, s.matches)
 	bus.Ack(m)
 }
 
@@ -296,22 +300,15 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 			bad = r.opts.Schemas.Validate(env.Source, env.DetailType, env.Detail)
 		}
 		if bad == nil {
-			b, err := env.Marshal()
-			if err == nil {
+			var b []byte
+			if b, bad = env.MarshalWithin(r.opts.MaxEventBytes); bad == nil {
 				r.countIngest("accepted")
 				return b, env.ID, true
 			}
-			bad = &event.EntryError{Code: "MalformedDetail", Message: err.Error()}
 		}
 	}
 	r.countIngest("rejected")
-	rec, _ := json.Marshal(map[string]any{
-		"bus":           busName,
-		"error_code":    bad.Code,
-		"error_message": bad.Error(),
-		"payload":       string(m.Payload),
-		"received":      ingested.UTC().Format(time.RFC3339Nano),
-	})
+	rec := rejectedRecord(busName, bad, m.Payload, ingested, r.opts.MaxEventBytes)
 	if err := r.bus.Publish(RejectedTopic, message.NewMessage(m.UUID, rec)); err != nil {
 		r.log.Warn("router: cannot record a rejected NATS entry; will retry", "err", err)
 		bus.NackAfter(m, time.Second)
@@ -320,6 +317,29 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 	r.log.Warn("router: rejected an entry published to NATS", "bus", busName, "reason", bad.Error())
 	bus.Ack(m)
 	return nil, "", false
+}
+
+// rejectedRecord is RejectedTopic's record of an entry that is not an
+// event. Its payload is kept as text, which escaping can make up to six
+// times longer: when the record would not fit in limit bytes (0: no limit),
+// only the payload's start is kept, and its full size is said.
+func rejectedRecord(busName string, bad *event.EntryError, payload []byte, received time.Time, limit int) []byte {
+	rec := map[string]any{
+		"bus":           busName,
+		"error_code":    bad.Code,
+		"error_message": bad.Error(),
+		"payload":       string(payload),
+		"received":      received.UTC().Format(time.RFC3339Nano),
+	}
+	b, _ := json.Marshal(rec)
+	if limit > 0 && len(b) > limit {
+		keep := max(limit/6-4096, 0)
+		rec["payload"] = strings.ToValidUTF8(string(payload[:min(keep, len(payload))]), "")
+		rec["payload_truncated"] = true
+		rec["payload_bytes"] = len(payload)
+		b, _ = json.Marshal(rec)
+	}
+	return b
 }
 
 func (r *Router) countIngest(result string) {

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,5 +181,23 @@ func TestOtherBusIsolated(t *testing.T) {
 	take(t, b, bus.DeliverTopic("auditor"), 1)
 	if n := b.Len(bus.DeliverTopic("inventory")); n != 0 {
 		t.Errorf("default-bus rule fired for an audit-bus event (%d)", n)
+	}
+}
+
+// TestRejectedRecordFits checks that the record of a rejected NATS entry,
+// whose payload is kept as escaped text, stays within the bus's limit.
+func TestRejectedRecordFits(t *testing.T) {
+	payload := []byte(strings.Repeat("\x01", 10000)) // six bytes each once escaped
+	bad := &event.EntryError{Code: "MalformedDetail", Message: "not JSON"}
+	rec := rejectedRecord("default", bad, payload, time.Now(), 8000)
+	if len(rec) > 8000 {
+		t.Fatalf("record is %d bytes, limit 8000", len(rec))
+	}
+	var got map[string]any
+	if err := json.Unmarshal(rec, &got); err != nil || got["payload_truncated"] != true || got["payload_bytes"] != float64(10000) {
+		t.Errorf("record %s (%v)", rec[:200], err)
+	}
+	if small := rejectedRecord("default", bad, []byte("{"), time.Now(), 8000); strings.Contains(string(small), "truncated") {
+		t.Errorf("small record truncated: %s", small)
 	}
 }

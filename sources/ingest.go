@@ -42,6 +42,9 @@ type Ingester struct {
 	Schemas interface {
 		Validate(source, detailType string, detail []byte) *event.EntryError
 	}
+	// MaxEventBytes refuses envelopes larger than the bus carries
+	// (bus.MaxEventBytes); 0 takes any size.
+	MaxEventBytes int
 }
 
 // Result is the outcome for one entry: its event id, or why it was refused.
@@ -52,11 +55,14 @@ type Result struct {
 
 // Put validates and publishes entries, returning one Result per entry in
 // order. Entries that fail validation are refused individually; the others
-// are on the bus when Put returns nil. A bus failure returns an error
-// wrapping ErrUnavailable and no entry may be considered accepted.
+// are on the bus when Put returns nil, but for those the bus did not store
+// while it stored others (their Err is InternalFailure). A bus failure that
+// stored none returns an error wrapping ErrUnavailable.
 func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entry) ([]Result, error) {
 	results := make([]Result, len(entries))
 	out := make([]bus.Outgoing, 0, len(entries))
+	var sent [10]int // the entry each of out is; a PutEvents batch needs no allocation
+	outEntry := sent[:0]
 	var topic, topicBus string // the last entry's: a request's entries share one
 	for i, e := range entries {
 		if e.Bus == "" {
@@ -76,9 +82,9 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 			results[i].Err = bad
 			continue
 		}
-		payload, err := env.Marshal()
-		if err != nil {
-			results[i].Err = &event.EntryError{Code: "MalformedDetail", Field: "Detail", Message: err.Error()}
+		payload, bad := env.MarshalWithin(in.MaxEventBytes)
+		if bad != nil {
+			results[i].Err = bad
 			continue
 		}
 		// A generated id: nobody can send it again, so the bus need not
@@ -88,6 +94,7 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 			topic, topicBus = bus.EventsTopic(e.Bus), e.Bus
 		}
 		out = append(out, bus.Outgoing{Topic: topic, UUID: env.ID, Payload: payload, Metadata: envelopeMeta, FreshID: generated})
+		outEntry = append(outEntry, i)
 		results[i].EventID = env.ID
 	}
 	if len(out) > 0 {
@@ -96,8 +103,18 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		}
 		// Every bus's events at once: one round trip to the bus.
 		if err := in.Pub.PublishAll(out); err != nil {
-			in.Metrics.count(source, "rejected", len(entries))
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			var pe *bus.PublishError
+			if !errors.As(err, &pe) || storedNone(pe) {
+				in.Metrics.count(source, "rejected", len(entries))
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			// Some are stored: they are accepted, and the client hears
+			// which others to send again, as from PutEvents on AWS.
+			for j, perr := range pe.Errs {
+				if perr != nil {
+					results[outEntry[j]] = Result{Err: &event.EntryError{Code: "InternalFailure", Message: "not stored on the event bus; send it again: " + perr.Error()}}
+				}
+			}
 		}
 	}
 	accepted := 0
@@ -109,6 +126,15 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 	in.Metrics.count(source, "accepted", accepted)
 	in.Metrics.count(source, "rejected", len(entries)-accepted)
 	return results, nil
+}
+
+func storedNone(pe *bus.PublishError) bool {
+	for _, err := range pe.Errs {
+		if err == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Metrics are the ingest metrics of SPEC's table.

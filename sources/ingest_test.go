@@ -3,6 +3,7 @@ package sources_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -187,5 +188,57 @@ func TestPutMarksGeneratedIDsFresh(t *testing.T) {
 	}
 	if msgs[1].UUID != "client-7" || msgs[1].Metadata.Get(bus.FreshIDKey) != "" {
 		t.Errorf("client id: published as %q with metadata %v, want it not marked fresh", msgs[1].UUID, msgs[1].Metadata)
+	}
+}
+
+// TestPutRefusesWhatTheBusCannotCarry checks that an entry whose envelope
+// is larger than the bus carries is refused alone, naming the limit, and
+// the others are published.
+func TestPutRefusesWhatTheBusCannotCarry(t *testing.T) {
+	pub := &recorder{}
+	in := &sources.Ingester{Pub: pub, Stamp: event.Stamp{Account: "000000000000", Region: "local"}, MaxEventBytes: 1000}
+	entries := []event.Entry{
+		{Source: "s", DetailType: "d", Detail: []byte(`{"a":1}`)},
+		{Source: "s", DetailType: "d", Detail: []byte(`{"a":"` + strings.Repeat("x", 1000) + `"}`)},
+	}
+	res, err := in.Put(context.Background(), "test", entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || pub.count() != 1 {
+		t.Fatalf("small entry: %+v, %d published", res[0], pub.count())
+	}
+	if e := res[1].Err; e == nil || e.Code != "InvalidArgument" || !strings.Contains(e.Message, "max_payload") {
+		t.Errorf("large entry: %+v, want InvalidArgument naming max_payload", e)
+	}
+}
+
+// failSecond is a Publisher that stores all but the second message.
+type failSecond struct{ recorder }
+
+func (f *failSecond) PublishAll(out []bus.Outgoing) error {
+	errs := make([]error, len(out))
+	errs[1] = errors.New("stream full")
+	_ = f.recorder.PublishAll(append(out[:1:1], out[2:]...))
+	return &bus.PublishError{Errs: errs}
+}
+
+// TestPutPartlyStored checks that when the bus stores some entries of a
+// request and not another, the stored ones are accepted and only the other
+// fails, as InternalFailure: the client must not send the stored ones
+// again (they would arrive twice, under new ids).
+func TestPutPartlyStored(t *testing.T) {
+	pub := &failSecond{}
+	in := &sources.Ingester{Pub: pub, Stamp: event.Stamp{Account: "000000000000", Region: "local"}}
+	e := event.Entry{Source: "s", DetailType: "d", Detail: []byte(`{}`)}
+	res, err := in.Put(context.Background(), "test", []event.Entry{e, e, e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[2].Err != nil || res[1].Err == nil || res[1].Err.Code != "InternalFailure" || res[1].EventID != "" {
+		t.Errorf("results %+v, want the second alone failed with InternalFailure", res)
+	}
+	if pub.count() != 2 {
+		t.Errorf("%d stored, want 2", pub.count())
 	}
 }
