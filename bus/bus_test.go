@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -701,5 +702,39 @@ func TestPublishAllSaysWhichFailed(t *testing.T) {
 			}
 			expectNone(t, ch, "s2, which was never sent")
 		})
+	}
+}
+
+// TestDataDirTakesOneServer checks that a second embedded server on a data
+// directory in use is refused, saying so, and that the directory is free
+// again once the first bus closes.
+func TestDataDirTakesOneServer(t *testing.T) {
+	dir := t.TempDir()
+	b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: dir}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: dir}, JetStreamOptions{}); err == nil || !strings.Contains(err.Error(), "in use by another routerd") {
+		t.Fatalf("second server on %s: err = %v, want it refused", dir, err)
+	}
+	b.Close()
+	newEmbedded(t, dir)
+}
+
+// TestEmbeddedSaysWhyItCannotStart checks that a client port in use is
+// reported at once, with the server's own reason.
+func TestEmbeddedSaysWhyItCannotStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Now()
+	_, _, err = OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: t.TempDir(), Listen: l.Addr().String()}, JetStreamOptions{})
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("err = %v, want the port named in use", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s to say so", took)
 	}
 }

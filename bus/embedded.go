@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -91,10 +92,23 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: embedded nats: %w", err)
 	}
+	var failure startFailure
+	srv.SetLoggerV2(&failure, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(15 * time.Second) {
+	for deadline := time.Now().Add(15 * time.Second); !srv.ReadyForConnections(100 * time.Millisecond); {
+		fatal, last := failure.get()
+		if fatal == "" && time.Now().Before(deadline) {
+			continue
+		}
 		srv.Shutdown()
-		return nil, nil, fmt.Errorf("bus: embedded nats did not start (is %s in use?)", o.Listen)
+		why := fatal
+		if why == "" {
+			why = "not ready after 15s"
+			if last != "" {
+				why += "; last error: " + last
+			}
+		}
+		return nil, nil, fmt.Errorf("bus: embedded nats did not start: %s", why)
 	}
 	copts := []nats.Option{nats.InProcessServer(srv), nats.Name("routerd"), nats.MaxReconnects(-1)}
 	if o.Token != "" {
@@ -113,19 +127,27 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 
 // OpenEmbedded starts the embedded server and returns a JetStream bus on it;
 // closing the bus shuts the server down.
+// The data directory is locked meanwhile: a second routerd on it is refused.
 func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (*JetStream, *server.Server, error) {
+	unlock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	nc, srv, err := StartEmbedded(o)
 	if err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
+		unlock()
 	})
 	if err != nil {
 		nc.Close()
 		srv.Shutdown()
 		srv.WaitForShutdown()
+		unlock()
 		return nil, nil, err
 	}
 	return b, srv, nil
@@ -160,3 +182,38 @@ func splitHostPort(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// startFailure keeps what the embedded server reports while it starts,
+// which otherwise logs nothing: a port in use or a store it cannot open
+// (reported as fatal) then stops the start at once, saying so, instead of
+// a timeout that names neither. Errors are only remembered: a cluster node
+// reports routes to peers not yet up as errors and starts all the same.
+type startFailure struct {
+	mu          sync.Mutex
+	fatal, last string
+}
+
+func (f *startFailure) get() (fatal, last string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fatal, f.last
+}
+
+func (f *startFailure) Fatalf(format string, v ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fatal == "" {
+		f.fatal = fmt.Sprintf(format, v...)
+	}
+}
+
+func (f *startFailure) Errorf(format string, v ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = fmt.Sprintf(format, v...)
+}
+
+func (*startFailure) Noticef(string, ...any) {}
+func (*startFailure) Warnf(string, ...any)   {}
+func (*startFailure) Debugf(string, ...any)  {}
+func (*startFailure) Tracef(string, ...any)  {}
