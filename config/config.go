@@ -307,7 +307,8 @@ type Consumer struct {
 	// Concurrency is how many deliveries may be in flight at once
 	// (default 16).
 	Concurrency int `mapstructure:"concurrency"`
-	// Timeout bounds one delivery attempt; 0 (default) uses the sink's own.
+	// Timeout bounds one delivery attempt; 0 (default) is 1s beyond the sink's
+	// timeout key when it has one, else 5s (consumers.Policy.Timeout).
 	Timeout time.Duration `mapstructure:"timeout"`
 	// DLQ keeps events whose retries are exhausted on the consumer's
 	// dead-letter queue (default true); false drops them, with a log line

@@ -40,7 +40,8 @@ type Policy struct {
 	// InitialBackoff and MaxBackoff shape the exponential backoff with
 	// jitter between attempts.
 	InitialBackoff, MaxBackoff time.Duration
-	// Timeout bounds one attempt.
+	// Timeout bounds one attempt. Unset, it is a second beyond the sink's
+	// own timeout when it has one (sinks.Timeouter), else 5 s.
 	Timeout time.Duration
 	// Concurrency bounds the attempts in progress at once.
 	Concurrency int
@@ -94,6 +95,9 @@ type Options struct {
 
 // New prepares a consumer; Start begins delivering.
 func New(name string, sink sinks.Sink, p Policy, b Bus, o Options) *Consumer {
+	if t, ok := sink.(sinks.Timeouter); ok && p.Timeout <= 0 && t.Timeout() > 0 {
+		p.Timeout = t.Timeout() + time.Second
+	}
 	p.defaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -240,12 +244,18 @@ func (c *Consumer) handle(w *attempt, ms []*message.Message) {
 	} else if err := c.sink.Send(ctx, ds[0]); err != nil {
 		errs = []error{err}
 	}
+	// Only an attempt cut short by the consumer's own timeout says so; a
+	// sink's timeout names itself.
+	expired := ctx.Err() != nil
 	cancel()
 	took := c.now().Sub(now)
 	for i, m := range ms {
 		var err error
 		if errs != nil {
 			err = errs[i]
+		}
+		if err != nil && expired && errors.Is(err, context.DeadlineExceeded) && !sinks.IsPermanent(err) {
+			err = fmt.Errorf("timed out after %s: %w", c.policy.Timeout, err)
 		}
 		c.answer(m, ds[i], err, w.ingested[i], now, took)
 	}
@@ -267,9 +277,6 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 	}
 	// Only failures pay for a logger carrying the delivery's identity.
 	log := c.log.With("event_id", id, "rule", rule, "attempt", attempt)
-	if errors.Is(err, context.DeadlineExceeded) && !sinks.IsPermanent(err) {
-		err = fmt.Errorf("timed out after %s: %w", c.policy.Timeout, err)
-	}
 	reason := ""
 	age := c.now().Sub(ingested)
 	switch {

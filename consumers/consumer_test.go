@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -409,5 +410,46 @@ func TestBatchesForBatchSinks(t *testing.T) {
 	}
 	if len(s.batches) >= 150 {
 		t.Errorf("%d sink calls for 201 deliveries under a backlog", len(s.batches))
+	}
+}
+
+// timedSink is a fakeSink with a timeout of its own (sinks.Timeouter).
+type timedSink struct {
+	fakeSink
+	timeout time.Duration
+}
+
+func (s *timedSink) Timeout() time.Duration { return s.timeout }
+
+// TestTimeoutFollowsTheSink checks the attempt timeout: the consumer's own
+// when set, else a second beyond the sink's, else 5 s; and that a failure
+// the consumer's timeout did not cause is not said to be a timeout of it.
+func TestTimeoutFollowsTheSink(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	for _, tc := range []struct {
+		sink    sinks.Sink
+		policy  time.Duration
+		want    time.Duration
+		comment string
+	}{
+		{&timedSink{timeout: 10 * time.Second}, 0, 11 * time.Second, "sink 10s"},
+		{&timedSink{timeout: 10 * time.Second}, 3 * time.Second, 3 * time.Second, "consumer 3s, sink 10s"},
+		{&timedSink{}, 0, 5 * time.Second, "sink without a timeout"},
+		{&fakeSink{}, 0, 5 * time.Second, "sink without timeouts"},
+	} {
+		c := New("c", tc.sink, Policy{Timeout: tc.policy}, b, Options{Metrics: NewMetrics(nil)})
+		if c.policy.Timeout != tc.want {
+			t.Errorf("%s: attempt timeout %v, want %v", tc.comment, c.policy.Timeout, tc.want)
+		}
+	}
+
+	s := &fakeSink{fail: func(event.Delivery) error {
+		return sinks.NewError("TIMEOUT", "httpsink: POST x: no answer within 1s", context.DeadlineExceeded)
+	}}
+	start(t, b, "own", s, Policy{MaxAttempts: 1, DLQ: true}, NewMetrics(nil))
+	queue(t, b, "own", "e1")
+	if r := dlqRecords(t, b, "own", 1)[0]; strings.Contains(r.ErrorMessage, "timed out after") {
+		t.Errorf("error_message %q: the sink's own timeout, not the consumer's, fired", r.ErrorMessage)
 	}
 }

@@ -166,6 +166,14 @@ func (e *Error) Unwrap() error { return e.err }
 // events, like EventBridge's ERROR_CODE attribute.
 type ErrorCode interface{ Code() string }
 
+// Timeouter is a sink with a configured timeout for one delivery (0 when
+// none is set). A consumer without a timeout of its own bounds its attempts
+// a little beyond it, so that the sink's own timeout, which its error
+// names, is what fires.
+type Timeouter interface {
+	Timeout() time.Duration
+}
+
 // CodeOf returns err's code, or "SINK_ERROR".
 func CodeOf(err error) string {
 	var c ErrorCode

@@ -33,7 +33,8 @@ import (
 // Type is the sink's name in config (consumers.<name>.sink.type).
 const Type = "http"
 
-// DefaultTimeout bounds one request, from dial to the end of the answer.
+// DefaultTimeout bounds one request, from dial to the end of the answer,
+// when neither the sink's timeout key nor the caller's context bounds it.
 const DefaultTimeout = 5 * time.Second
 
 // UserAgent identifies the router to the destination.
@@ -61,7 +62,7 @@ type Sink struct {
 	url     string
 	shown   string // url without its password, for messages
 	method  string
-	timeout time.Duration
+	timeout time.Duration // the timeout key; 0 when not set
 	headers http.Header
 	client  *http.Client
 	closed  atomic.Bool
@@ -87,7 +88,7 @@ func parse(spec sinks.Spec) (*Sink, error) {
 	if err := sinks.Decode(spec, &c); err != nil {
 		return nil, fmt.Errorf("httpsink: %w", err)
 	}
-	s := &Sink{method: http.MethodPost, timeout: DefaultTimeout, headers: make(http.Header)}
+	s := &Sink{method: http.MethodPost, headers: make(http.Header)}
 	if c.URL == "" {
 		return nil, errors.New(`httpsink: missing required key "url"`)
 	}
@@ -159,10 +160,17 @@ func (s *Sink) Send(ctx context.Context, d event.Delivery) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := ctx.Err(); err != nil {
-		return s.transportError(ctx, err)
+	limit := s.timeout
+	if _, ok := ctx.Deadline(); !ok && limit == 0 {
+		limit = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	if err := ctx.Err(); err != nil {
+		return s.transportError(ctx, err, limit)
+	}
+	cancel := context.CancelFunc(func() {})
+	if limit > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, limit, errTimeout)
+	}
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(d.Event))
 	if err != nil {
@@ -184,7 +192,7 @@ func (s *Sink) Send(ctx context.Context, d event.Delivery) error {
 
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return s.transportError(ctx, err)
+		return s.transportError(ctx, err, limit)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -223,11 +231,19 @@ func (e *Error) Error() string { return e.msg }
 func (e *Error) Code() string  { return e.code }
 func (e *Error) Unwrap() error { return e.err }
 
-func (s *Sink) transportError(ctx context.Context, err error) error {
+// Timeout is the sink's timeout key, 0 when not set: a consumer without a
+// timeout of its own takes it (sinks.Timeouter).
+func (s *Sink) Timeout() time.Duration { return s.timeout }
+
+var _ sinks.Timeouter = (*Sink)(nil)
+
+// transportError classifies a failed request; limit is the sink's own
+// bound on it (errTimeout), 0 for none.
+func (s *Sink) transportError(ctx context.Context, err error, limit time.Duration) error {
 	// The context says why better than the transport's wrapping of it.
 	switch {
 	case context.Cause(ctx) == errTimeout:
-		return &Error{code: "TIMEOUT", msg: fmt.Sprintf("httpsink: %s %s: no answer within %v", s.method, s.shown, s.timeout), err: context.DeadlineExceeded}
+		return &Error{code: "TIMEOUT", msg: fmt.Sprintf("httpsink: %s %s: no answer within %v", s.method, s.shown, limit), err: context.DeadlineExceeded}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &Error{code: "TIMEOUT", msg: fmt.Sprintf("httpsink: %s %s: %v", s.method, s.shown, ctx.Err()), err: ctx.Err()}
 	case ctx.Err() != nil:

@@ -247,6 +247,26 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// TestCallerDeadlineBeyondDefault checks that without a timeout key the
+// caller's deadline bounds the request, also when it is longer than
+// DefaultTimeout (a consumer's timeout of 10s must allow a 7s answer).
+func TestCallerDeadlineBeyondDefault(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(DefaultTimeout + 300*time.Millisecond)
+	}))
+	defer srv.Close()
+	s := newSink(t, sinks.Spec{"url": srv.URL})
+	if got := s.(*Sink).Timeout(); got != 0 {
+		t.Errorf("Timeout() = %v without the key, want 0", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout+3*time.Second)
+	defer cancel()
+	if err := s.Send(ctx, sinktest.Delivery(1)); err != nil {
+		t.Errorf("Send with a deadline beyond %v: %v", DefaultTimeout, err)
+	}
+}
+
 func TestCancelInFlight(t *testing.T) {
 	arrived, release := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
