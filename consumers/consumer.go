@@ -84,6 +84,9 @@ type Consumer struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	firstMu  sync.Mutex
+	firstTry map[string]time.Time // queuedID → its first attempt, while retried (rememberFirst)
 }
 
 // Options carry what every consumer shares.
@@ -272,6 +275,9 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 		if c.log.Enabled(context.Background(), slog.LevelDebug) {
 			c.log.Debug("delivered", "event_id", id, "rule", rule, "attempt", attempt, "took", took)
 		}
+		if attempt > 1 {
+			c.forgetFirst(m)
+		}
 		bus.Ack(m)
 		return
 	}
@@ -296,6 +302,9 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 			delay = max(left, 0)
 		}
 		c.m.retry(c.name)
+		if attempt == 1 {
+			c.rememberFirst(m, now)
+		}
 		log.Info("delivery failed; will retry", "err", err, "retry_in", delay)
 		bus.NackAfter(m, delay)
 		return
@@ -339,12 +348,20 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	if !c.policy.DLQ {
 		c.m.dlq(c.name, "dropped_"+reason)
 		log.Error("delivery failed for good and the consumer has no DLQ: event dropped", "err", cause, "reason", reason, "error_code", code)
+		c.forgetFirst(m)
 		bus.Ack(m)
 		return
 	}
-	first := bus.Stored(m)
-	if first.IsZero() || first.After(last) {
+	first := c.firstOf(m)
+	switch {
+	case d.Attempt <= 1:
 		first = last
+	case first.IsZero():
+		// Retried since before a restart: when the event was queued is
+		// the best bound left.
+		if first = bus.Stored(m); first.IsZero() || first.After(last) {
+			first = last
+		}
 	}
 	rec := DeadLetter{
 		Event: json.RawMessage(d.Event), Rule: d.Rule, Consumer: c.name,
@@ -361,7 +378,7 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	// queued, so that a crash between this write and the ack below stores
 	// it once, while the same event failing again later (replayed, or sent
 	// again under the client's id) is a dead letter of its own.
-	dm := message.NewMessage(m.UUID+"@"+strconv.FormatInt(bus.Stored(m).UnixNano(), 10), payload)
+	dm := message.NewMessage(queuedID(m), payload)
 	dm.Metadata.Set(bus.EventIDKey, d.ID)
 	dm.Metadata.Set(bus.RuleKey, d.Rule)
 	if err := c.bus.Publish(bus.DLQTopic(c.name), dm); err != nil {
@@ -371,7 +388,39 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	}
 	c.m.dlq(c.name, reason)
 	log.Warn("event dead-lettered", "err", cause, "reason", reason, "error_code", code)
+	c.forgetFirst(m)
 	bus.Ack(m)
+}
+
+// firstTry keeps the time of a delivery's first attempt while it is
+// retried, for its dead letter: under a backlog that attempt can come long
+// after the event was queued. It lives in memory; a restart loses it.
+func (c *Consumer) rememberFirst(m *message.Message, at time.Time) {
+	c.firstMu.Lock()
+	defer c.firstMu.Unlock()
+	if c.firstTry == nil {
+		c.firstTry = map[string]time.Time{}
+	}
+	c.firstTry[queuedID(m)] = at
+}
+
+func (c *Consumer) firstOf(m *message.Message) time.Time {
+	c.firstMu.Lock()
+	defer c.firstMu.Unlock()
+	return c.firstTry[queuedID(m)]
+}
+
+func (c *Consumer) forgetFirst(m *message.Message) {
+	c.firstMu.Lock()
+	defer c.firstMu.Unlock()
+	delete(c.firstTry, queuedID(m))
+}
+
+// queuedID names one queued delivery: its message id and when it was
+// queued. A redelivery of it has the same key; the same event queued again
+// (replayed, or sent again under the client's id) has another.
+func queuedID(m *message.Message) string {
+	return m.UUID + "@" + strconv.FormatInt(bus.Stored(m).UnixNano(), 10)
 }
 
 func truncate(s string, n int) string {

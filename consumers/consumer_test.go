@@ -453,3 +453,19 @@ func TestTimeoutFollowsTheSink(t *testing.T) {
 		t.Errorf("error_message %q: the sink's own timeout, not the consumer's, fired", r.ErrorMessage)
 	}
 }
+
+// TestFirstAttemptIsTheFirstTry checks that a dead letter's first_attempt is
+// when the event was first tried, not when it was queued: here it waited
+// 300 ms for the consumer to start.
+func TestFirstAttemptIsTheFirstTry(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	queue(t, b, "c", "e1")
+	time.Sleep(300 * time.Millisecond)
+	s := &fakeSink{fail: func(event.Delivery) error { return errors.New("HTTP 503") }}
+	start(t, b, "c", s, Policy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, DLQ: true}, NewMetrics(nil))
+	r := dlqRecords(t, b, "c", 1)[0]
+	if waited := r.FirstAttempt.Sub(r.Ingested); waited < 250*time.Millisecond || r.LastAttempt.Before(r.FirstAttempt) || r.Attempts != 2 {
+		t.Errorf("first attempt %v after ingestion (record %+v), want the first try's time, ≥ 300ms after", waited, r)
+	}
+}
