@@ -204,6 +204,7 @@ func TestOrderFlow(t *testing.T) {
 				`eventrouter_rule_triggered_total{bus="default",rule="order-created-vip"} 1`,
 				`eventrouter_config_last_reload_successful 1`,
 				`eventrouter_ingestion_to_invocation_seconds_count{consumer="analytics"} 2`,
+				`eventrouter_throttled_requests_total{source="putevents"} 0`,
 			} {
 				if !strings.Contains(m, want) {
 					t.Errorf("metrics lack %s", want)

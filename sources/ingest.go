@@ -164,8 +164,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Duration, m.Throttled)
 	}
+	// Shown at zero from the start, as the delivery metrics are, so that a
+	// dashboard's rate of them is a flat line rather than no data.
+	for _, door := range httpDoors {
+		m.Throttled.WithLabelValues(door)
+	}
 	return m
 }
+
+// httpDoors are the ingest sources behind the HTTP throttle.
+var httpDoors = []string{"putevents", "events", "cloudevents", "s3"}
 
 func (m *Metrics) count(source, result string, n int) {
 	if m == nil || n == 0 {
