@@ -43,7 +43,7 @@ type Envelope struct {
 type Entry struct {
 	Source     string
 	DetailType string
-	Detail     json.RawMessage // a JSON object; empty means {}
+	Detail     json.RawMessage // a JSON object; required, as in PutEvents
 	Resources  []string
 	Time       time.Time // zero: the time of acceptance
 	ID         string    // empty: a new UUID is assigned
@@ -86,6 +86,13 @@ type Stamp struct {
 	NewID   func() string    // nil: a random UUID
 }
 
+// Complete reports whether the entry has the three members EventBridge
+// requires of every entry: Source, DetailType and Detail. A PutEvents
+// request in which no entry is complete fails as a whole.
+func (e *Entry) Complete() bool {
+	return strings.TrimSpace(e.Source) != "" && strings.TrimSpace(e.DetailType) != "" && len(e.Detail) > 0
+}
+
 // Validate checks an entry the way PutEvents does.
 func (e *Entry) Validate() *EntryError {
 	switch {
@@ -100,14 +107,16 @@ func (e *Entry) Validate() *EntryError {
 	case len(e.DetailType) > 128:
 		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "must be at most 128 characters"}
 	}
-	if len(e.Detail) > 0 {
-		d := bytes.TrimSpace(e.Detail)
-		if !json.Valid(d) {
-			return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "is not valid JSON: " + jsonProblem(d)}
-		}
-		if len(d) == 0 || d[0] != '{' {
-			return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
-		}
+	if len(e.Detail) == 0 {
+		// EventBridge fails such an entry rather than deliver "detail":{}.
+		return &EntryError{Code: "InvalidArgument", Field: "Detail", Message: "is required"}
+	}
+	d := bytes.TrimSpace(e.Detail)
+	if !json.Valid(d) {
+		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "is not valid JSON: " + jsonProblem(d)}
+	}
+	if d[0] != '{' {
+		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
 	}
 	if e.Bus != "" && !ValidName(e.Bus) {
 		return &EntryError{Code: "InvalidArgument", Field: "EventBusName", Message: fmt.Sprintf("%q is not a valid bus name (letters, digits, - and _)", e.Bus)}
@@ -136,9 +145,6 @@ func Normalize(e Entry, s Stamp) (Envelope, *EntryError) {
 	}
 	if env.Resources == nil {
 		env.Resources = []string{}
-	}
-	if len(env.Detail) == 0 {
-		env.Detail = json.RawMessage("{}")
 	}
 	if env.ID == "" {
 		if s.NewID != nil {

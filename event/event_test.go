@@ -23,7 +23,7 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("envelope\n got %s\nwant %s", b, want)
 	}
 	// A given id and time are kept; <, > and & stay unescaped.
-	env, _ = Normalize(Entry{Source: "a<b>", DetailType: "x&y", ID: "mine", Time: now.Add(time.Hour)}, Stamp{})
+	env, _ = Normalize(Entry{Source: "a<b>", DetailType: "x&y", Detail: json.RawMessage(`{}`), ID: "mine", Time: now.Add(time.Hour)}, Stamp{})
 	b, _ = env.Marshal()
 	if !strings.Contains(string(b), `"id":"mine"`) || !strings.Contains(string(b), `"time":"2026-11-28T07:21:54Z"`) ||
 		!strings.Contains(string(b), `"source":"a<b>"`) || !strings.Contains(string(b), `"detail":{}`) {
@@ -42,7 +42,9 @@ func TestValidate(t *testing.T) {
 		{Entry{Source: "s"}, "InvalidArgument", "DetailType: is required"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`[1]`)}, "MalformedDetail", "Detail: must be a JSON object"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{"a":}`)}, "MalformedDetail", "Detail: is not valid JSON"},
-		{Entry{Source: "s", DetailType: "d", Bus: "no spaces"}, "InvalidArgument", "EventBusName"},
+		{Entry{Source: "s", DetailType: "d"}, "InvalidArgument", "Detail: is required"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`  `)}, "MalformedDetail", "Detail: is not valid JSON"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`), Bus: "no spaces"}, "InvalidArgument", "EventBusName"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(big)}, "InvalidArgument", "exceeds the limit"},
 	} {
 		err := c.e.Validate()
@@ -90,6 +92,24 @@ func TestValidName(t *testing.T) {
 	for name, want := range map[string]bool{"default": true, "vip-alerts": true, "a_b9": true, "": false, "_rejected": false, "-x": false, "a.b": false, "a b": false, strings.Repeat("a", 65): false} {
 		if ValidName(name) != want {
 			t.Errorf("ValidName(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestComplete(t *testing.T) {
+	d := json.RawMessage(`{}`)
+	for _, c := range []struct {
+		e    Entry
+		want bool
+	}{
+		{Entry{Source: "s", DetailType: "d", Detail: d}, true},
+		{Entry{Source: "s", DetailType: "d"}, false},
+		{Entry{Source: "s", Detail: d}, false},
+		{Entry{DetailType: "d", Detail: d}, false},
+		{Entry{Source: " ", DetailType: "d", Detail: d}, false},
+	} {
+		if got := c.e.Complete(); got != c.want {
+			t.Errorf("%+v: Complete() = %v, want %v", c.e, got, c.want)
 		}
 	}
 }

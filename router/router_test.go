@@ -84,7 +84,7 @@ func TestFanOut(t *testing.T) {
 
 	big := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{"total":1250}`)})
 	small := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{"total":20}`)})
-	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone"})
+	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone", Detail: json.RawMessage(`{}`)})
 
 	for _, c := range []string{"inventory", "notification"} {
 		got := map[string]bool{}
@@ -165,7 +165,7 @@ func TestSwapRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Swap(next)
-	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone"})
+	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone", Detail: json.RawMessage(`{}`)})
 	take(t, b, bus.DeliverTopic("ledger"), 1)
 	if r.Routes().HasBus("audit") {
 		t.Error("old bus still known after swap")
@@ -176,7 +176,7 @@ func TestOtherBusIsolated(t *testing.T) {
 	b := bus.NewMemory()
 	defer b.Close()
 	run(t, b, New(b, orderRoutes(t), Options{}))
-	publishEnvelope(t, b, "audit", event.Entry{Source: "orders.service", DetailType: "OrderCreated"})
+	publishEnvelope(t, b, "audit", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{}`)})
 	take(t, b, bus.DeliverTopic("auditor"), 1)
 	if n := b.Len(bus.DeliverTopic("inventory")); n != 0 {
 		t.Errorf("default-bus rule fired for an audit-bus event (%d)", n)

@@ -83,12 +83,19 @@ func parsePutEvents(body []byte) (entries []event.Entry, bad []*event.EntryError
 	}
 	entries = make([]event.Entry, len(items))
 	bad = make([]*event.EntryError, len(items))
+	complete := false
 	for i, item := range items {
 		var err error
 		entries[i], bad[i], err = parsePutEventsEntry(item)
 		if err != nil {
 			return nil, nil, serializationError("%s", under(fmt.Sprintf("Entries[%d]", i), err))
 		}
+		complete = complete || entries[i].Complete()
+	}
+	// EventBridge fails each entry that lacks one of the three, and the
+	// whole request when every entry does.
+	if !complete {
+		return nil, nil, validationError("no entry has all of Source, DetailType and Detail; EventBridge requires the three in every entry")
 	}
 	return entries, bad, nil
 }

@@ -56,7 +56,7 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 		`{"DetailType":"no source","Detail":"{}"}`,
 		`{"Source":"a","DetailType":"bad detail","Detail":"{not json"}`,
 		`{"Source":"a","DetailType":"array detail","Detail":"[1,2]"}`,
-		`{"Source":"a","DetailType":"ok too"}`,
+		`{"Source":"a","DetailType":"ok too","Detail":"{}"}`,
 		`{"Source":"a","DetailType":"bad bus","Detail":"{}","EventBusName":"no/such"}`,
 		`{"Source":"a","DetailType":"unknown bus","Detail":"{}","EventBusName":"missing"}`,
 		`{"Source":"a","DetailType":"bad time","Detail":"{}","Time":"yesterday"}`,
@@ -89,9 +89,6 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 	envs := h.pub.envelopes(t)
 	if len(envs) != 2 || envs[0].env.ID != resp.Entries[0].EventId || envs[1].env.ID != resp.Entries[4].EventId {
 		t.Errorf("published %+v for answer %+v", envs, resp)
-	}
-	if string(envs[1].env.Detail) != "{}" {
-		t.Errorf("absent Detail published as %s, want {}", envs[1].env.Detail)
 	}
 	if a, r := h.count("putevents", "accepted"), h.count("putevents", "rejected"); a != 2 || r != 8 {
 		t.Errorf("counted %v accepted, %v rejected; want 2 and 8", a, r)
@@ -208,11 +205,60 @@ func TestPutEventsRequestErrors(t *testing.T) {
 	}
 }
 
+// Detail, DetailType and Source are required: EventBridge fails each
+// entry without all three, and the whole request when no entry has them.
+func TestPutEventsDetailRequired(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"no detail"},{"Source":"s","DetailType":"empty","Detail":""},` +
+		`{"Source":"s","DetailType":"null","Detail":null},{"Source":"s","DetailType":"ok","Detail":"{}"}]}`)
+	resp := wantEntries(t, rec, http.StatusOK)
+	if len(resp.Entries) != 4 || resp.FailedEntryCount != 3 || resp.Entries[3].EventId == "" {
+		t.Fatalf("answer %+v", resp)
+	}
+	for _, e := range resp.Entries[:3] {
+		if e.ErrorCode != "InvalidArgument" || e.ErrorMessage != "Parameter Detail is not valid. Reason: Detail is required" {
+			t.Errorf("entry without Detail: %+v", e)
+		}
+	}
+	if n := len(h.pub.envelopes(t)); n != 1 {
+		t.Errorf("%d published, want 1", n)
+	}
+	for _, body := range []string{
+		`{"Entries":[{"Source":"s","DetailType":"d"}]}`,
+		`{"Entries":[{"Source":"s","DetailType":"d","Detail":""},{"DetailType":"d","Detail":"{}"},{"Source":"s","Detail":"{}"},null]}`,
+	} {
+		msg := wantError(t, h.putEvents(body), http.StatusBadRequest, "ValidationException")
+		if !strings.Contains(msg, "no entry has all of Source, DetailType and Detail") {
+			t.Errorf("%s: message %q", body, msg)
+		}
+	}
+	if n := len(h.pub.envelopes(t)); n != 1 {
+		t.Errorf("%d published, want 1", n)
+	}
+}
+
+// /v1/events refuses an entry without detail on its own: the answer says
+// which entries, as for any other refusal.
+func TestEventsDetailRequired(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	resp := wantEntries(t, h.events(`[{"source":"s","detail-type":"d"},{"source":"s","detail-type":"d","detail":null},{"source":"s","detail-type":"d","detail":{}}]`), http.StatusBadRequest)
+	if len(resp.Entries) != 3 || resp.FailedEntryCount != 2 || resp.Entries[2].EventId == "" {
+		t.Fatalf("answer %+v", resp)
+	}
+	for i, e := range resp.Entries[:2] {
+		if e.ErrorCode != "InvalidArgument" || e.ErrorMessage != fmt.Sprintf("entry %d: detail: is required", i) {
+			t.Errorf("entry without detail: %+v", e)
+		}
+	}
+}
+
 func TestPutEventsBusUnavailable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.pub.setFail(errBusDown)
-	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d"},{"Source":"","DetailType":"d"}]}`)
+	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"},{"Source":"","DetailType":"d"}]}`)
 	msg := wantError(t, rec, http.StatusServiceUnavailable, "ServiceUnavailableException")
 	if rec.Header().Get("Retry-After") != "1" {
 		t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
@@ -224,13 +270,13 @@ func TestPutEventsBusUnavailable(t *testing.T) {
 		t.Errorf("counted %v accepted, %v rejected; want 0 and 2", a, r)
 	}
 	h2 := newHarness(t, func(o *Options) { o.Ingester = nil })
-	wantError(t, h2.putEvents(`{"Entries":[{"Source":"s","DetailType":"d"}]}`), http.StatusServiceUnavailable, "ServiceUnavailableException")
+	wantError(t, h2.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"}]}`), http.StatusServiceUnavailable, "ServiceUnavailableException")
 }
 
 func TestAWSTargetAndContentType(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	body := `{"Entries":[{"Source":"s","DetailType":"d"}]}`
+	body := `{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"}]}`
 	for _, target := range []string{"AWSEvents.PutRule", "PutEvents", ""} {
 		rec := h.do("POST", "/", body, "X-Amz-Target", target, "Content-Type", contentTypeAmzJSON)
 		if rec.Header().Get("Content-Type") != contentTypeAmzJSON {
