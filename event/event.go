@@ -100,12 +100,17 @@ func (e *Entry) Validate() *EntryError {
 		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "is required"}
 	case strings.TrimSpace(e.DetailType) == "":
 		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "is required"}
-	case !utf8.ValidString(e.Source) || !utf8.ValidString(e.DetailType):
+	case !utf8.ValidString(e.Source):
 		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "must be valid UTF-8"}
-	case len(e.Source) > 256:
-		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "must be at most 256 characters"}
-	case len(e.DetailType) > 128:
-		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "must be at most 128 characters"}
+	case !utf8.ValidString(e.DetailType):
+		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "must be valid UTF-8"}
+	}
+	// EventBridge's limits count characters, not bytes.
+	if n := utf8.RuneCountInString(e.Source); n > 256 {
+		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: fmt.Sprintf("must be at most 256 characters, got %d", n)}
+	}
+	if n := utf8.RuneCountInString(e.DetailType); n > 128 {
+		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: fmt.Sprintf("must be at most 128 characters, got %d", n)}
 	}
 	if len(e.Detail) == 0 {
 		// EventBridge fails such an entry rather than deliver "detail":{}.

@@ -57,6 +57,26 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// Source and DetailType limits count characters, as EventBridge's do.
+func TestValidateCountsCharacters(t *testing.T) {
+	d := json.RawMessage(`{}`)
+	if err := (&Entry{Source: strings.Repeat("é", 256), DetailType: strings.Repeat("é", 128), Detail: d}).Validate(); err != nil {
+		t.Errorf("256 and 128 two-byte characters refused: %v", err)
+	}
+	for _, c := range []struct {
+		e    Entry
+		want string
+	}{
+		{Entry{Source: strings.Repeat("é", 257), DetailType: "d", Detail: d}, "Source: must be at most 256 characters, got 257"},
+		{Entry{Source: "s", DetailType: strings.Repeat("é", 129), Detail: d}, "DetailType: must be at most 128 characters, got 129"},
+		{Entry{Source: "s", DetailType: "d\xff", Detail: d}, "DetailType: must be valid UTF-8"},
+	} {
+		if err := c.e.Validate(); err == nil || err.Error() != c.want {
+			t.Errorf("got %v, want %q", err, c.want)
+		}
+	}
+}
+
 func TestSizeRule(t *testing.T) {
 	e := Entry{Source: "abc", DetailType: "de", Detail: json.RawMessage(`{"a":1}`), Resources: []string{"r1", "r22"}}
 	if got := e.Size(); got != 3+2+7+2+3 {

@@ -238,6 +238,21 @@ func TestPutEventsDetailRequired(t *testing.T) {
 	}
 }
 
+// A DetailType of 100 two-byte characters is within EventBridge's limit of
+// 128 characters, though it is 200 bytes.
+func TestPutEventsLimitsCountCharacters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	resp := wantEntries(t, h.putEvents(`{"Entries":[{"Source":"s","DetailType":"`+strings.Repeat("é", 100)+`","Detail":"{}"},`+
+		`{"Source":"s","DetailType":"`+strings.Repeat("é", 129)+`","Detail":"{}"}]}`), http.StatusOK)
+	if resp.Entries[0].EventId == "" {
+		t.Errorf("100 × é refused: %+v", resp.Entries[0])
+	}
+	if e := resp.Entries[1]; e.ErrorCode != "InvalidArgument" || !strings.Contains(e.ErrorMessage, "at most 128 characters, got 129") {
+		t.Errorf("129 × é: %+v", e)
+	}
+}
+
 // /v1/events refuses an entry without detail on its own: the answer says
 // which entries, as for any other refusal.
 func TestEventsDetailRequired(t *testing.T) {
