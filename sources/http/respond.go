@@ -139,6 +139,10 @@ func readAll(r *http.Request) ([]byte, *apiError) {
 		if errors.As(err, &tooLarge) {
 			return nil, errTooLarge(tooLarge.Limit)
 		}
+		var inflated *errInflatedTooLarge
+		if errors.As(err, &inflated) {
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge, typ: "RequestEntityTooLargeException", msg: inflated.Error()}
+		}
 		return nil, serializationError("reading the request body: %v", err)
 	}
 	return b, nil
