@@ -1,7 +1,7 @@
 // Package event holds the EventBridge envelope every event travels and is
 // delivered in, the normalisation of incoming entries into it, and
 // EventBridge's size rule. It is a leaf: it imports only the standard
-// library and a UUID generator.
+// library, a UUID generator and internal/jsontext.
 package event
 
 import (
@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/eventrouter/eventrouter/internal/jsontext"
 )
 
 // MaxEntrySize is the largest entry accepted, measured by EventBridge's rule
@@ -122,6 +124,11 @@ func (e *Entry) Validate() *EntryError {
 	}
 	if d[0] != '{' {
 		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
+	}
+	// A repeated name is read two ways: patterns match the first value,
+	// JSON Schema and most consumers' parsers see the last.
+	if name, path, dup := jsontext.DuplicateName(d); dup {
+		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: fmt.Sprintf("has a duplicate key %s at detail%s", jsontext.Clip(name), path)}
 	}
 	if e.Bus != "" && !ValidName(e.Bus) {
 		return &EntryError{Code: "InvalidArgument", Field: "EventBusName", Message: fmt.Sprintf("%q is not a valid bus name (letters, digits, - and _)", e.Bus)}

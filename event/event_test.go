@@ -45,6 +45,7 @@ func TestValidate(t *testing.T) {
 		{Entry{Source: "s", DetailType: "d"}, "InvalidArgument", "Detail: is required"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`  `)}, "MalformedDetail", "Detail: is not valid JSON"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`), Bus: "no spaces"}, "InvalidArgument", "EventBusName"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{"order":{"total":1,"total":2}}`)}, "MalformedDetail", `Detail: has a duplicate key "total" at detail.order.total`},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(big)}, "InvalidArgument", "exceeds the limit"},
 	} {
 		err := c.e.Validate()
@@ -130,6 +131,25 @@ func TestComplete(t *testing.T) {
 	} {
 		if got := c.e.Complete(); got != c.want {
 			t.Errorf("%+v: Complete() = %v, want %v", c.e, got, c.want)
+		}
+	}
+}
+
+// benchDetail is an order like internal/e2ebench's, about 330 bytes.
+var benchDetail = json.RawMessage(`{"orderId":"o-00001234","customerId":"1b4e28ba-2fa1-41d2-883f-0016d3cca427","total":1250.50,` +
+	`"items":[{"productId":"p-00042","quantity":2},{"productId":"p-00043","quantity":1}],` +
+	`"shippingAddress":{"street":"12 Main St","city":"Berlin","country":"DE","postalCode":"10115"},"seq":1234,"sent_ns":1764310914000000000}`)
+
+// BenchmarkValidate is the per-entry check every door runs:
+//
+//	go test ./event -run '^$' -bench Validate -benchmem
+func BenchmarkValidate(b *testing.B) {
+	e := Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: benchDetail}
+	b.SetBytes(int64(len(benchDetail)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.Validate(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

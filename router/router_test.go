@@ -133,7 +133,8 @@ func TestRawNATSEntries(t *testing.T) {
 
 	raw := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5}}`))
 	bad := message.NewMessage("", []byte(`{"source":"orders.service","detail":"not an object"}`))
-	if err := b.Publish("events.default", raw, bad); err != nil {
+	dup := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5,"total":5000}}`))
+	if err := b.Publish("events.default", raw, bad, dup); err != nil {
 		t.Fatal(err)
 	}
 	got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]
@@ -144,13 +145,17 @@ func TestRawNATSEntries(t *testing.T) {
 	if env.ID == "" || env.Account != "123456789012" || env.Region != "eu-west-1" || env.Time == "" || env.ID != got.Metadata.Get(bus.EventIDKey) {
 		t.Errorf("normalised envelope %+v", env)
 	}
-	rej := take(t, b, RejectedTopic, 1)[0]
+	rej := take(t, b, RejectedTopic, 2)
 	var rec map[string]any
-	json.Unmarshal(rej.Payload, &rec)
+	json.Unmarshal(rej[0].Payload, &rec)
 	if rec["error_code"] == nil || rec["payload"] == nil {
-		t.Errorf("rejected record %s", rej.Payload)
+		t.Errorf("rejected record %s", rej[0].Payload)
 	}
-	if testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")) != 1 || testutil.ToFloat64(ingest.WithLabelValues("nats", "rejected")) != 1 {
+	json.Unmarshal(rej[1].Payload, &rec)
+	if rec["error_code"] != "MalformedDetail" || rec["error_message"] != `Detail: has a duplicate key "total" at detail.total` {
+		t.Errorf("entry with a duplicate key: rejected record %s", rej[1].Payload)
+	}
+	if testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")) != 1 || testutil.ToFloat64(ingest.WithLabelValues("nats", "rejected")) != 2 {
 		t.Error("nats ingest not counted")
 	}
 }
