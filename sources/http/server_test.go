@@ -160,3 +160,19 @@ func TestRequestLogQuietAboveDebug(t *testing.T) {
 		t.Errorf("bus failure not logged as a warning with its cause:\n%s", out)
 	}
 }
+
+// Answers leave <, > and & as they are: messages quote patterns such as
+// ">=", and \u003e= only obscures them.
+func TestAnswersNotHTMLEscaped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, rec := range []*httptest.ResponseRecorder{
+		h.testPattern(`{"EventPattern":"{\"n\":[{\"numeric\":[\">=\",\"x\"]}]}","Event":"{}"}`),
+		h.events(`{"source":"s","detail-type":"d","detail":{},"<b>&":1}`),
+	} {
+		body := rec.Body.String()
+		if strings.Contains(body, `\u00`) || !strings.ContainsAny(body, "<>&") {
+			t.Errorf("answer %s", body)
+		}
+	}
+}
