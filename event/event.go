@@ -79,6 +79,22 @@ func (e *Entry) Size() int {
 	return n
 }
 
+// MaxTime is the last instant an event's time may be, since RFC 3339, in
+// which the envelope writes it, has four-digit years. The first is the
+// Unix epoch: EventBridge takes Time as seconds since then.
+var MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+
+// TimeRange words the range of TimeInRange for messages.
+const TimeRange = "a time must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+
+// TimeInRange reports whether t may be an event's time. The zero time is
+// not: an Entry without a time gets the time of acceptance, so one that
+// says 0001-01-01T00:00:00Z must be refused where it is read, not
+// silently replaced.
+func TimeInRange(t time.Time) bool {
+	return t.Unix() >= 0 && !t.After(MaxTime)
+}
+
 // Stamp fills in what the router decides once, when an entry is first
 // accepted: its identity and place.
 type Stamp struct {
@@ -129,6 +145,9 @@ func (e *Entry) Validate() *EntryError {
 	// JSON Schema and most consumers' parsers see the last.
 	if name, path, dup := jsontext.DuplicateName(d); dup {
 		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: fmt.Sprintf("has a duplicate key %s at detail%s", jsontext.Clip(name), path)}
+	}
+	if !e.Time.IsZero() && !TimeInRange(e.Time) {
+		return &EntryError{Code: "InvalidArgument", Field: "Time", Message: e.Time.UTC().Format(time.RFC3339Nano) + " is out of range: " + TimeRange}
 	}
 	if e.Bus != "" && !ValidName(e.Bus) {
 		return &EntryError{Code: "InvalidArgument", Field: "EventBusName", Message: fmt.Sprintf("%q is not a valid bus name (letters, digits, - and _)", e.Bus)}
@@ -266,6 +285,9 @@ func DecodeEntry(b []byte) (Entry, *EntryError) {
 		t, err := time.Parse(time.RFC3339Nano, j.Time)
 		if err != nil {
 			return Entry{}, &EntryError{Code: "InvalidArgument", Field: "time", Message: fmt.Sprintf("%q is not an RFC 3339 time", j.Time)}
+		}
+		if !TimeInRange(t) {
+			return Entry{}, &EntryError{Code: "InvalidArgument", Field: "time", Message: fmt.Sprintf("%q is out of range: %s", j.Time, TimeRange)}
 		}
 		e.Time = t
 	}

@@ -45,6 +45,8 @@ func TestValidate(t *testing.T) {
 		{Entry{Source: "s", DetailType: "d"}, "InvalidArgument", "Detail: is required"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`  `)}, "MalformedDetail", "Detail: is not valid JSON"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`), Bus: "no spaces"}, "InvalidArgument", "EventBusName"},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`), Time: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}, "InvalidArgument",
+			"Time: 1960-01-01T00:00:00Z is out of range: a time must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{"order":{"total":1,"total":2}}`)}, "MalformedDetail", `Detail: has a duplicate key "total" at detail.order.total`},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(big)}, "InvalidArgument", "exceeds the limit"},
 	} {
@@ -95,13 +97,14 @@ func TestDecodeEntry(t *testing.T) {
 		t.Fatalf("%+v %v", e, bad)
 	}
 	for in, want := range map[string]string{
-		`{"source":"s","colour":"red"}`:     `unknown field "colour"`,
-		`{"source":"s","detail":"text"}`:    "detail: must be a JSON object",
-		`{"source":"s","time":"yesterday"}`: "time:",
-		`{"source":1}`:                      "source: must be a string",
-		`{"source":"s"`:                     "invalid JSON",
-		`{"source":"s"} {"source":"t"}`:     "unexpected data",
-		`{"source":"s","resources":"r"}`:    "resources: must be an array",
+		`{"source":"s","colour":"red"}`:                `unknown field "colour"`,
+		`{"source":"s","detail":"text"}`:               "detail: must be a JSON object",
+		`{"source":"s","time":"yesterday"}`:            "time:",
+		`{"source":1}`:                                 "source: must be a string",
+		`{"source":"s"`:                                "invalid JSON",
+		`{"source":"s"} {"source":"t"}`:                "unexpected data",
+		`{"source":"s","resources":"r"}`:               "resources: must be an array",
+		`{"source":"s","time":"0001-01-01T00:00:00Z"}`: `time: "0001-01-01T00:00:00Z" is out of range: a time must be from 1970-01-01T00:00:00Z`,
 	} {
 		if _, bad := DecodeEntry([]byte(in)); bad == nil || !strings.Contains(bad.Error(), want) {
 			t.Errorf("%s: got %v, want %q", in, bad, want)

@@ -97,8 +97,13 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 
 func TestPutEventsTime(t *testing.T) {
 	t.Parallel()
+	const (
+		bad       = "Parameter Time is not valid. Reason: Time "
+		epochNote = " is not a valid time: seconds since the epoch must be from 0 to 253402300799"
+		outside   = " is out of range: a time must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+	)
 	cases := []struct {
-		time, want string // want "" : refused
+		time, want string // the envelope's time, or the refusal's message
 	}{
 		{`1764310914`, "2025-11-28T06:21:54Z"},
 		{`1764310914.999`, "2025-11-28T06:21:54Z"},
@@ -106,20 +111,26 @@ func TestPutEventsTime(t *testing.T) {
 		{`0`, "1970-01-01T00:00:00Z"},
 		{`"2025-11-28T06:21:54Z"`, "2025-11-28T06:21:54Z"},
 		{`"2025-11-28T07:21:54.123+01:00"`, "2025-11-28T06:21:54Z"},
+		{`"9999-12-31T23:59:59Z"`, "9999-12-31T23:59:59Z"},
 		{`null`, "2026-11-28T06:21:54Z"},
-		{`-1`, ""},
-		{`1e999`, ""},
-		{`253402300800`, ""},
-		{`"1764310914"`, ""},
-		{`"2025-11-28"`, ""},
+		{`-5`, bad + "-5" + epochNote},
+		{`1e999`, bad + "1e999" + epochNote},
+		{`253402300800`, bad + "253402300800" + epochNote},
+		{`"1764310914"`, bad + `"1764310914" is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z`},
+		{`"2025-11-28"`, bad + `"2025-11-28" is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z`},
+		// The zero time must not pass for "no time" and become the time of
+		// acceptance.
+		{`"0001-01-01T00:00:00Z"`, bad + `"0001-01-01T00:00:00Z"` + outside},
+		{`"1969-12-31T23:59:59Z"`, bad + `"1969-12-31T23:59:59Z"` + outside},
+		{`"9999-12-31T23:59:59-01:00"`, bad + `"9999-12-31T23:59:59-01:00"` + outside},
 	}
 	for _, c := range cases {
 		t.Run(c.time, func(t *testing.T) {
 			h := newHarness(t)
 			resp := wantEntries(t, h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}","Time":`+c.time+`}]}`), http.StatusOK)
-			if c.want == "" {
-				if resp.Entries[0].ErrorCode != "InvalidArgument" || !strings.Contains(resp.Entries[0].ErrorMessage, "Time") {
-					t.Errorf("want the entry refused for its Time, got %+v", resp.Entries[0])
+			if strings.HasPrefix(c.want, bad) {
+				if e := resp.Entries[0]; e.ErrorCode != "InvalidArgument" || e.ErrorMessage != c.want {
+					t.Errorf("got %+v, want the entry refused with %q", e, c.want)
 				}
 				return
 			}
