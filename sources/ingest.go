@@ -65,7 +65,7 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		generated := e.ID == "" // Normalize makes one
 		env, bad := event.Normalize(e, in.Stamp)
 		if bad == nil && in.KnownBus != nil && !in.KnownBus(e.Bus) {
-			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %s does not exist", e.Bus)}
+			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %q does not exist", e.Bus)}
 		}
 		if bad == nil && in.Schemas != nil {
 			// After Normalize: detail is present, trimmed, and known

@@ -175,10 +175,12 @@ func checkDetailDepth(e event.Entry) *event.EntryError {
 }
 
 // awsEntryMessage words a refusal the way EventBridge does, e.g.
-// "Parameter DetailType is not valid. Reason: DetailType is required".
+// "Parameter DetailType is not valid. Reason: DetailType is required", for
+// a value that is not valid; other refusals, such as a bus that does not
+// exist, read "EventBusName: event bus "orders" does not exist".
 func awsEntryMessage(_ int, e *event.EntryError) string {
-	if e.Field == "" {
-		return e.Message
+	if e.Field == "" || e.Code != "InvalidArgument" && e.Code != "MalformedDetail" {
+		return e.Error()
 	}
 	return fmt.Sprintf("Parameter %s is not valid. Reason: %s %s", e.Field, e.Field, e.Message)
 }

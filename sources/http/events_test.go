@@ -62,7 +62,7 @@ func TestEventsBatchWithRefusals(t *testing.T) {
 		{"InvalidArgument", "entry 5: source: is required"},
 		{"InvalidArgument", "entry 6: must be a JSON object, got a number"},
 		{"", ""},
-		{"ResourceNotFoundException", "entry 8: bus: event bus missing does not exist"},
+		{"ResourceNotFoundException", `entry 8: bus: event bus "missing" does not exist`},
 		{"InvalidArgument", "entry 9: source: must be a string, got an array"},
 		{"InvalidArgument", "entry 10: resources[1]: must be a string, got a number"},
 		{"InvalidArgument", `entry 11: unknown field "DetailType"`},

@@ -72,7 +72,7 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 		{"MalformedDetail", "must be a JSON object"},
 		{"", ""},
 		{"InvalidArgument", "Parameter EventBusName is not valid"},
-		{"ResourceNotFoundException", "event bus missing does not exist"},
+		{"ResourceNotFoundException", `EventBusName: event bus "missing" does not exist`},
 		{"InvalidArgument", "Parameter Time is not valid"},
 		{"InvalidArgument", "is not an event bus ARN"},
 		{"MalformedDetail", "nests deeper than 1000 levels"},
