@@ -1,7 +1,7 @@
 // Package event holds the EventBridge envelope every event travels and is
 // delivered in, the normalisation of incoming entries into it, and
 // EventBridge's size rule. It is a leaf: it imports only the standard
-// library and a UUID generator.
+// library, a UUID generator and internal/jsontext.
 package event
 
 import (
@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/eventrouter/eventrouter/internal/jsontext"
 )
 
 // MaxEntrySize is the largest entry accepted, measured by EventBridge's rule
@@ -43,7 +45,7 @@ type Envelope struct {
 type Entry struct {
 	Source     string
 	DetailType string
-	Detail     json.RawMessage // a JSON object; empty means {}
+	Detail     json.RawMessage // a JSON object; required, as in PutEvents
 	Resources  []string
 	Time       time.Time // zero: the time of acceptance
 	ID         string    // empty: a new UUID is assigned
@@ -77,6 +79,22 @@ func (e *Entry) Size() int {
 	return n
 }
 
+// MaxTime is the last instant an event's time may be, since RFC 3339, in
+// which the envelope writes it, has four-digit years. The first is the
+// Unix epoch: EventBridge takes Time as seconds since then.
+var MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+
+// TimeRange words the range of TimeInRange for messages.
+const TimeRange = "a time must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+
+// TimeInRange reports whether t may be an event's time. The zero time is
+// not: an Entry without a time gets the time of acceptance, so one that
+// says 0001-01-01T00:00:00Z must be refused where it is read, not
+// silently replaced.
+func TimeInRange(t time.Time) bool {
+	return t.Unix() >= 0 && !t.After(MaxTime)
+}
+
 // Stamp fills in what the router decides once, when an entry is first
 // accepted: its identity and place.
 type Stamp struct {
@@ -86,6 +104,13 @@ type Stamp struct {
 	NewID   func() string    // nil: a random UUID
 }
 
+// Complete reports whether the entry has the three members EventBridge
+// requires of every entry: Source, DetailType and Detail. A PutEvents
+// request in which no entry is complete fails as a whole.
+func (e *Entry) Complete() bool {
+	return strings.TrimSpace(e.Source) != "" && strings.TrimSpace(e.DetailType) != "" && len(e.Detail) > 0
+}
+
 // Validate checks an entry the way PutEvents does.
 func (e *Entry) Validate() *EntryError {
 	switch {
@@ -93,21 +118,36 @@ func (e *Entry) Validate() *EntryError {
 		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "is required"}
 	case strings.TrimSpace(e.DetailType) == "":
 		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "is required"}
-	case !utf8.ValidString(e.Source) || !utf8.ValidString(e.DetailType):
+	case !utf8.ValidString(e.Source):
 		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "must be valid UTF-8"}
-	case len(e.Source) > 256:
-		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: "must be at most 256 characters"}
-	case len(e.DetailType) > 128:
-		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "must be at most 128 characters"}
+	case !utf8.ValidString(e.DetailType):
+		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: "must be valid UTF-8"}
 	}
-	if len(e.Detail) > 0 {
-		d := bytes.TrimSpace(e.Detail)
-		if !json.Valid(d) {
-			return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "is not valid JSON: " + jsonProblem(d)}
-		}
-		if len(d) == 0 || d[0] != '{' {
-			return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
-		}
+	// EventBridge's limits count characters, not bytes.
+	if n := utf8.RuneCountInString(e.Source); n > 256 {
+		return &EntryError{Code: "InvalidArgument", Field: "Source", Message: fmt.Sprintf("must be at most 256 characters, got %d", n)}
+	}
+	if n := utf8.RuneCountInString(e.DetailType); n > 128 {
+		return &EntryError{Code: "InvalidArgument", Field: "DetailType", Message: fmt.Sprintf("must be at most 128 characters, got %d", n)}
+	}
+	if len(e.Detail) == 0 {
+		// EventBridge fails such an entry rather than deliver "detail":{}.
+		return &EntryError{Code: "InvalidArgument", Field: "Detail", Message: "is required"}
+	}
+	d := bytes.TrimSpace(e.Detail)
+	if !json.Valid(d) {
+		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "is not valid JSON: " + jsonProblem(d)}
+	}
+	if d[0] != '{' {
+		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
+	}
+	// A repeated name is read two ways: patterns match the first value,
+	// JSON Schema and most consumers' parsers see the last.
+	if name, path, dup := jsontext.DuplicateName(d); dup {
+		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: fmt.Sprintf("has a duplicate key %s at detail%s", jsontext.Clip(name), path)}
+	}
+	if !e.Time.IsZero() && !TimeInRange(e.Time) {
+		return &EntryError{Code: "InvalidArgument", Field: "Time", Message: e.Time.UTC().Format(time.RFC3339Nano) + " is out of range: " + TimeRange}
 	}
 	if e.Bus != "" && !ValidName(e.Bus) {
 		return &EntryError{Code: "InvalidArgument", Field: "EventBusName", Message: fmt.Sprintf("%q is not a valid bus name (letters, digits, - and _)", e.Bus)}
@@ -136,9 +176,6 @@ func Normalize(e Entry, s Stamp) (Envelope, *EntryError) {
 	}
 	if env.Resources == nil {
 		env.Resources = []string{}
-	}
-	if len(env.Detail) == 0 {
-		env.Detail = json.RawMessage("{}")
 	}
 	if env.ID == "" {
 		if s.NewID != nil {
@@ -264,6 +301,9 @@ func DecodeEntry(b []byte) (Entry, *EntryError) {
 		t, err := time.Parse(time.RFC3339Nano, j.Time)
 		if err != nil {
 			return Entry{}, &EntryError{Code: "InvalidArgument", Field: "time", Message: fmt.Sprintf("%q is not an RFC 3339 time", j.Time)}
+		}
+		if !TimeInRange(t) {
+			return Entry{}, &EntryError{Code: "InvalidArgument", Field: "time", Message: fmt.Sprintf("%q is out of range: %s", j.Time, TimeRange)}
 		}
 		e.Time = t
 	}

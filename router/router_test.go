@@ -85,7 +85,7 @@ func TestFanOut(t *testing.T) {
 
 	big := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{"total":1250}`)})
 	small := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{"total":20}`)})
-	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone"})
+	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone", Detail: json.RawMessage(`{}`)})
 
 	for _, c := range []string{"inventory", "notification"} {
 		got := map[string]bool{}
@@ -134,7 +134,8 @@ func TestRawNATSEntries(t *testing.T) {
 
 	raw := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5}}`))
 	bad := message.NewMessage("", []byte(`{"source":"orders.service","detail":"not an object"}`))
-	if err := b.Publish("events.default", raw, bad); err != nil {
+	dup := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5,"total":5000}}`))
+	if err := b.Publish("events.default", raw, bad, dup); err != nil {
 		t.Fatal(err)
 	}
 	got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]
@@ -145,13 +146,17 @@ func TestRawNATSEntries(t *testing.T) {
 	if env.ID == "" || env.Account != "123456789012" || env.Region != "eu-west-1" || env.Time == "" || env.ID != got.Metadata.Get(bus.EventIDKey) {
 		t.Errorf("normalised envelope %+v", env)
 	}
-	rej := take(t, b, RejectedTopic, 1)[0]
+	rej := take(t, b, RejectedTopic, 2)
 	var rec map[string]any
-	json.Unmarshal(rej.Payload, &rec)
+	json.Unmarshal(rej[0].Payload, &rec)
 	if rec["error_code"] == nil || rec["payload"] == nil {
-		t.Errorf("rejected record %s", rej.Payload)
+		t.Errorf("rejected record %s", rej[0].Payload)
 	}
-	if testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")) != 1 || testutil.ToFloat64(ingest.WithLabelValues("nats", "rejected")) != 1 {
+	json.Unmarshal(rej[1].Payload, &rec)
+	if rec["error_code"] != "MalformedDetail" || rec["error_message"] != `Detail: has a duplicate key "total" at detail.total` {
+		t.Errorf("entry with a duplicate key: rejected record %s", rej[1].Payload)
+	}
+	if testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")) != 1 || testutil.ToFloat64(ingest.WithLabelValues("nats", "rejected")) != 2 {
 		t.Error("nats ingest not counted")
 	}
 }
@@ -166,7 +171,7 @@ func TestSwapRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Swap(next)
-	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone"})
+	publishEnvelope(t, b, "default", event.Entry{Source: "payments", DetailType: "PaymentDone", Detail: json.RawMessage(`{}`)})
 	take(t, b, bus.DeliverTopic("ledger"), 1)
 	if r.Routes().HasBus("audit") {
 		t.Error("old bus still known after swap")
@@ -177,7 +182,7 @@ func TestOtherBusIsolated(t *testing.T) {
 	b := bus.NewMemory()
 	defer b.Close()
 	run(t, b, New(b, orderRoutes(t), Options{}))
-	publishEnvelope(t, b, "audit", event.Entry{Source: "orders.service", DetailType: "OrderCreated"})
+	publishEnvelope(t, b, "audit", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{}`)})
 	take(t, b, bus.DeliverTopic("auditor"), 1)
 	if n := b.Len(bus.DeliverTopic("inventory")); n != 0 {
 		t.Errorf("default-bus rule fired for an audit-bus event (%d)", n)

@@ -228,7 +228,7 @@ func (s *Set) Check(source, detailType string, detail []byte) error {
 		return nil
 	}
 	if len(bytes.TrimSpace(detail)) == 0 {
-		detail = []byte("{}") // as event.Normalize makes it
+		detail = []byte("{}") // no detail: checked as the empty object
 	}
 	doc, err := decode(detail)
 	if err != nil {

@@ -71,10 +71,10 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		generated := e.ID == "" // Normalize makes one
 		env, bad := event.Normalize(e, in.Stamp)
 		if bad == nil && in.KnownBus != nil && !in.KnownBus(e.Bus) {
-			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %s does not exist", e.Bus)}
+			bad = &event.EntryError{Code: "ResourceNotFoundException", Field: "EventBusName", Message: fmt.Sprintf("event bus %q does not exist", e.Bus)}
 		}
 		if bad == nil && in.Schemas != nil {
-			// After Normalize: detail is trimmed, {} when absent, and known
+			// After Normalize: detail is present, trimmed, and known
 			// to be a JSON object.
 			bad = in.Schemas.Validate(env.Source, env.DetailType, env.Detail)
 		}

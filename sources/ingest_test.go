@@ -80,7 +80,7 @@ func TestPutSchemas(t *testing.T) {
 		{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(goodOrder)},
 		{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(badOrder)},
 		{Source: "orders.service", DetailType: "OrderShipped", Detail: json.RawMessage(`{"anything":1}`)},
-		{Source: "orders.service", DetailType: "OrderCreated"}, // no detail: checked as {}
+		{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(`{}`)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@
 package jsontext
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -185,4 +186,131 @@ func Kind(raw []byte) string {
 		return "null"
 	}
 	return "a number"
+}
+
+// smallObject is how many names an object may have before DuplicateName
+// looks them up in a map rather than comparing each new name with all the
+// others: most objects are small, and a map costs allocations.
+const smallObject = 16
+
+// nameFrame is an open array or object during DuplicateName's walk.
+type nameFrame struct {
+	obj   bool
+	first int                 // objects: where their names start in the walk's stack of names
+	name  []byte              // objects: the current member's name
+	index int                 // arrays: the current element
+	set   map[string]struct{} // objects past smallObject names
+}
+
+// DuplicateName finds the first member name that an object in v, a valid
+// JSON value (as json.Valid checks it) with nothing around it, repeats, at
+// any depth. Decoders disagree on such an object: some keep the first
+// value, most the last. It returns the repeated name and the path to it
+// from v, such as .order.items[2].sku (a name that is not plain letters,
+// digits, _ and - is written ["..."], clipped); ok is false when no name
+// repeats. Names compare as decoded: "a" and "\u0061" are one name.
+//
+// It is one pass over v, without recursion, and allocates nothing for a
+// value without escaped names and without objects of more than
+// smallObject members.
+func DuplicateName(v []byte) (name, path string, ok bool) {
+	var framesBuf [16]nameFrame
+	var namesBuf [64][]byte
+	frames, names := framesBuf[:0], namesBuf[:0]
+	wantName := false // the next string is a member name
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '{':
+			frames = append(frames, nameFrame{obj: true, first: len(names)})
+			wantName = true
+		case '[':
+			frames = append(frames, nameFrame{})
+		case '}', ']':
+			names = names[:frames[len(frames)-1].first]
+			frames = frames[:len(frames)-1]
+			wantName = false
+		case ',':
+			top := &frames[len(frames)-1]
+			top.index++
+			wantName = top.obj
+		case '"':
+			end := valueEnd(v, i)
+			if !wantName {
+				i = end - 1
+				continue
+			}
+			wantName = false
+			n := v[i+1 : end-1]
+			if bytes.IndexByte(n, '\\') >= 0 || !utf8.Valid(n) {
+				n, _ = AppendUnquote(nil, v[i:end])
+			}
+			top := &frames[len(frames)-1]
+			if seenName(top, names[top.first:], n) {
+				return string(n), namePath(frames, n), true
+			}
+			top.name = n
+			names = append(names, n)
+			i = end - 1
+		}
+	}
+	return "", "", false
+}
+
+// seenName reports whether an object whose names so far are seen already
+// has name n, and records n.
+func seenName(f *nameFrame, seen [][]byte, n []byte) bool {
+	if f.set == nil && len(seen) < smallObject {
+		for _, s := range seen {
+			if bytes.Equal(s, n) {
+				return true
+			}
+		}
+		return false
+	}
+	if f.set == nil {
+		f.set = make(map[string]struct{}, 2*len(seen))
+		for _, s := range seen {
+			f.set[string(s)] = struct{}{}
+		}
+	}
+	if _, ok := f.set[string(n)]; ok {
+		return true
+	}
+	f.set[string(n)] = struct{}{}
+	return false
+}
+
+// namePath writes the path to member name of the innermost open object,
+// eliding the middle of a deep one.
+func namePath(frames []nameFrame, name []byte) string {
+	const head, tail = 4, 8
+	var b strings.Builder
+	for k, f := range frames[:len(frames)-1] {
+		switch {
+		case k == head && len(frames)-1 > head+tail:
+			b.WriteString("…")
+		case k > head && k < len(frames)-1-tail:
+		case f.obj:
+			writeName(&b, f.name)
+		default:
+			fmt.Fprintf(&b, "[%d]", f.index)
+		}
+	}
+	writeName(&b, name)
+	return b.String()
+}
+
+// writeName writes one step of a path to a member: .name, or ["name"]
+// quoted and clipped when the name is not plain.
+func writeName(b *strings.Builder, name []byte) {
+	plain := len(name) > 0 && len(name) <= MaxEcho
+	for _, c := range name {
+		plain = plain && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-')
+	}
+	if plain {
+		b.WriteByte('.')
+		b.Write(name)
+		return
+	}
+	b.WriteString("[" + Clip(string(name)) + "]")
 }

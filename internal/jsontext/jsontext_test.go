@@ -1,7 +1,9 @@
 package jsontext
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -97,4 +99,108 @@ func FuzzMembers(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDuplicateName(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 20) + `{"x":1,"x":2}` + strings.Repeat(`}`, 20)
+	var many strings.Builder
+	many.WriteString(`{`)
+	for i := range 100 {
+		fmt.Fprintf(&many, `"k%d":%d,`, i, i)
+	}
+	many.WriteString(`"k57":0}`)
+	for _, c := range []struct{ in, name, path string }{
+		{`{"total":1,"total":2}`, "total", ".total"},
+		{`{"a":{"b":[1,{"c":0},{"c":1,"d":2,"c":3}]}}`, "c", ".a.b[2].c"},
+		{`{"a":"x","b":{"a":"y"},"a":"z"}`, "a", ".a"},
+		{`{"\u0061":1,"a":2}`, "a", ".a"},
+		{`{"a b":1,"a b":2}`, "a b", `["a b"]`},
+		{`[{"k":1},{"k":2,"k":3}]`, "k", "[1].k"},
+		{`{"":1,"":2}`, "", `[""]`},
+		{`{"s":"{\"a\":1,\"a\":2}","t":"\\","s":3}`, "s", ".s"},
+		{many.String(), "k57", ".k57"},
+		{deep, "x", ".a.a.a.a….a.a.a.a.a.a.a.a.x"},
+	} {
+		name, path, ok := DuplicateName([]byte(c.in))
+		if !ok || name != c.name || path != c.path {
+			t.Errorf("%.60s: got %q at %q (%v), want %q at %q", c.in, name, path, ok, c.name, c.path)
+		}
+	}
+	for _, in := range []string{`{}`, `[]`, `"x"`, `1`, `{"a":{"a":{"a":1}}}`, `[{"a":1},{"a":2}]`, `{"a":[],"b":{},"c":""}`,
+		`{"a":"\"b\":1,","b":2}`, `{"A":1,"a":2}`, `{"é":1,"e\u0301":2}`} {
+		if name, path, ok := DuplicateName([]byte(in)); ok {
+			t.Errorf("%s: found %q at %q", in, name, path)
+		}
+	}
+}
+
+// FuzzDuplicateName holds DuplicateName to encoding/json's tokenizer: a
+// name repeats exactly when some object's decoded names do.
+func FuzzDuplicateName(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":1},"b":{"b":2,"c":[{"c":1,"c":2}]}}`, `[{"\u0061":1,"a":1}]`, `{"x":"}"}`, `"s"`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if !json.Valid(v) {
+			return
+		}
+		_, _, got := DuplicateName(bytes.TrimSpace(v))
+		if want := hasDuplicate(v); got != want {
+			t.Errorf("%q: DuplicateName found one: %v, encoding/json: %v", v, got, want)
+		}
+	})
+}
+
+// hasDuplicate is the slow, obvious DuplicateName.
+func hasDuplicate(v []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	type frame struct {
+		seen    map[string]bool
+		wantKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			if tok == '{' || tok == '[' {
+				if top != nil && top.seen != nil {
+					top.wantKey = true
+				}
+				f := &frame{}
+				if tok == '{' {
+					f.seen, f.wantKey = map[string]bool{}, true
+				}
+				stack = append(stack, f)
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].seen != nil {
+				stack[len(stack)-1].wantKey = true
+			}
+		case string:
+			if top != nil && top.seen != nil && top.wantKey {
+				if top.seen[tok] {
+					return true
+				}
+				top.seen[tok] = true
+				top.wantKey = false
+				continue
+			}
+			if top != nil && top.seen != nil {
+				top.wantKey = true
+			}
+		default:
+			if top != nil && top.seen != nil {
+				top.wantKey = true
+			}
+		}
+	}
 }

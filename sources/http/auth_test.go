@@ -59,7 +59,7 @@ func withAuth(o *Options) {
 	o.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-const oneEvent = `{"source":"a","detail-type":"b"}`
+const oneEvent = `{"source":"a","detail-type":"b","detail":{}}`
 
 func TestAuthStatuses(t *testing.T) {
 	t.Parallel()

@@ -83,12 +83,19 @@ func parsePutEvents(body []byte) (entries []event.Entry, bad []*event.EntryError
 	}
 	entries = make([]event.Entry, len(items))
 	bad = make([]*event.EntryError, len(items))
+	complete := false
 	for i, item := range items {
 		var err error
 		entries[i], bad[i], err = parsePutEventsEntry(item)
 		if err != nil {
 			return nil, nil, serializationError("%s", under(fmt.Sprintf("Entries[%d]", i), err))
 		}
+		complete = complete || entries[i].Complete()
+	}
+	// EventBridge fails each entry that lacks one of the three, and the
+	// whole request when every entry does.
+	if !complete {
+		return nil, nil, validationError("no entry has all of Source, DetailType and Detail; EventBridge requires the three in every entry")
 	}
 	return entries, bad, nil
 }
@@ -168,10 +175,12 @@ func checkDetailDepth(e event.Entry) *event.EntryError {
 }
 
 // awsEntryMessage words a refusal the way EventBridge does, e.g.
-// "Parameter DetailType is not valid. Reason: DetailType is required".
+// "Parameter DetailType is not valid. Reason: DetailType is required", for
+// a value that is not valid; other refusals, such as a bus that does not
+// exist, read "EventBusName: event bus "orders" does not exist".
 func awsEntryMessage(_ int, e *event.EntryError) string {
-	if e.Field == "" {
-		return e.Message
+	if e.Field == "" || e.Code != "InvalidArgument" && e.Code != "MalformedDetail" {
+		return e.Error()
 	}
 	return fmt.Sprintf("Parameter %s is not valid. Reason: %s %s", e.Field, e.Field, e.Message)
 }

@@ -459,7 +459,7 @@ func TestCloudEventsBusAndFailures(t *testing.T) {
 		t.Errorf("published %+v", envs)
 	}
 	resp := wantEntries(t, h.do("POST", "/v1/cloudevents?bus=missing", "", "ce-specversion", "1.0", "ce-id", "1", "ce-source", "/s", "ce-type", "t"), http.StatusBadRequest)
-	if e := resp.Entries[0]; e.ErrorCode != "ResourceNotFoundException" || e.ErrorMessage != "bus: event bus missing does not exist" {
+	if e := resp.Entries[0]; e.ErrorCode != "ResourceNotFoundException" || e.ErrorMessage != `bus: event bus "missing" does not exist` {
 		t.Errorf("unknown bus: %+v", e)
 	}
 

@@ -192,26 +192,29 @@ func strs(field string, raw json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-// maxEpochSeconds is 9999-12-31T23:59:59Z, the last instant RFC 3339 can
-// write.
-const maxEpochSeconds = 253402300799
-
 // epochTime reads seconds since the epoch, possibly fractional or in
 // exponent form (1.7643e9), kept to the millisecond: the AWS SDKs send a
 // float64, whose last digits are noise.
 func epochTime(num string) (time.Time, error) {
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f >= maxEpochSeconds+1 {
-		return time.Time{}, fmt.Errorf("%s is not a time: seconds since the epoch must be between 0 and %d", clip(num), maxEpochSeconds)
+	if err != nil || math.IsNaN(f) || f < 0 || f >= float64(event.MaxTime.Unix()+1) {
+		if len(num) > jsontext.MaxEcho { // a JSON number: ASCII
+			num = num[:jsontext.MaxEcho] + "..."
+		}
+		return time.Time{}, fmt.Errorf("%s is not a valid time: seconds since the epoch must be from 0 to %d", num, event.MaxTime.Unix())
 	}
 	return time.UnixMilli(int64(math.Round(f * 1000))).UTC(), nil
 }
 
-// rfc3339 reads an RFC 3339 timestamp, fractional seconds allowed.
+// rfc3339 reads an RFC 3339 timestamp, fractional seconds allowed, in
+// event.TimeInRange.
 func rfc3339(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z", clip(s))
+	}
+	if !event.TimeInRange(t) {
+		return time.Time{}, fmt.Errorf("%s is out of range: %s", clip(s), event.TimeRange)
 	}
 	return t, nil
 }

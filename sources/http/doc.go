@@ -15,6 +15,7 @@
 //
 // The route table lives in routes(); ingest routes pass through the ingest
 // middleware chain: authentication (auth.go: bearer API keys, and AWS
-// SigV4 in sigv4.go), the client's throttle (throttle.go), the body limit.
+// SigV4 in sigv4.go), the client's throttle (throttle.go), the body limit and
+// content coding (gzip decoded, others refused: encoding.go).
 // /admin/ is Options.Admin behind the admin scope.
 package httpsrc

@@ -46,8 +46,8 @@ func TestEventsBatchWithRefusals(t *testing.T) {
 		{"source":"a","detail-type":"bad id","id":"has space"},
 		{"detail-type":"no source"},
 		7,
-		{"source":"a","detail-type":"ok too","bus":"arn:aws:events:us-east-1:123456789012:event-bus/orders"},
-		{"source":"a","detail-type":"unknown bus","bus":"missing"},
+		{"source":"a","detail-type":"ok too","detail":{},"bus":"arn:aws:events:us-east-1:123456789012:event-bus/orders"},
+		{"source":"a","detail-type":"unknown bus","detail":{},"bus":"missing"},
 		{"source":["a"],"detail-type":"source list"},
 		{"source":"a","detail-type":"resources","resources":["x",2]},
 		{"Source":"a","DetailType":"PutEvents names"}
@@ -62,7 +62,7 @@ func TestEventsBatchWithRefusals(t *testing.T) {
 		{"InvalidArgument", "entry 5: source: is required"},
 		{"InvalidArgument", "entry 6: must be a JSON object, got a number"},
 		{"", ""},
-		{"ResourceNotFoundException", "entry 8: bus: event bus missing does not exist"},
+		{"ResourceNotFoundException", `entry 8: bus: event bus "missing" does not exist`},
 		{"InvalidArgument", "entry 9: source: must be a string, got an array"},
 		{"InvalidArgument", "entry 10: resources[1]: must be a string, got a number"},
 		{"InvalidArgument", `entry 11: unknown field "DetailType"`},
@@ -88,7 +88,7 @@ func TestEventsBatchWithRefusals(t *testing.T) {
 
 func TestEventsRequestErrors(t *testing.T) {
 	t.Parallel()
-	many := "[" + strings.TrimSuffix(strings.Repeat(`{"source":"s","detail-type":"d"},`, MaxEventsPerRequest+1), ",") + "]"
+	many := "[" + strings.TrimSuffix(strings.Repeat(`{"source":"s","detail-type":"d","detail":{}},`, MaxEventsPerRequest+1), ",") + "]"
 	cases := []struct {
 		name, body, typ, msg string
 	}{
@@ -115,12 +115,12 @@ func TestEventsRequestErrors(t *testing.T) {
 		})
 	}
 	h := newHarness(t)
-	wantEntries(t, h.events(strings.Replace(many, `{"source":"s","detail-type":"d"},`, "", 1)), http.StatusOK)
+	wantEntries(t, h.events(strings.Replace(many, `{"source":"s","detail-type":"d","detail":{}},`, "", 1)), http.StatusOK)
 	if n := len(h.pub.envelopes(t)); n != MaxEventsPerRequest {
 		t.Errorf("%d published, want %d", n, MaxEventsPerRequest)
 	}
-	wantError(t, h.do("POST", "/v1/events", `{"source":"a","detail-type":"b"}`), http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException")
-	wantError(t, h.do("POST", "/v1/events", `{"source":"a","detail-type":"b"}`, "Content-Type", "application/x-www-form-urlencoded"),
+	wantError(t, h.do("POST", "/v1/events", `{"source":"a","detail-type":"b","detail":{}}`), http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException")
+	wantError(t, h.do("POST", "/v1/events", `{"source":"a","detail-type":"b","detail":{}}`, "Content-Type", "application/x-www-form-urlencoded"),
 		http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException")
 }
 
@@ -128,7 +128,7 @@ func TestEventsBusUnavailable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.pub.setFail(errBusDown)
-	rec := h.events(`[{"source":"a","detail-type":"b"}]`)
+	rec := h.events(`[{"source":"a","detail-type":"b","detail":{}}]`)
 	wantError(t, rec, http.StatusServiceUnavailable, "ServiceUnavailableException")
 	if rec.Header().Get("Retry-After") != "1" || rec.Header().Get("Content-Type") != contentTypeJSON {
 		t.Errorf("headers %v", rec.Header())
@@ -137,5 +137,5 @@ func TestEventsBusUnavailable(t *testing.T) {
 		t.Errorf("rejected counter %v", r)
 	}
 	h.pub.setFail(nil)
-	wantEntries(t, h.events(`[{"source":"a","detail-type":"b"}]`), http.StatusOK)
+	wantEntries(t, h.events(`[{"source":"a","detail-type":"b","detail":{}}]`), http.StatusOK)
 }

@@ -2,6 +2,7 @@ package httpsrc
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,6 +25,11 @@ func TestHostileBodies(t *testing.T) {
 		return string(b)
 	}
 	huge := strings.Repeat("x", 1100<<10) // over the 1 MiB entry limit
+	var keys strings.Builder
+	for i := range 80000 { // under the 1 MiB entry limit
+		fmt.Fprintf(&keys, `"k%d":1,`, i)
+	}
+	manyKeys := strings.TrimSuffix(keys.String(), ",")
 	cases := []struct {
 		name   string
 		target string // X-Amz-Target; "" for /v1/events
@@ -41,13 +47,14 @@ func TestHostileBodies(t *testing.T) {
 		{"deep pattern", targetTestEventPattern, pattern(deep(`{"a":`, 60000), `{}`), 400, "InvalidEventPatternException"},
 		{"ok at 1000", targetPutEvents, put(`{"Source":"s","DetailType":"d","Detail":` + detailString(`{"a":`+deep("[", 999)+deep("]", 999)+`}`) + `}`), 200, "EventId"},
 		// Huge strings.
-		{"huge Source", targetPutEvents, put(`{"Source":"` + huge + `","DetailType":"d"}`), 200, "at most 256"},
-		{"huge detail-type", "", `{"source":"s","detail-type":"` + huge + `"}`, 400, "at most 128"},
+		{"huge Source", targetPutEvents, put(`{"Source":"` + huge + `","DetailType":"d","Detail":"{}"}`), 200, "at most 256"},
+		{"huge detail-type", "", `{"source":"s","detail-type":"` + huge + `","detail":{}}`, 400, "at most 128"},
 		{"huge Detail", targetPutEvents, put(`{"Source":"s","DetailType":"d","Detail":"{\"a\":\"` + huge + `\"}"}`), 200, "exceeds the limit"},
 		{"huge Event", targetTestEventPattern, pattern(`{"a":["x"]}`, `{"a":"`+huge+`"}`), 200, "false"},
 		{"huge key", "", `{"` + huge + `":1}`, 400, "unknown field"},
 		{"huge number", "", `{"source":"s","detail-type":"d","detail":{"n":` + strings.Repeat("9", 100000) + `}}`, 200, "EventId"},
-		{"many keys", "", `{"source":"s","detail-type":"d","detail":{` + strings.TrimSuffix(strings.Repeat(`"k":1,`, 100000), ",") + `}}`, 200, "EventId"},
+		{"many keys", "", `{"source":"s","detail-type":"d","detail":{` + manyKeys + `}}`, 200, "EventId"},
+		{"many keys, last repeated", "", `{"source":"s","detail-type":"d","detail":{` + manyKeys + `,"k0":1}}`, 400, `duplicate key \"k0\" at detail.k0`},
 		{"many entries", "", "[" + strings.TrimSuffix(strings.Repeat("{},", 200000), ",") + "]", 400, "more than the limit"},
 		// Encoding.
 		{"invalid UTF-8", targetPutEvents, put("{\"Source\":\"\xc0\xaf\",\"DetailType\":\"d\"}"), 400, "not valid UTF-8"},
@@ -58,15 +65,16 @@ func TestHostileBodies(t *testing.T) {
 		{"NUL escaped", "", `{"source":"a\u0000b","detail-type":"d","detail":{"\u0000":"\u0000"}}`, 200, "EventId"},
 		{"BOM", "", "\xef\xbb\xbf{}", 400, "invalid character"},
 		// Numbers.
-		{"1e999 Time", targetPutEvents, put(`{"Source":"s","DetailType":"d","Time":1e999}`), 200, "Time"},
-		{"-1e999 Time", targetPutEvents, put(`{"Source":"s","DetailType":"d","Time":-1e999}`), 200, "Time"},
+		{"1e999 Time", targetPutEvents, put(`{"Source":"s","DetailType":"d","Detail":"{}","Time":1e999}`), 200, "Time"},
+		{"-1e999 Time", targetPutEvents, put(`{"Source":"s","DetailType":"d","Detail":"{}","Time":-1e999}`), 200, "Time"},
 		{"1e999 detail", "", `{"source":"s","detail-type":"d","detail":{"n":1e999,"m":-1e-999}}`, 200, "EventId"},
 		{"1e999 Event", targetTestEventPattern, pattern(`{"n":[{"numeric":[">",0]}]}`, `{"n":1e999}`), 200, "Result"},
 		{"number Source", "", `{"source":1e999,"detail-type":"d"}`, 400, "must be a string"},
-		// Duplicate keys: the last one wins, as with most JSON parsers.
-		{"duplicate Entries", targetPutEvents, `{"Entries":[{"Source":"x"}],"Entries":[{"Source":"s","DetailType":"d"}]}`, 200, `"FailedEntryCount":0`},
-		{"duplicate source", "", `{"source":"x","source":"s","detail-type":"d"}`, 200, "EventId"},
-		{"duplicate in detail", "", `{"source":"s","detail-type":"d","detail":{"a":1,"a":2}}`, 200, "EventId"},
+		// Duplicate keys: in the request, the last one wins, as with most
+		// JSON parsers; in a detail, read two ways downstream, they are refused.
+		{"duplicate Entries", targetPutEvents, `{"Entries":[{"Source":"x"}],"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"}]}`, 200, `"FailedEntryCount":0`},
+		{"duplicate source", "", `{"source":"x","source":"s","detail-type":"d","detail":{}}`, 200, "EventId"},
+		{"duplicate in detail", "", `{"source":"s","detail-type":"d","detail":{"a":1,"a":2}}`, 400, "MalformedDetail"},
 		// Types.
 		{"Entries string", targetPutEvents, `{"Entries":"` + huge + `"}`, 400, "must be an array"},
 		{"Entries numbers", targetPutEvents, `{"Entries":[1,2,3]}`, 400, "must be an object"},

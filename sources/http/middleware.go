@@ -114,13 +114,24 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 
 // limitBody refuses bodies over max bytes with 413: at once when
 // Content-Length says so, else when reading crosses the limit (readBody).
+// It also decodes a gzip body (the limit holds before and after
+// decompression) and refuses other content codings with 415.
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
 			writeError(w, r, errTooLarge(max))
 			return
 		}
+		gz, aerr := requestGzipped(r.Header)
+		if aerr != nil {
+			w.Header().Set("Accept-Encoding", acceptEncoding)
+			writeError(w, r, aerr)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if gz {
+			r.Body = &gunzipBody{src: r.Body, max: max}
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -56,7 +56,7 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 		`{"DetailType":"no source","Detail":"{}"}`,
 		`{"Source":"a","DetailType":"bad detail","Detail":"{not json"}`,
 		`{"Source":"a","DetailType":"array detail","Detail":"[1,2]"}`,
-		`{"Source":"a","DetailType":"ok too"}`,
+		`{"Source":"a","DetailType":"ok too","Detail":"{}"}`,
 		`{"Source":"a","DetailType":"bad bus","Detail":"{}","EventBusName":"no/such"}`,
 		`{"Source":"a","DetailType":"unknown bus","Detail":"{}","EventBusName":"missing"}`,
 		`{"Source":"a","DetailType":"bad time","Detail":"{}","Time":"yesterday"}`,
@@ -72,7 +72,7 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 		{"MalformedDetail", "must be a JSON object"},
 		{"", ""},
 		{"InvalidArgument", "Parameter EventBusName is not valid"},
-		{"ResourceNotFoundException", "event bus missing does not exist"},
+		{"ResourceNotFoundException", `EventBusName: event bus "missing" does not exist`},
 		{"InvalidArgument", "Parameter Time is not valid"},
 		{"InvalidArgument", "is not an event bus ARN"},
 		{"MalformedDetail", "nests deeper than 1000 levels"},
@@ -90,9 +90,6 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 	if len(envs) != 2 || envs[0].env.ID != resp.Entries[0].EventId || envs[1].env.ID != resp.Entries[4].EventId {
 		t.Errorf("published %+v for answer %+v", envs, resp)
 	}
-	if string(envs[1].env.Detail) != "{}" {
-		t.Errorf("absent Detail published as %s, want {}", envs[1].env.Detail)
-	}
 	if a, r := h.count("putevents", "accepted"), h.count("putevents", "rejected"); a != 2 || r != 8 {
 		t.Errorf("counted %v accepted, %v rejected; want 2 and 8", a, r)
 	}
@@ -100,8 +97,13 @@ func TestPutEventsPerEntryErrorsInOrder(t *testing.T) {
 
 func TestPutEventsTime(t *testing.T) {
 	t.Parallel()
+	const (
+		bad       = "Parameter Time is not valid. Reason: Time "
+		epochNote = " is not a valid time: seconds since the epoch must be from 0 to 253402300799"
+		outside   = " is out of range: a time must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+	)
 	cases := []struct {
-		time, want string // want "" : refused
+		time, want string // the envelope's time, or the refusal's message
 	}{
 		{`1764310914`, "2025-11-28T06:21:54Z"},
 		{`1764310914.999`, "2025-11-28T06:21:54Z"},
@@ -109,20 +111,26 @@ func TestPutEventsTime(t *testing.T) {
 		{`0`, "1970-01-01T00:00:00Z"},
 		{`"2025-11-28T06:21:54Z"`, "2025-11-28T06:21:54Z"},
 		{`"2025-11-28T07:21:54.123+01:00"`, "2025-11-28T06:21:54Z"},
+		{`"9999-12-31T23:59:59Z"`, "9999-12-31T23:59:59Z"},
 		{`null`, "2026-11-28T06:21:54Z"},
-		{`-1`, ""},
-		{`1e999`, ""},
-		{`253402300800`, ""},
-		{`"1764310914"`, ""},
-		{`"2025-11-28"`, ""},
+		{`-5`, bad + "-5" + epochNote},
+		{`1e999`, bad + "1e999" + epochNote},
+		{`253402300800`, bad + "253402300800" + epochNote},
+		{`"1764310914"`, bad + `"1764310914" is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z`},
+		{`"2025-11-28"`, bad + `"2025-11-28" is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z`},
+		// The zero time must not pass for "no time" and become the time of
+		// acceptance.
+		{`"0001-01-01T00:00:00Z"`, bad + `"0001-01-01T00:00:00Z"` + outside},
+		{`"1969-12-31T23:59:59Z"`, bad + `"1969-12-31T23:59:59Z"` + outside},
+		{`"9999-12-31T23:59:59-01:00"`, bad + `"9999-12-31T23:59:59-01:00"` + outside},
 	}
 	for _, c := range cases {
 		t.Run(c.time, func(t *testing.T) {
 			h := newHarness(t)
 			resp := wantEntries(t, h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}","Time":`+c.time+`}]}`), http.StatusOK)
-			if c.want == "" {
-				if resp.Entries[0].ErrorCode != "InvalidArgument" || !strings.Contains(resp.Entries[0].ErrorMessage, "Time") {
-					t.Errorf("want the entry refused for its Time, got %+v", resp.Entries[0])
+			if strings.HasPrefix(c.want, bad) {
+				if e := resp.Entries[0]; e.ErrorCode != "InvalidArgument" || e.ErrorMessage != c.want {
+					t.Errorf("got %+v, want the entry refused with %q", e, c.want)
 				}
 				return
 			}
@@ -208,11 +216,75 @@ func TestPutEventsRequestErrors(t *testing.T) {
 	}
 }
 
+// Detail, DetailType and Source are required: EventBridge fails each
+// entry without all three, and the whole request when no entry has them.
+func TestPutEventsDetailRequired(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"no detail"},{"Source":"s","DetailType":"empty","Detail":""},` +
+		`{"Source":"s","DetailType":"null","Detail":null},{"Source":"s","DetailType":"ok","Detail":"{}"}]}`)
+	resp := wantEntries(t, rec, http.StatusOK)
+	if len(resp.Entries) != 4 || resp.FailedEntryCount != 3 || resp.Entries[3].EventId == "" {
+		t.Fatalf("answer %+v", resp)
+	}
+	for _, e := range resp.Entries[:3] {
+		if e.ErrorCode != "InvalidArgument" || e.ErrorMessage != "Parameter Detail is not valid. Reason: Detail is required" {
+			t.Errorf("entry without Detail: %+v", e)
+		}
+	}
+	if n := len(h.pub.envelopes(t)); n != 1 {
+		t.Errorf("%d published, want 1", n)
+	}
+	for _, body := range []string{
+		`{"Entries":[{"Source":"s","DetailType":"d"}]}`,
+		`{"Entries":[{"Source":"s","DetailType":"d","Detail":""},{"DetailType":"d","Detail":"{}"},{"Source":"s","Detail":"{}"},null]}`,
+	} {
+		msg := wantError(t, h.putEvents(body), http.StatusBadRequest, "ValidationException")
+		if !strings.Contains(msg, "no entry has all of Source, DetailType and Detail") {
+			t.Errorf("%s: message %q", body, msg)
+		}
+	}
+	if n := len(h.pub.envelopes(t)); n != 1 {
+		t.Errorf("%d published, want 1", n)
+	}
+}
+
+// A DetailType of 100 two-byte characters is within EventBridge's limit of
+// 128 characters, though it is 200 bytes.
+func TestPutEventsLimitsCountCharacters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	resp := wantEntries(t, h.putEvents(`{"Entries":[{"Source":"s","DetailType":"`+strings.Repeat("é", 100)+`","Detail":"{}"},`+
+		`{"Source":"s","DetailType":"`+strings.Repeat("é", 129)+`","Detail":"{}"}]}`), http.StatusOK)
+	if resp.Entries[0].EventId == "" {
+		t.Errorf("100 × é refused: %+v", resp.Entries[0])
+	}
+	if e := resp.Entries[1]; e.ErrorCode != "InvalidArgument" || !strings.Contains(e.ErrorMessage, "at most 128 characters, got 129") {
+		t.Errorf("129 × é: %+v", e)
+	}
+}
+
+// /v1/events refuses an entry without detail on its own: the answer says
+// which entries, as for any other refusal.
+func TestEventsDetailRequired(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	resp := wantEntries(t, h.events(`[{"source":"s","detail-type":"d"},{"source":"s","detail-type":"d","detail":null},{"source":"s","detail-type":"d","detail":{}}]`), http.StatusBadRequest)
+	if len(resp.Entries) != 3 || resp.FailedEntryCount != 2 || resp.Entries[2].EventId == "" {
+		t.Fatalf("answer %+v", resp)
+	}
+	for i, e := range resp.Entries[:2] {
+		if e.ErrorCode != "InvalidArgument" || e.ErrorMessage != fmt.Sprintf("entry %d: detail: is required", i) {
+			t.Errorf("entry without detail: %+v", e)
+		}
+	}
+}
+
 func TestPutEventsBusUnavailable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.pub.setFail(errBusDown)
-	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d"},{"Source":"","DetailType":"d"}]}`)
+	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"},{"Source":"","DetailType":"d"}]}`)
 	msg := wantError(t, rec, http.StatusServiceUnavailable, "ServiceUnavailableException")
 	if rec.Header().Get("Retry-After") != "1" {
 		t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
@@ -224,13 +296,13 @@ func TestPutEventsBusUnavailable(t *testing.T) {
 		t.Errorf("counted %v accepted, %v rejected; want 0 and 2", a, r)
 	}
 	h2 := newHarness(t, func(o *Options) { o.Ingester = nil })
-	wantError(t, h2.putEvents(`{"Entries":[{"Source":"s","DetailType":"d"}]}`), http.StatusServiceUnavailable, "ServiceUnavailableException")
+	wantError(t, h2.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"}]}`), http.StatusServiceUnavailable, "ServiceUnavailableException")
 }
 
 func TestAWSTargetAndContentType(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	body := `{"Entries":[{"Source":"s","DetailType":"d"}]}`
+	body := `{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"}]}`
 	for _, target := range []string{"AWSEvents.PutRule", "PutEvents", ""} {
 		rec := h.do("POST", "/", body, "X-Amz-Target", target, "Content-Type", contentTypeAmzJSON)
 		if rec.Header().Get("Content-Type") != contentTypeAmzJSON {

@@ -82,14 +82,18 @@ func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	}{e.typ, e.msg})
 }
 
-// writeJSON answers with v encoded as JSON.
+// writeJSON answers with v encoded as JSON. <, > and & are left as they
+// are: messages quote patterns and values (">=", "a&b"), and \u003e helps
+// no client of a JSON API.
 func writeJSON(w http.ResponseWriter, contentType string, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // Encode ends the JSON with a newline
 		// Only our own response types get here; they always encode.
 		panic(fmt.Sprintf("httpsrc: encode response: %v", err))
 	}
-	b = append(b, '\n')
+	b := buf.Bytes()
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -138,6 +142,10 @@ func readAll(r *http.Request) ([]byte, *apiError) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, errTooLarge(tooLarge.Limit)
+		}
+		var inflated *errInflatedTooLarge
+		if errors.As(err, &inflated) {
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge, typ: "RequestEntityTooLargeException", msg: inflated.Error()}
 		}
 		return nil, serializationError("reading the request body: %v", err)
 	}

@@ -84,7 +84,7 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("GET /metrics without Options.Metrics: %d, want 404", rec.Code)
 	}
 	// Without Ingester metrics, ingest still works.
-	wantEntries(t, h.events(`{"source":"a","detail-type":"b"}`), http.StatusOK)
+	wantEntries(t, h.events(`{"source":"a","detail-type":"b","detail":{}}`), http.StatusOK)
 }
 
 func TestBodyLimit(t *testing.T) {
@@ -123,7 +123,7 @@ func TestPanicIsA500AndLogged(t *testing.T) {
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	h.pub.panic = true
-	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d"}]}`)
+	rec := h.putEvents(`{"Entries":[{"Source":"s","DetailType":"d","Detail":"{}"}]}`)
 	wantError(t, rec, http.StatusInternalServerError, "InternalFailure")
 	out := logs.String()
 	if !strings.Contains(out, `"msg":"http: panic serving request"`) || !strings.Contains(out, "fakePub: boom") ||
@@ -151,12 +151,28 @@ func TestRequestLogQuietAboveDebug(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	h.do("GET", "/healthz", "")
 	h.pub.setFail(errBusDown)
-	h.events(`{"source":"a","detail-type":"b"}`)
+	h.events(`{"source":"a","detail-type":"b","detail":{}}`)
 	out := logs.String()
 	if strings.Contains(out, "http request") {
 		t.Errorf("request logged above debug:\n%s", out)
 	}
 	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "no responders") {
 		t.Errorf("bus failure not logged as a warning with its cause:\n%s", out)
+	}
+}
+
+// Answers leave <, > and & as they are: messages quote patterns such as
+// ">=", and \u003e= only obscures them.
+func TestAnswersNotHTMLEscaped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, rec := range []*httptest.ResponseRecorder{
+		h.testPattern(`{"EventPattern":"{\"n\":[{\"numeric\":[\">=\",\"x\"]}]}","Event":"{}"}`),
+		h.events(`{"source":"s","detail-type":"d","detail":{},"<b>&":1}`),
+	} {
+		body := rec.Body.String()
+		if strings.Contains(body, `\u00`) || !strings.ContainsAny(body, "<>&") {
+			t.Errorf("answer %s", body)
+		}
 	}
 }
