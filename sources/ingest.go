@@ -149,7 +149,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_ingest_events_total",
-			Help: "Events received, by ingest source (putevents, events, cloudevents, s3, nats) and result (accepted, rejected).",
+			Help: "Events received, by ingest source (putevents, events, cloudevents, s3, nats) and result (accepted, rejected); a request refused whole counts as one rejected.",
 		}, []string{"source", "result"}),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "eventrouter_ingest_request_duration_seconds",

@@ -363,3 +363,22 @@ func TestTestEventPattern(t *testing.T) {
 		})
 	}
 }
+
+// TestWholeRequestRefusalsCounted checks that requests refused as a whole
+// (too many entries, malformed JSON) count as rejected, once each.
+func TestWholeRequestRefusalsCounted(t *testing.T) {
+	h := newHarness(t)
+	entry := `{"Source":"s","DetailType":"d","Detail":"{}"}`
+	eleven := `{"Entries":[` + strings.TrimSuffix(strings.Repeat(entry+",", 11), ",") + `]}`
+	wantError(t, h.putEvents(eleven), 400, "ValidationException")
+	wantError(t, h.putEvents(`{"Entries":[`), 400, "SerializationException")
+	if got := h.count("putevents", "rejected"); got != 2 {
+		t.Errorf("rejected = %v after two refused requests, want 2", got)
+	}
+	if rec := h.events(`{"source":`); rec.Code != 400 {
+		t.Fatalf("/v1/events with broken JSON: %d", rec.Code)
+	}
+	if got := h.count("events", "rejected"); got != 1 {
+		t.Errorf("events rejected = %v, want 1", got)
+	}
+}
