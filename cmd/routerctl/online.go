@@ -81,7 +81,7 @@ holding JSON); the other flags build one entry.`,
 // newDLQCmd inspects, replays and purges a consumer's dead letters.
 func newDLQCmd(g *globals) *cobra.Command {
 	var consumer string
-	var limit int
+	var listLimit, replayLimit int // each subcommand its own: they differ in default
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "Inspect, replay and purge a consumer's dead-letter queue",
@@ -97,7 +97,7 @@ func newDLQCmd(g *globals) *cobra.Command {
 on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			d, err := client.New(g.endpoint, g.token).DLQList(cmd.Context(), consumer, limit)
+			d, err := client.New(g.endpoint, g.token).DLQList(cmd.Context(), consumer, listLimit)
 			if err != nil {
 				return err
 			}
@@ -109,13 +109,13 @@ on stderr.`,
 			return nil
 		}),
 	}
-	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1–10000)")
+	list.Flags().IntVar(&listLimit, "limit", 100, "at most this many (1–10000)")
 	replay := &cobra.Command{
 		Use:   "replay --consumer C [--limit N]",
 		Short: "Queue dead letters for delivery again (oldest first), removing them from the DLQ",
 		Args:  cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			n, err := client.New(g.endpoint, g.token).DLQReplay(cmd.Context(), consumer, limit)
+			n, err := client.New(g.endpoint, g.token).DLQReplay(cmd.Context(), consumer, replayLimit)
 			if err != nil {
 				return err
 			}
@@ -123,7 +123,7 @@ on stderr.`,
 			return nil
 		}),
 	}
-	replay.Flags().IntVar(&limit, "limit", 10000, "at most this many (1–10000)")
+	replay.Flags().IntVar(&replayLimit, "limit", 10000, "at most this many (1–10000)")
 	purge := &cobra.Command{
 		Use:   "purge --consumer C",
 		Short: "Drop every dead letter of the consumer",

@@ -121,3 +121,25 @@ consumers:
 		t.Errorf("unreachable: %+v", r)
 	}
 }
+
+// TestDLQLimitDefaults checks the limit each dlq subcommand sends when
+// --limit is not given: list and replay have defaults of their own.
+func TestDLQLimitDefaults(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Method + " " + r.URL.RawQuery
+		fmt.Fprintln(w, `{"consumer":"c","total":0,"entries":[],"replayed":0}`)
+	}))
+	defer srv.Close()
+	for _, c := range []struct{ cmd, want string }{
+		{"list", "GET limit=100"},
+		{"replay", "POST limit=10000"},
+	} {
+		if r := run(t, "", "dlq", c.cmd, "--endpoint", srv.URL, "--consumer", "c"); r.code != 0 {
+			t.Fatalf("dlq %s: %+v", c.cmd, r)
+		}
+		if q := <-got; q != c.want {
+			t.Errorf("dlq %s sent %q, want %q", c.cmd, q, c.want)
+		}
+	}
+}
