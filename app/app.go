@@ -222,7 +222,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.reloadOK.Set(1)
 	a.ready.Store(true)
-	a.log.Info("routerd started", "http", a.addr, "bus", cfg.Bus.Type, "rules", len(cfg.Rules), "consumers", len(cfg.Consumers))
+	a.log.Info("routerd started", "config", cfg.Source(), "http", a.addr, "bus", cfg.Bus.Type, "rules", len(cfg.Rules), "consumers", len(cfg.Consumers))
 	return nil
 }
 

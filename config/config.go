@@ -81,6 +81,17 @@ type Config struct {
 	File string `mapstructure:"-"`
 }
 
+// Source names where the config came from, for messages and logs: its
+// file, or "built-in defaults".
+func (c *Config) Source() string { return sourceName(c.File) }
+
+func sourceName(file string) string {
+	if file == "" {
+		return "built-in defaults"
+	}
+	return file
+}
+
 // Log configures the daemon's log (log/slog).
 type Log struct {
 	// Level is the lowest level logged: debug, info (default), warn or error.

@@ -89,9 +89,7 @@ func readFile(path string) (string, []byte, error) {
 // fileError puts the file name in front of a config's problems; a list of
 // several starts on a line of its own.
 func fileError(name string, err error) error {
-	if name == "" {
-		name = "built-in defaults"
-	}
+	name = sourceName(name)
 	var es Errors
 	if errors.As(err, &es) && len(es) > 1 {
 		return fmt.Errorf("config: %s: %d problems:\n%w", name, len(es), err)

@@ -36,11 +36,7 @@ there is any.`,
 			if err := app.Validate(cfg, nil); err != nil {
 				return configInvalid{err}
 			}
-			name := cfg.File
-			if name == "" {
-				name = "built-in defaults"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d rules, %d consumers)\n", name, len(cfg.Rules), len(cfg.Consumers))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d rules, %d consumers)\n", cfg.Source(), len(cfg.Rules), len(cfg.Consumers))
 			return nil
 		}),
 	}

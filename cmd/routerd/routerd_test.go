@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -314,6 +315,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	addr := freePort(t)
 	cfg := writeConfig(t, dir, addr)
 	d := startDaemon(t, cfg, addr)
+	waitLog(t, d, `msg="routerd started" config=`+cfg)
 
 	b, _ := os.ReadFile(cfg)
 	b = bytes.Replace(b, []byte("targets: [vip-alerts]"), []byte("targets: [vip-alerts, audit]"), 1)
@@ -384,5 +386,29 @@ func TestBadConfigExits2(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestUsage checks the command line: a config path given without --config
+// is refused rather than ignored, and --help is not an error.
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "routerd.yaml")
+	os.WriteFile(path, []byte("bus: {type: memory}\nhttp: {listen: 127.0.0.1:0}\n"), 0o644)
+	// Should routerd start on the defaults instead, it is killed after 10s.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("routerd %s: exit = %v, want 2\n%s", path, err, out)
+	}
+	if !strings.Contains(string(out), "unexpected argument") || !strings.Contains(string(out), "--config FILE") {
+		t.Errorf("positional argument: output lacks the reason and usage:\n%s", out)
+	}
+	out, err = exec.Command(binary, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "usage: routerd") {
+		t.Errorf("routerd --help: %v\n%s", err, out)
 	}
 }
