@@ -435,6 +435,20 @@ func decodeHook(_, to reflect.Type, data any) (any, error) {
 			return strconv.FormatFloat(n, 'f', -1, 64), nil
 		}
 	}
+	if to.Kind() == reflect.Int || to.Kind() == reflect.Int64 {
+		// mapstructure would truncate 2.5 to 2 and wrap numbers too large.
+		switch n := data.(type) {
+		case float64:
+			if n != math.Trunc(n) || n < math.MinInt64 || n >= math.MaxInt64 {
+				return nil, fmt.Errorf("expected an integer, got %s", strconv.FormatFloat(n, 'g', -1, 64))
+			}
+			return int64(n), nil
+		case uint64:
+			if n > math.MaxInt64 {
+				return nil, fmt.Errorf("%d is too large", n)
+			}
+		}
+	}
 	s, ok := data.(string)
 	if !ok {
 		return data, nil
