@@ -18,6 +18,13 @@
 // makes them. What users name keeps its case as written: consumer names,
 // sink keys and header names, patterns and inline schemas. Two keys of one
 // mapping that differ only in case are refused.
+//
+// Patterns and inline schemas are JSON documents written in YAML, and keep
+// every value as written: 2026-01-01 stays the string "2026-01-01" (plain
+// YAML would make it a timestamp), 1.50 stays 1.50. A number must be
+// spelt as JSON spells it: 01234 (octal 668 to YAML, invalid in JSON),
+// 0x1F, 1_000, +5, .5 and .inf are refused with their key path; quote them
+// to mean strings.
 package config
 
 import (
@@ -266,7 +273,7 @@ type Schema struct {
 	// It may $ref other local files. Set this or Schema, not both.
 	SchemaFile string `mapstructure:"schema_file"`
 	// Schema is the JSON Schema inline: a YAML/JSON object, or a string
-	// holding JSON. Set this or SchemaFile, not both.
+	// holding JSON, read as Pattern is. Set this or SchemaFile, not both.
 	Schema any `mapstructure:"schema"`
 }
 
@@ -290,7 +297,9 @@ type Rule struct {
 	// Bus is the event bus the rule listens on (default "default").
 	Bus string `mapstructure:"bus"`
 	// Pattern is an EventBridge event pattern: a YAML/JSON object, or a
-	// string holding JSON. See rules/PATTERNS.md.
+	// string holding JSON. See rules/PATTERNS.md. Read as JSON reads what
+	// is written (see the package doc): a date stays a string, 01234 is
+	// refused.
 	Pattern any `mapstructure:"pattern"`
 	// Targets are the consumers a matching event is delivered to.
 	Targets []string `mapstructure:"targets"`

@@ -366,3 +366,41 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLiterals checks that patterns and inline schemas keep each value
+// as written rather than as YAML would convert it: a date stays a string,
+// a number keeps its spelling, an alias or merge key reads the same.
+func TestJSONLiterals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte(`
+schemas:
+  - source: a
+    detail-type: b
+    schema: {properties: {since: {const: 2026-01-01}, total: {maximum: 1.50}}}
+rules:
+  - name: r
+    pattern: &p
+      detail: {since: [2026-01-01], zip: ["01234"], n: [1.50, 1e3, -0, 12345678901234567890], ok: [yes, true, null]}
+      <<: {source: [a]}
+    targets: [c]
+  - name: alias
+    pattern: *p
+    targets: [c]
+consumers:
+  c: {sink: {type: log}}
+`), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"detail":{"n":[1.50,1e3,-0,12345678901234567890],"ok":["yes",true,null],"since":["2026-01-01"],"zip":["01234"]},"source":["a"]}`
+	for _, r := range c.Rules {
+		if js, err := r.PatternJSON(); err != nil || string(js) != want {
+			t.Errorf("rule %s: pattern\n got %s (%v)\nwant %s", r.Name, js, err, want)
+		}
+	}
+	wantSchema := `{"properties":{"since":{"const":"2026-01-01"},"total":{"maximum":1.50}}}`
+	if js, err := c.Schemas[0].InlineJSON(); err != nil || string(js) != wantSchema {
+		t.Errorf("schema\n got %s (%v)\nwant %s", js, err, wantSchema)
+	}
+}

@@ -102,11 +102,12 @@ func fileError(name string, err error) error {
 // parsed as written and the keys' case restored from it (consumer names,
 // header names, patterns and schemas are case-sensitive).
 func parse(data []byte) (*Config, error) {
-	raw, err := parseYAML(data)
+	root, raw, err := parseYAML(data)
 	if err != nil {
 		return nil, err
 	}
 	problems := caseClashes(raw, "")
+	problems = append(problems, jsonFields(reflect.TypeFor[Config](), root, raw, "")...)
 
 	v := viper.NewWithOptions(
 		viper.KeyDelimiter(keyDelim),
@@ -152,20 +153,29 @@ func parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-// parseYAML parses the file as written. An empty file is an empty config.
-func parseYAML(data []byte) (map[string]any, error) {
+// parseYAML parses the file as written: its top node, and that node
+// decoded. An empty file is an empty config.
+func parseYAML(data []byte) (*yaml.Node, map[string]any, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, nil, err
+	}
+	if len(root.Content) == 0 {
+		return &yaml.Node{Kind: yaml.MappingNode}, map[string]any{}, nil
+	}
+	top := root.Content[0]
 	var doc any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
+	if err := top.Decode(&doc); err != nil {
+		return nil, nil, err
 	}
 	if doc == nil {
-		return map[string]any{}, nil
+		return &yaml.Node{Kind: yaml.MappingNode}, map[string]any{}, nil
 	}
 	m, ok := clone(doc).(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("the file must be a YAML mapping of keys (account, http, bus, rules, consumers, ...), not %s", describeValue(doc))
+		return nil, nil, fmt.Errorf("the file must be a YAML mapping of keys (account, http, bus, rules, consumers, ...), not %s", describeValue(doc))
 	}
-	return m, nil
+	return top, m, nil
 }
 
 // clone deep-copies a YAML tree, turning map[any]any into map[string]any.
@@ -330,14 +340,7 @@ func unknownKeys(t reflect.Type, tree any, path string) Errors {
 		if !ok {
 			return nil // a type error, which decoding reports
 		}
-		fields := map[string]reflect.Type{}
-		var known []string
-		for i := range t.NumField() {
-			if name, ok := keyName(t.Field(i)); ok {
-				fields[strings.ToLower(name)] = t.Field(i).Type
-				known = append(known, name)
-			}
-		}
+		fields, known := fieldTypes(t)
 		remain := hasRemain(t)
 		for _, k := range sortedKeys(m) {
 			ft, ok := fields[strings.ToLower(k)]
@@ -363,6 +366,20 @@ func unknownKeys(t reflect.Type, tree any, path string) Errors {
 		}
 	}
 	return errs
+}
+
+// fieldTypes returns the types of struct type t's fields by lower-cased
+// config key, and the keys as written.
+func fieldTypes(t reflect.Type) (map[string]reflect.Type, []string) {
+	fields := map[string]reflect.Type{}
+	var known []string
+	for i := range t.NumField() {
+		if name, ok := keyName(t.Field(i)); ok {
+			fields[strings.ToLower(name)] = t.Field(i).Type
+			known = append(known, name)
+		}
+	}
+	return fields, known
 }
 
 func unknownKeyReason(k string, known []string) string {
