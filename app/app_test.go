@@ -373,6 +373,11 @@ func TestReload(t *testing.T) {
 	if m := metricsText(t, a.Addr()); !strings.Contains(m, "eventrouter_config_last_reload_successful 0") {
 		t.Error("reload gauge not 0 after a failed reload")
 	}
+	// A file emptied by mistake would drop every rule if taken as the defaults.
+	os.WriteFile(path, []byte("# emptied by mistake\n"), 0o644)
+	if err := a.ReloadFile(context.Background()); err == nil || !strings.Contains(err.Error(), "holds no settings") {
+		t.Fatalf("empty file reload error = %v, want one saying it holds no settings", err)
+	}
 	ids = putEvents(t, a.Addr(), order(7000))
 	waitFor(t, "old config still routes", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 2 })
 }

@@ -404,3 +404,24 @@ consumers:
 		t.Errorf("schema\n got %s (%v)\nwant %s", js, err, wantSchema)
 	}
 }
+
+// TestNoSettings checks that a config file with no settings is refused,
+// naming the file, while no file at all still means the defaults.
+func TestNoSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, content := range []string{"", "\n", "# only a comment\n", "---\n", "{}\n", "--- # c\n...\n"} {
+		os.WriteFile("c.yaml", []byte(content), 0o644)
+		_, err := Load("c.yaml")
+		if err == nil || !strings.Contains(err.Error(), "config: c.yaml: the file holds no settings") {
+			t.Errorf("%q: got %v", content, err)
+		}
+	}
+	os.WriteFile(DefaultFile, nil, 0o644)
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), DefaultFile+": the file holds no settings") {
+		t.Errorf("empty %s in the working directory: got %v", DefaultFile, err)
+	}
+	os.Remove(DefaultFile)
+	if _, err := Load(""); err != nil {
+		t.Errorf("no config file: %v", err)
+	}
+}

@@ -52,7 +52,7 @@ func Load(path string, opts ...Option) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := parse(data)
+	c, err := parse(data, name != "")
 	if err != nil {
 		return nil, fileError(name, err)
 	}
@@ -100,11 +100,17 @@ func fileError(name string, err error) error {
 // parse turns YAML into a Config, unvalidated. Viper supplies defaults and
 // environment overrides but lower-cases every key, so the file is also
 // parsed as written and the keys' case restored from it (consumer names,
-// header names, patterns and schemas are case-sensitive).
-func parse(data []byte) (*Config, error) {
+// header names, patterns and schemas are case-sensitive). A file must hold
+// at least one setting: an empty one is a mistake (a truncated file, the
+// wrong path), and taken as the defaults it would start routerd with no
+// rules, or drop every rule on reload.
+func parse(data []byte, file bool) (*Config, error) {
 	root, raw, err := parseYAML(data)
 	if err != nil {
 		return nil, err
+	}
+	if file && len(raw) == 0 {
+		return nil, errors.New("the file holds no settings (it is empty, or only comments); to use the built-in defaults, run without a config file")
 	}
 	problems := caseClashes(raw, "")
 	problems = append(problems, jsonFields(reflect.TypeFor[Config](), root, raw, "")...)
@@ -154,7 +160,7 @@ func parse(data []byte) (*Config, error) {
 }
 
 // parseYAML parses the file as written: its top node, and that node
-// decoded. An empty file is an empty config.
+// decoded. An empty file gives an empty mapping.
 func parseYAML(data []byte) (*yaml.Node, map[string]any, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

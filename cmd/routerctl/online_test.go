@@ -36,6 +36,10 @@ consumers:
 			t.Errorf("stderr lacks %q: %s", want, r.stderr)
 		}
 	}
+	empty := writeFile(t, "empty.yaml", "# nothing yet\n")
+	if r = run(t, "", "config", "validate", "--config", empty); r.code != 2 || !strings.Contains(r.stderr, "empty.yaml: the file holds no settings") {
+		t.Errorf("empty file: %+v", r)
+	}
 	sinkBad := writeFile(t, "sink.yaml", `consumers:
   c: {sink: {type: http, url: "http://127.0.0.1:1/x", timeot: 5s}}
 `)
