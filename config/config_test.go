@@ -425,3 +425,37 @@ func TestNoSettings(t *testing.T) {
 		t.Errorf("no config file: %v", err)
 	}
 }
+
+// TestValidateChecks checks how Validate merges the problems of checks
+// owned by other packages: in file order, and without those where the
+// config's own checks found the entry malformed already.
+func TestValidateChecks(t *testing.T) {
+	c := Defaults()
+	c.Schemas = []Schema{{Source: "a", Schema: map[string]any{}}}
+	b := DefaultConsumer()
+	b.Sink.Type = "x"
+	c.Consumers = map[string]Consumer{"b": b, "a": DefaultConsumer()}
+	check := func(*Config) Errors {
+		return Errors{
+			{Path: "consumers.b.sink", Reason: "from check"},
+			{Path: "consumers.a.sink", Reason: "dropped: sink.type is required"},
+			{Path: "schemas[0]", Reason: "dropped: detail-type is required"},
+			{Path: "schemas[10]", Reason: "from check"},
+			{Path: "account", Reason: "from check"},
+		}
+	}
+	var got []string
+	for _, e := range c.Validate(check).(Errors) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`account: from check`,
+		`schemas[0].detail-type: is required`,
+		`schemas[10]: from check`,
+		`consumers.a.sink.type: is required (http, file, nats, log)`,
+		`consumers.b.sink: from check`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

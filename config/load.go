@@ -33,21 +33,36 @@ const EnvPrefix = "EVENTROUTER"
 // contain dots (header names, say) are not split into levels.
 const keyDelim = "::"
 
-// Option adjusts a Config after it is read and before it is validated:
-// settings that come from the command line rather than the file.
-type Option func(*Config)
+// Option is a setting of Load that comes from its caller rather than the
+// file: a command-line flag, a check owned by another package.
+type Option func(*loadOptions)
+
+type loadOptions struct {
+	insecure bool
+	checks   []Check
+}
 
 // WithInsecure sets Config.Insecure (routerd's --insecure flag).
 func WithInsecure(insecure bool) Option {
-	return func(c *Config) { c.Insecure = insecure }
+	return func(o *loadOptions) { o.insecure = insecure }
+}
+
+// WithCheck adds a check to the validation, as Validate takes it.
+func WithCheck(check Check) Option {
+	return func(o *loadOptions) { o.checks = append(o.checks, check) }
 }
 
 // Load reads the config file at path, applies the environment overrides and
 // defaults, then the options, and validates the result. With path "" it
 // reads DefaultFile if that exists and otherwise uses the built-in
 // defaults. Unknown keys are errors. A config that fails has every problem
-// reported at once, as an Errors inside the returned error.
+// reported at once, as an Errors inside the returned error, after the
+// file's name.
 func Load(path string, opts ...Option) (*Config, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	name, data, err := readFile(path)
 	if err != nil {
 		return nil, err
@@ -56,11 +71,8 @@ func Load(path string, opts ...Option) (*Config, error) {
 	if err != nil {
 		return nil, fileError(name, err)
 	}
-	c.File = name
-	for _, o := range opts {
-		o(c)
-	}
-	if err := c.Validate(); err != nil {
+	c.File, c.Insecure = name, o.insecure
+	if err := c.Validate(o.checks...); err != nil {
 		return nil, fileError(name, err)
 	}
 	return c, nil

@@ -47,6 +47,31 @@ consumers:
 	if r.code != 2 || !strings.Contains(r.stderr, "consumers.c.sink") || !strings.Contains(r.stderr, "timeot") {
 		t.Errorf("sink key typo: %+v", r)
 	}
+	// Every sink and schema problem, in file order, whatever the map order.
+	sinks := writeFile(t, "sinks.yaml", `schemas:
+  - {source: a, detail-type: b, schema: {type: 5}}
+consumers:
+  c: {sink: {type: nats}, retry: {max_attempts: 0}}
+  a: {sink: {type: http}}
+  d: {sink: {type: file, path: /proc/nonexist/x.jsonl}}
+  b: {sink: {type: file}}
+  e: {sink: {type: ""}}
+`)
+	want := sinks + `: 7 problems:
+schemas[0].schema: not a valid schema: at /type: `
+	wantOrder := []string{"consumers.a.sink: httpsink", "consumers.b.sink: filesink", "consumers.c.retry.max_attempts",
+		"consumers.c.sink: natssink", "consumers.d.sink: filesink: cannot create /proc/nonexist/x.jsonl", "consumers.e.sink.type: is required"}
+	for range 3 {
+		r = run(t, "", "config", "validate", "--config", sinks)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		ok := r.code == 2 && strings.Contains(r.stderr, want) && len(lines) == 2+len(wantOrder)
+		for i, w := range wantOrder {
+			ok = ok && strings.HasPrefix(lines[min(2+i, len(lines)-1)], w)
+		}
+		if !ok {
+			t.Fatalf("sink problems: want %q then lines starting %q; got %+v", want, wantOrder, r)
+		}
+	}
 }
 
 // TestOnlineCommands drives a routerd started in this process: put-events,

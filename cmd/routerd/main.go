@@ -47,7 +47,9 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(*path, config.WithInsecure(*insecure))
+	// Every check runs here, the sinks' and schemas' too, before the bus
+	// opens or a file is created: a bad config is a usage error (2).
+	cfg, err := app.Load(*path, nil, config.WithInsecure(*insecure))
 	if err != nil {
 		fmt.Fprintf(stderr, "routerd: %v\n", err)
 		return 2
