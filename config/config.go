@@ -12,7 +12,8 @@
 // EVENTROUTER_CONSUMERS_VIP_ALERTS_CONCURRENCY). A consumer's keys can be
 // overridden only for consumers the file defines; lists (rules, schemas,
 // credentials) cannot be, except string lists given comma-separated. Empty
-// variables are ignored.
+// variables are ignored. A problem with a value that a variable set names
+// the variable: "http.listen (from EVENTROUTER_HTTP_LISTEN): ...".
 //
 // Case: keys of the file's own structure are case-insensitive, as viper
 // makes them. What users name keeps its case as written: consumer names,

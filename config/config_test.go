@@ -250,13 +250,29 @@ func TestEnvOverrideInvalid(t *testing.T) {
 	t.Setenv("EVENTROUTER_HTTP_MAX_BODY_BYTES", "lots")
 	t.Setenv("EVENTROUTER_BUS_TYPE", "kafka")
 	_, err := Load("")
-	if err == nil || !strings.Contains(err.Error(), `http.max_body_bytes: expected an integer, got "lots"`) {
+	if err == nil || !strings.Contains(err.Error(), `http.max_body_bytes (from EVENTROUTER_HTTP_MAX_BODY_BYTES): expected an integer, got "lots"`) {
 		t.Errorf("got %v", err)
 	}
 	t.Setenv("EVENTROUTER_HTTP_MAX_BODY_BYTES", "1024")
 	_, err = Load("")
-	if err == nil || !strings.Contains(err.Error(), `bus.type: "kafka" is not one of`) {
+	if err == nil || !strings.Contains(err.Error(), `bus.type (from EVENTROUTER_BUS_TYPE): "kafka" is not one of`) {
 		t.Errorf("got %v", err)
+	}
+	// Problems with values from the file say nothing of the environment.
+	os.WriteFile("c.yaml", []byte("http: {listen: bad}\nlog: {level: loud}\nbus: {nats: {cluster: {name: c, listen: 127.0.0.1:6222}}}\n"), 0o644)
+	t.Setenv("EVENTROUTER_HTTP_LISTEN", "also-bad")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_ROUTES", "nats-route://a:6222,http://b")
+	t.Setenv("EVENTROUTER_BUS_TYPE", "")
+	_, err = Load("c.yaml")
+	for _, want := range []string{
+		`config: c.yaml: 3 problems:`,
+		`http.listen (from EVENTROUTER_HTTP_LISTEN): "also-bad" is not a host:port address`,
+		`log.level: "loud" is not one of`,
+		`bus.nats.cluster.routes[1] (from EVENTROUTER_BUS_NATS_CLUSTER_ROUTES): "http://b"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }
 

@@ -69,13 +69,41 @@ func Load(path string, opts ...Option) (*Config, error) {
 	}
 	c, err := parse(data, name != "")
 	if err != nil {
-		return nil, fileError(name, err)
+		return nil, fileError(name, noteEnv(err))
 	}
 	c.File, c.Insecure = name, o.insecure
 	if err := c.Validate(o.checks...); err != nil {
-		return nil, fileError(name, err)
+		return nil, fileError(name, noteEnv(err))
 	}
 	return c, nil
+}
+
+// noteEnv sets Error.Env on each problem at a key that an environment
+// variable set, and returns err.
+func noteEnv(err error) error {
+	var es Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	for _, e := range es {
+		if name := envVar(e.Path); name != "" && os.Getenv(name) != "" { // viper ignores empty ones
+			e.Env = name
+		}
+	}
+	return err
+}
+
+// envVar is the environment variable that overrides the key at path, or
+// "" for a key inside a list, which none can. An item of a string list
+// (routes[1]) belongs to the list's variable.
+func envVar(path string) string {
+	if i := strings.LastIndexByte(path, '['); i >= 0 && strings.HasSuffix(path, "]") {
+		path = path[:i]
+	}
+	if path == "" || strings.Contains(path, "[") {
+		return ""
+	}
+	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
 }
 
 // readFile returns the file to load and its name; no name and no data

@@ -26,11 +26,17 @@ type Error struct {
 	Reason string
 	// Err is the underlying error when there is one, e.g. a *rules.Error.
 	Err error
+	// Env is the environment variable that set the value at Path, if one
+	// did: the file does not hold the value the reason is about.
+	Env string
 }
 
 func (e *Error) Error() string {
-	if e.Path == "" {
+	switch {
+	case e.Path == "":
 		return e.Reason
+	case e.Env != "":
+		return e.Path + " (from " + e.Env + "): " + e.Reason
 	}
 	return e.Path + ": " + e.Reason
 }
