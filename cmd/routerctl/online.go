@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -38,7 +39,7 @@ holding JSON); the other flags build one entry.`,
 					return &patterntest.InputError{What: "--entries", Err: err}
 				}
 				if err := json.Unmarshal(b, &list); err != nil {
-					return &patterntest.InputError{What: "--entries", Err: fmt.Errorf("want a JSON array of entries: %v", err)}
+					return &patterntest.InputError{What: "--entries", Err: entriesError(err)}
 				}
 			case source != "" && detailType != "":
 				d := []byte("{}")
@@ -76,6 +77,16 @@ holding JSON); the other flags build one entry.`,
 	f.StringVar(&busName, "bus", "", "event bus (default: default)")
 	f.StringSliceVar(&resources, "resources", nil, "resource ARNs, comma-separated")
 	return cmd
+}
+
+// entriesError words a failure to read --entries as a JSON array for the
+// user, without the Go type json names.
+func entriesError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf(`want a JSON array of entries, [{"Source":...,"DetailType":...,"Detail":"{...}"}, ...], got a JSON %s (one entry goes in brackets too)`, te.Value)
+	}
+	return fmt.Errorf("want a JSON array of entries: %v", err)
 }
 
 // newDLQCmd inspects, replays and purges a consumer's dead letters.

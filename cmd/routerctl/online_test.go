@@ -172,3 +172,18 @@ func TestDLQLimitDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestPutEventsEntriesNotAList checks that --entries that is not a JSON
+// array is refused in words, not with a Go type.
+func TestPutEventsEntriesNotAList(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"Source":"a","DetailType":"b"}`: "want a JSON array of entries, [{",
+		`"x"`:                             "got a JSON string",
+		`[{"Source":`:                     "want a JSON array of entries: unexpected end of JSON input",
+	} {
+		r := run(t, "", "put-events", "--endpoint=http://127.0.0.1:1", "--entries", in)
+		if r.code != 2 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "RawMessage") {
+			t.Errorf("--entries %s: want exit 2 and %q: %+v", in, want, r)
+		}
+	}
+}
