@@ -302,7 +302,9 @@ type Rule struct {
 	// is written (see the package doc): a date stays a string, 01234 is
 	// refused.
 	Pattern any `mapstructure:"pattern"`
-	// Targets are the consumers a matching event is delivered to.
+	// Targets are the consumers a matching event is delivered to. Like
+	// every list of names, it may also be written as one comma-separated
+	// string (targets: inventory), the form environment variables use.
 	Targets []string `mapstructure:"targets"`
 
 	// Compiled is Pattern compiled, set by Validate, so the router does not

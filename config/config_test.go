@@ -133,8 +133,8 @@ func TestConsumerDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("consumer defaults:\n got %+v\nwant %+v", got, want)
 	}
-	if c.Rules[0].Bus != "default" {
-		t.Errorf("rule bus %q, want default", c.Rules[0].Bus)
+	if c.Rules[0].Bus != "default" || !slices.Equal(c.Rules[0].Targets, []string{"audit"}) {
+		t.Errorf("rule bus %q, targets %q; want default, [audit]", c.Rules[0].Bus, c.Rules[0].Targets)
 	}
 }
 
