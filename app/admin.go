@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/consumers"
+	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/router"
 )
 
@@ -20,7 +21,9 @@ import (
 //	DELETE /admin/dlq/{consumer}             drop them all
 //
 // {consumer} "_rejected" names the entries published to NATS that could not
-// be made into events.
+// be made into events. A consumer removed by a reload keeps its dead
+// letters: they can be listed and purged while there are any, but not
+// replayed, having no consumer to go to.
 func (a *App) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/reload", a.serveReload)
 	mux.HandleFunc("GET /admin/dlq/{consumer}", a.serveDLQList)
@@ -53,44 +56,69 @@ func adminError(w http.ResponseWriter, status int, format string, args ...any) {
 	writeJSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
 }
 
-// dlqTarget resolves the consumer of a DLQ request and the bus store.
-func (a *App) dlqTarget(w http.ResponseWriter, r *http.Request) (string, bus.Store, int, bool) {
-	name := r.PathValue("consumer")
+// dlqRequest is a DLQ request's consumer, with the bus's store and the
+// limit asked for.
+type dlqRequest struct {
+	name  string
+	topic string
+	st    bus.Store
+	limit int
+	// configured is false for a consumer a reload removed whose dead
+	// letters are still kept, and for _rejected.
+	configured bool
+}
+
+// dlqTarget resolves the consumer of a DLQ request. A consumer that is no
+// longer configured still has its dead letters listed and purged, until
+// none are left; then it is 404 as any unknown name.
+func (a *App) dlqTarget(w http.ResponseWriter, r *http.Request) (dlqRequest, bool) {
+	d := dlqRequest{name: r.PathValue("consumer"), limit: 100}
+	d.topic = bus.DLQTopic(d.name)
 	a.mu.Lock()
-	_, known := a.cfg.Consumers[name]
+	_, d.configured = a.cfg.Consumers[d.name]
 	a.mu.Unlock()
-	if !known && bus.DLQTopic(name) != router.RejectedTopic {
-		adminError(w, http.StatusNotFound, "no consumer %q", name)
-		return "", nil, 0, false
-	}
 	st, ok := a.bus.(bus.Store)
 	if !ok {
 		adminError(w, http.StatusNotImplemented, "this bus cannot inspect queues")
-		return "", nil, 0, false
+		return d, false
 	}
-	limit := 100
+	d.st = st
+	if !d.configured && d.topic != router.RejectedTopic {
+		total := 0
+		if event.ValidName(d.name) { // else not a consumer, nor a subject to ask about
+			var err error
+			if _, total, err = st.List(r.Context(), d.topic, 0); err != nil {
+				adminError(w, http.StatusServiceUnavailable, "%v", err)
+				return d, false
+			}
+		}
+		if total == 0 {
+			adminError(w, http.StatusNotFound, "no consumer %q", d.name)
+			return d, false
+		}
+	}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
 			adminError(w, http.StatusBadRequest, "limit: %q is not a number from 1 to 10000", v)
-			return "", nil, 0, false
+			return d, false
 		}
-		limit = n
+		d.limit = n
 	}
-	return name, st, limit, true
+	return d, true
 }
 
 func (a *App) serveDLQList(w http.ResponseWriter, r *http.Request) {
-	name, st, limit, ok := a.dlqTarget(w, r)
+	d, ok := a.dlqTarget(w, r)
 	if !ok {
 		return
 	}
-	kept, total, err := st.List(r.Context(), bus.DLQTopic(name), limit)
+	kept, total, err := d.st.List(r.Context(), d.topic, d.limit)
 	if err != nil {
 		adminError(w, http.StatusServiceUnavailable, "%v", err)
 		return
 	}
-	out := DLQList{Consumer: name, Total: total, Entries: []DLQEntry{}}
+	out := DLQList{Consumer: d.name, Total: total, Entries: []DLQEntry{}}
 	for _, k := range kept {
 		rec := json.RawMessage(k.Payload)
 		if !json.Valid(rec) {
@@ -105,15 +133,20 @@ func (a *App) serveDLQList(w http.ResponseWriter, r *http.Request) {
 // event goes back on its consumer's queue as new, with a fresh age and
 // attempt count, and leaves the DLQ once it is there.
 func (a *App) serveDLQReplay(w http.ResponseWriter, r *http.Request) {
-	name, st, limit, ok := a.dlqTarget(w, r)
+	d, ok := a.dlqTarget(w, r)
 	if !ok {
 		return
 	}
-	if bus.DLQTopic(name) == router.RejectedTopic {
+	name, st := d.name, d.st
+	switch {
+	case d.topic == router.RejectedTopic:
 		adminError(w, http.StatusBadRequest, "rejected entries are not events and cannot be replayed; list them, fix the publisher, purge them")
 		return
+	case !d.configured:
+		adminError(w, http.StatusConflict, "consumer %q is no longer configured, so its dead letters have nowhere to go; list or purge them, or configure the consumer again and replay", name)
+		return
 	}
-	kept, _, err := st.List(r.Context(), bus.DLQTopic(name), limit)
+	kept, _, err := st.List(r.Context(), d.topic, d.limit)
 	if err != nil {
 		adminError(w, http.StatusServiceUnavailable, "%v", err)
 		return
@@ -133,7 +166,7 @@ func (a *App) serveDLQReplay(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusServiceUnavailable, "replay: %v; %d replayed before", err, replayed)
 			return
 		}
-		if err := st.Delete(r.Context(), bus.DLQTopic(name), k.Seq); err != nil {
+		if err := st.Delete(r.Context(), d.topic, k.Seq); err != nil {
 			adminError(w, http.StatusServiceUnavailable, "replayed %d but could not remove it from the DLQ: %v", k.Seq, err)
 			return
 		}
@@ -144,15 +177,15 @@ func (a *App) serveDLQReplay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) serveDLQPurge(w http.ResponseWriter, r *http.Request) {
-	name, st, _, ok := a.dlqTarget(w, r)
+	d, ok := a.dlqTarget(w, r)
 	if !ok {
 		return
 	}
-	n, err := st.Purge(r.Context(), bus.DLQTopic(name))
+	n, err := d.st.Purge(r.Context(), d.topic)
 	if err != nil {
 		adminError(w, http.StatusServiceUnavailable, "%v", err)
 		return
 	}
-	a.log.Warn("dead letters purged", "consumer", name, "count", n)
-	writeJSON(w, http.StatusOK, map[string]any{"consumer": name, "purged": n})
+	a.log.Warn("dead letters purged", "consumer", d.name, "count", n)
+	writeJSON(w, http.StatusOK, map[string]any{"consumer": d.name, "purged": n})
 }

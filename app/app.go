@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,7 +224,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.reloadOK.Set(1)
 	a.ready.Store(true)
-	a.log.Info("routerd started", "http", a.addr, "bus", cfg.Bus.Type, "rules", len(cfg.Rules), "consumers", len(cfg.Consumers))
+	a.log.Info("routerd started", "config", cfg.Source(), "http", a.addr, "bus", cfg.Bus.Type, "rules", len(cfg.Rules), "consumers", len(cfg.Consumers))
 	return nil
 }
 
@@ -463,28 +465,46 @@ func compileSchemas(cfg *config.Config) (*schemas.Set, error) {
 	return schemas.Compile(cfg.Schemas, dir)
 }
 
-// Validate runs the whole load path for cfg without starting anything:
-// config checks, the rule table, every sink's own configuration.
-func Validate(cfg *config.Config, reg sinks.Registry) error {
+// Check is the part of config validation that belongs to the packages app
+// wires together: each consumer's sink settings, checked by the sink type
+// (reg; nil means DefaultSinks), and each schema, compiled. Load runs it
+// with the config's own checks, so that every problem is reported at once,
+// with its key path, before anything starts.
+func Check(reg sinks.Registry) config.Check {
 	if reg == nil {
 		reg = DefaultSinks()
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if _, err := buildRoutes(cfg); err != nil {
-		return err
-	}
-	if _, err := compileSchemas(cfg); err != nil {
-		return err
-	}
-	var errs []error
-	for name, c := range cfg.Consumers {
-		if err := reg.Validate(c.Sink.Type, sinks.Spec(c.Sink.Spec)); err != nil {
-			errs = append(errs, fmt.Errorf("consumers.%s.sink: %w", name, err))
+	return func(cfg *config.Config) config.Errors {
+		var errs config.Errors
+		if _, err := compileSchemas(cfg); err != nil {
+			if !errors.As(err, &errs) {
+				errs = config.Errors{{Path: "schemas", Reason: err.Error(), Err: err}}
+			}
 		}
+		for _, name := range slices.Sorted(maps.Keys(cfg.Consumers)) {
+			sk := cfg.Consumers[name].Sink
+			if err := reg.Validate(sk.Type, sinks.Spec(sk.Spec)); err != nil {
+				errs = append(errs, &config.Error{Path: "consumers." + name + ".sink", Reason: err.Error(), Err: err})
+			}
+		}
+		return errs
 	}
-	return errors.Join(errs...)
+}
+
+// Load reads and validates a config file as routerd runs it: config.Load
+// with Check (reg; nil means DefaultSinks) among the checks.
+func Load(path string, reg sinks.Registry, opts ...config.Option) (*config.Config, error) {
+	return config.Load(path, append(opts, config.WithCheck(Check(reg)))...)
+}
+
+// Validate runs the whole load path for cfg without starting anything:
+// the config's checks and Check, then the rule table.
+func Validate(cfg *config.Config, reg sinks.Registry) error {
+	if err := cfg.Validate(Check(reg)); err != nil {
+		return err
+	}
+	_, err := buildRoutes(cfg)
+	return err
 }
 
 // Reload swaps in a new configuration: the whole rule table and consumer
@@ -570,7 +590,7 @@ func (a *App) ReloadFile(ctx context.Context) error {
 	a.mu.Lock()
 	file, insecure := a.cfg.File, a.cfg.Insecure
 	a.mu.Unlock()
-	cfg, err := config.Load(file, config.WithInsecure(insecure))
+	cfg, err := Load(file, a.opts.Sinks, config.WithInsecure(insecure))
 	if err != nil {
 		a.reloadOK.Set(0)
 		a.log.Error("reload failed; keeping the running configuration", "err", err)

@@ -373,6 +373,11 @@ func TestReload(t *testing.T) {
 	if m := metricsText(t, a.Addr()); !strings.Contains(m, "eventrouter_config_last_reload_successful 0") {
 		t.Error("reload gauge not 0 after a failed reload")
 	}
+	// A file emptied by mistake would drop every rule if taken as the defaults.
+	os.WriteFile(path, []byte("# emptied by mistake\n"), 0o644)
+	if err := a.ReloadFile(context.Background()); err == nil || !strings.Contains(err.Error(), "holds no settings") {
+		t.Fatalf("empty file reload error = %v, want one saying it holds no settings", err)
+	}
 	ids = putEvents(t, a.Addr(), order(7000))
 	waitFor(t, "old config still routes", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 2 })
 }
@@ -635,5 +640,62 @@ func TestTLS(t *testing.T) {
 	}
 	if resp, err := http.Get("http://" + a.Addr() + "/readyz"); err == nil && resp.StatusCode == 200 {
 		t.Error("plain HTTP served on a TLS listener")
+	}
+}
+
+// TestDLQOfRemovedConsumer checks that the dead letters of a consumer a
+// reload removed can still be listed and purged, and that replaying them,
+// with nowhere to go, is refused in words.
+func TestDLQOfRemovedConsumer(t *testing.T) {
+	dir := t.TempDir()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such hook", http.StatusNotFound) // straight to the DLQ
+	}))
+	defer hook.Close()
+	path := orderConfig(t, dir, config.BusMemory, fmt.Sprintf("  hook:\n    sink: {type: http, url: %s}\n", hook.URL))
+	withHook, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(withHook, []byte("targets: [vip-alerts]"), []byte("targets: [vip-alerts, hook]"), 1), 0o644)
+	a := startApp(t, path)
+	putEvents(t, a.Addr(), order(1000))
+	url := "http://" + a.Addr() + "/admin/dlq/hook"
+	var list DLQList
+	waitFor(t, "a dead letter", 10*time.Second, func() bool {
+		list = DLQList{}
+		adminCall(t, "GET", url, &list)
+		return list.Total == 1
+	})
+
+	os.WriteFile(path, withHook[:bytes.Index(withHook, []byte("  hook:"))], 0o644)
+	if err := a.ReloadFile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list = DLQList{}
+	adminCall(t, "GET", url, &list)
+	if list.Total != 1 || len(list.Entries) != 1 {
+		t.Fatalf("removed consumer's DLQ lists %+v, want its dead letter", list)
+	}
+	resp, err := http.Post(url+"/replay", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "no longer configured") {
+		t.Errorf("replay of a removed consumer: %d %s", resp.StatusCode, body)
+	}
+	var purge struct{ Purged int }
+	adminCall(t, "DELETE", url, &purge)
+	if purge.Purged != 1 {
+		t.Errorf("purged %d, want 1", purge.Purged)
+	}
+	for _, u := range []string{url, "http://" + a.Addr() + "/admin/dlq/a.*"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %s, want 404", u, resp.Status)
+		}
 	}
 }

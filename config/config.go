@@ -12,12 +12,20 @@
 // EVENTROUTER_CONSUMERS_VIP_ALERTS_CONCURRENCY). A consumer's keys can be
 // overridden only for consumers the file defines; lists (rules, schemas,
 // credentials) cannot be, except string lists given comma-separated. Empty
-// variables are ignored.
+// variables are ignored. A problem with a value that a variable set names
+// the variable: "http.listen (from EVENTROUTER_HTTP_LISTEN): ...".
 //
 // Case: keys of the file's own structure are case-insensitive, as viper
 // makes them. What users name keeps its case as written: consumer names,
 // sink keys and header names, patterns and inline schemas. Two keys of one
 // mapping that differ only in case are refused.
+//
+// Patterns and inline schemas are JSON documents written in YAML, and keep
+// every value as written: 2026-01-01 stays the string "2026-01-01" (plain
+// YAML would make it a timestamp), 1.50 stays 1.50. A number must be
+// spelt as JSON spells it: 01234 (octal 668 to YAML, invalid in JSON),
+// 0x1F, 1_000, +5, .5 and .inf are refused with their key path; quote them
+// to mean strings.
 package config
 
 import (
@@ -79,6 +87,17 @@ type Config struct {
 	// File is the config file that was read; "" when the built-in defaults
 	// were used.
 	File string `mapstructure:"-"`
+}
+
+// Source names where the config came from, for messages and logs: its
+// file, or "built-in defaults".
+func (c *Config) Source() string { return sourceName(c.File) }
+
+func sourceName(file string) string {
+	if file == "" {
+		return "built-in defaults"
+	}
+	return file
 }
 
 // Log configures the daemon's log (log/slog).
@@ -255,7 +274,7 @@ type Schema struct {
 	// It may $ref other local files. Set this or Schema, not both.
 	SchemaFile string `mapstructure:"schema_file"`
 	// Schema is the JSON Schema inline: a YAML/JSON object, or a string
-	// holding JSON. Set this or SchemaFile, not both.
+	// holding JSON, read as Pattern is. Set this or SchemaFile, not both.
 	Schema any `mapstructure:"schema"`
 }
 
@@ -279,9 +298,13 @@ type Rule struct {
 	// Bus is the event bus the rule listens on (default "default").
 	Bus string `mapstructure:"bus"`
 	// Pattern is an EventBridge event pattern: a YAML/JSON object, or a
-	// string holding JSON. See rules/PATTERNS.md.
+	// string holding JSON. See rules/PATTERNS.md. Read as JSON reads what
+	// is written (see the package doc): a date stays a string, 01234 is
+	// refused.
 	Pattern any `mapstructure:"pattern"`
-	// Targets are the consumers a matching event is delivered to.
+	// Targets are the consumers a matching event is delivered to. Like
+	// every list of names, it may also be written as one comma-separated
+	// string (targets: inventory), the form environment variables use.
 	Targets []string `mapstructure:"targets"`
 
 	// Compiled is Pattern compiled, set by Validate, so the router does not

@@ -133,8 +133,8 @@ func TestConsumerDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("consumer defaults:\n got %+v\nwant %+v", got, want)
 	}
-	if c.Rules[0].Bus != "default" {
-		t.Errorf("rule bus %q, want default", c.Rules[0].Bus)
+	if c.Rules[0].Bus != "default" || !slices.Equal(c.Rules[0].Targets, []string{"audit"}) {
+		t.Errorf("rule bus %q, targets %q; want default, [audit]", c.Rules[0].Bus, c.Rules[0].Targets)
 	}
 }
 
@@ -250,13 +250,29 @@ func TestEnvOverrideInvalid(t *testing.T) {
 	t.Setenv("EVENTROUTER_HTTP_MAX_BODY_BYTES", "lots")
 	t.Setenv("EVENTROUTER_BUS_TYPE", "kafka")
 	_, err := Load("")
-	if err == nil || !strings.Contains(err.Error(), `http.max_body_bytes: expected an integer, got "lots"`) {
+	if err == nil || !strings.Contains(err.Error(), `http.max_body_bytes (from EVENTROUTER_HTTP_MAX_BODY_BYTES): expected an integer, got "lots"`) {
 		t.Errorf("got %v", err)
 	}
 	t.Setenv("EVENTROUTER_HTTP_MAX_BODY_BYTES", "1024")
 	_, err = Load("")
-	if err == nil || !strings.Contains(err.Error(), `bus.type: "kafka" is not one of`) {
+	if err == nil || !strings.Contains(err.Error(), `bus.type (from EVENTROUTER_BUS_TYPE): "kafka" is not one of`) {
 		t.Errorf("got %v", err)
+	}
+	// Problems with values from the file say nothing of the environment.
+	os.WriteFile("c.yaml", []byte("http: {listen: bad}\nlog: {level: loud}\nbus: {nats: {cluster: {name: c, listen: 127.0.0.1:6222}}}\n"), 0o644)
+	t.Setenv("EVENTROUTER_HTTP_LISTEN", "also-bad")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_ROUTES", "nats-route://a:6222,http://b")
+	t.Setenv("EVENTROUTER_BUS_TYPE", "")
+	_, err = Load("c.yaml")
+	for _, want := range []string{
+		`config: c.yaml: 3 problems:`,
+		`http.listen (from EVENTROUTER_HTTP_LISTEN): "also-bad" is not a host:port address`,
+		`log.level: "loud" is not one of`,
+		`bus.nats.cluster.routes[1] (from EVENTROUTER_BUS_NATS_CLUSTER_ROUTES): "http://b"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }
 
@@ -364,5 +380,98 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(in, known); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestJSONLiterals checks that patterns and inline schemas keep each value
+// as written rather than as YAML would convert it: a date stays a string,
+// a number keeps its spelling, an alias or merge key reads the same.
+func TestJSONLiterals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte(`
+schemas:
+  - source: a
+    detail-type: b
+    schema: {properties: {since: {const: 2026-01-01}, total: {maximum: 1.50}}}
+rules:
+  - name: r
+    pattern: &p
+      detail: {since: [2026-01-01], zip: ["01234"], n: [1.50, 1e3, -0, 12345678901234567890], ok: [yes, true, null]}
+      <<: {source: [a]}
+    targets: [c]
+  - name: alias
+    pattern: *p
+    targets: [c]
+consumers:
+  c: {sink: {type: log}}
+`), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"detail":{"n":[1.50,1e3,-0,12345678901234567890],"ok":["yes",true,null],"since":["2026-01-01"],"zip":["01234"]},"source":["a"]}`
+	for _, r := range c.Rules {
+		if js, err := r.PatternJSON(); err != nil || string(js) != want {
+			t.Errorf("rule %s: pattern\n got %s (%v)\nwant %s", r.Name, js, err, want)
+		}
+	}
+	wantSchema := `{"properties":{"since":{"const":"2026-01-01"},"total":{"maximum":1.50}}}`
+	if js, err := c.Schemas[0].InlineJSON(); err != nil || string(js) != wantSchema {
+		t.Errorf("schema\n got %s (%v)\nwant %s", js, err, wantSchema)
+	}
+}
+
+// TestNoSettings checks that a config file with no settings is refused,
+// naming the file, while no file at all still means the defaults.
+func TestNoSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, content := range []string{"", "\n", "# only a comment\n", "---\n", "{}\n", "--- # c\n...\n"} {
+		os.WriteFile("c.yaml", []byte(content), 0o644)
+		_, err := Load("c.yaml")
+		if err == nil || !strings.Contains(err.Error(), "config: c.yaml: the file holds no settings") {
+			t.Errorf("%q: got %v", content, err)
+		}
+	}
+	os.WriteFile(DefaultFile, nil, 0o644)
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), DefaultFile+": the file holds no settings") {
+		t.Errorf("empty %s in the working directory: got %v", DefaultFile, err)
+	}
+	os.Remove(DefaultFile)
+	if _, err := Load(""); err != nil {
+		t.Errorf("no config file: %v", err)
+	}
+}
+
+// TestValidateChecks checks how Validate merges the problems of checks
+// owned by other packages: in file order, and without those where the
+// config's own checks found the entry malformed already.
+func TestValidateChecks(t *testing.T) {
+	c := Defaults()
+	c.Schemas = []Schema{{Source: "a", Schema: map[string]any{}}}
+	b := DefaultConsumer()
+	b.Sink.Type = "x"
+	c.Consumers = map[string]Consumer{"b": b, "a": DefaultConsumer()}
+	check := func(*Config) Errors {
+		return Errors{
+			{Path: "consumers.b.sink", Reason: "from check"},
+			{Path: "consumers.a.sink", Reason: "dropped: sink.type is required"},
+			{Path: "schemas[0]", Reason: "dropped: detail-type is required"},
+			{Path: "schemas[10]", Reason: "from check"},
+			{Path: "account", Reason: "from check"},
+		}
+	}
+	var got []string
+	for _, e := range c.Validate(check).(Errors) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`account: from check`,
+		`schemas[0].detail-type: is required`,
+		`schemas[10]: from check`,
+		`consumers.a.sink.type: is required (http, file, nats, log)`,
+		`consumers.b.sink: from check`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -33,37 +33,77 @@ const EnvPrefix = "EVENTROUTER"
 // contain dots (header names, say) are not split into levels.
 const keyDelim = "::"
 
-// Option adjusts a Config after it is read and before it is validated:
-// settings that come from the command line rather than the file.
-type Option func(*Config)
+// Option is a setting of Load that comes from its caller rather than the
+// file: a command-line flag, a check owned by another package.
+type Option func(*loadOptions)
+
+type loadOptions struct {
+	insecure bool
+	checks   []Check
+}
 
 // WithInsecure sets Config.Insecure (routerd's --insecure flag).
 func WithInsecure(insecure bool) Option {
-	return func(c *Config) { c.Insecure = insecure }
+	return func(o *loadOptions) { o.insecure = insecure }
+}
+
+// WithCheck adds a check to the validation, as Validate takes it.
+func WithCheck(check Check) Option {
+	return func(o *loadOptions) { o.checks = append(o.checks, check) }
 }
 
 // Load reads the config file at path, applies the environment overrides and
 // defaults, then the options, and validates the result. With path "" it
 // reads DefaultFile if that exists and otherwise uses the built-in
 // defaults. Unknown keys are errors. A config that fails has every problem
-// reported at once, as an Errors inside the returned error.
+// reported at once, as an Errors inside the returned error, after the
+// file's name.
 func Load(path string, opts ...Option) (*Config, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	name, data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parse(data)
+	c, err := parse(data, name != "")
 	if err != nil {
-		return nil, fileError(name, err)
+		return nil, fileError(name, noteEnv(err))
 	}
-	c.File = name
-	for _, o := range opts {
-		o(c)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fileError(name, err)
+	c.File, c.Insecure = name, o.insecure
+	if err := c.Validate(o.checks...); err != nil {
+		return nil, fileError(name, noteEnv(err))
 	}
 	return c, nil
+}
+
+// noteEnv sets Error.Env on each problem at a key that an environment
+// variable set, and returns err.
+func noteEnv(err error) error {
+	var es Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	for _, e := range es {
+		if name := envVar(e.Path); name != "" && os.Getenv(name) != "" { // viper ignores empty ones
+			e.Env = name
+		}
+	}
+	return err
+}
+
+// envVar is the environment variable that overrides the key at path, or
+// "" for a key inside a list, which none can. An item of a string list
+// (routes[1]) belongs to the list's variable.
+func envVar(path string) string {
+	if i := strings.LastIndexByte(path, '['); i >= 0 && strings.HasSuffix(path, "]") {
+		path = path[:i]
+	}
+	if path == "" || strings.Contains(path, "[") {
+		return ""
+	}
+	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
 }
 
 // readFile returns the file to load and its name; no name and no data
@@ -89,9 +129,7 @@ func readFile(path string) (string, []byte, error) {
 // fileError puts the file name in front of a config's problems; a list of
 // several starts on a line of its own.
 func fileError(name string, err error) error {
-	if name == "" {
-		name = "built-in defaults"
-	}
+	name = sourceName(name)
 	var es Errors
 	if errors.As(err, &es) && len(es) > 1 {
 		return fmt.Errorf("config: %s: %d problems:\n%w", name, len(es), err)
@@ -102,13 +140,20 @@ func fileError(name string, err error) error {
 // parse turns YAML into a Config, unvalidated. Viper supplies defaults and
 // environment overrides but lower-cases every key, so the file is also
 // parsed as written and the keys' case restored from it (consumer names,
-// header names, patterns and schemas are case-sensitive).
-func parse(data []byte) (*Config, error) {
-	raw, err := parseYAML(data)
+// header names, patterns and schemas are case-sensitive). A file must hold
+// at least one setting: an empty one is a mistake (a truncated file, the
+// wrong path), and taken as the defaults it would start routerd with no
+// rules, or drop every rule on reload.
+func parse(data []byte, file bool) (*Config, error) {
+	root, raw, err := parseYAML(data)
 	if err != nil {
 		return nil, err
 	}
+	if file && len(raw) == 0 {
+		return nil, errors.New("the file holds no settings (it is empty, or only comments); to use the built-in defaults, run without a config file")
+	}
 	problems := caseClashes(raw, "")
+	problems = append(problems, jsonFields(reflect.TypeFor[Config](), root, raw, "")...)
 
 	v := viper.NewWithOptions(
 		viper.KeyDelimiter(keyDelim),
@@ -154,20 +199,29 @@ func parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-// parseYAML parses the file as written. An empty file is an empty config.
-func parseYAML(data []byte) (map[string]any, error) {
+// parseYAML parses the file as written: its top node, and that node
+// decoded. An empty file gives an empty mapping.
+func parseYAML(data []byte) (*yaml.Node, map[string]any, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, nil, err
+	}
+	if len(root.Content) == 0 {
+		return &yaml.Node{Kind: yaml.MappingNode}, map[string]any{}, nil
+	}
+	top := root.Content[0]
 	var doc any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
+	if err := top.Decode(&doc); err != nil {
+		return nil, nil, err
 	}
 	if doc == nil {
-		return map[string]any{}, nil
+		return &yaml.Node{Kind: yaml.MappingNode}, map[string]any{}, nil
 	}
 	m, ok := clone(doc).(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("the file must be a YAML mapping of keys (account, http, bus, rules, consumers, ...), not %s", describeValue(doc))
+		return nil, nil, fmt.Errorf("the file must be a YAML mapping of keys (account, http, bus, rules, consumers, ...), not %s", describeValue(doc))
 	}
-	return m, nil
+	return top, m, nil
 }
 
 // clone deep-copies a YAML tree, turning map[any]any into map[string]any.
@@ -332,14 +386,7 @@ func unknownKeys(t reflect.Type, tree any, path string) Errors {
 		if !ok {
 			return nil // a type error, which decoding reports
 		}
-		fields := map[string]reflect.Type{}
-		var known []string
-		for i := range t.NumField() {
-			if name, ok := keyName(t.Field(i)); ok {
-				fields[strings.ToLower(name)] = t.Field(i).Type
-				known = append(known, name)
-			}
-		}
+		fields, known := fieldTypes(t)
 		remain := hasRemain(t)
 		for _, k := range sortedKeys(m) {
 			ft, ok := fields[strings.ToLower(k)]
@@ -365,6 +412,20 @@ func unknownKeys(t reflect.Type, tree any, path string) Errors {
 		}
 	}
 	return errs
+}
+
+// fieldTypes returns the types of struct type t's fields by lower-cased
+// config key, and the keys as written.
+func fieldTypes(t reflect.Type) (map[string]reflect.Type, []string) {
+	fields := map[string]reflect.Type{}
+	var known []string
+	for i := range t.NumField() {
+		if name, ok := keyName(t.Field(i)); ok {
+			fields[strings.ToLower(name)] = t.Field(i).Type
+			known = append(known, name)
+		}
+	}
+	return fields, known
 }
 
 func unknownKeyReason(k string, known []string) string {
@@ -435,6 +496,20 @@ func decodeHook(_, to reflect.Type, data any) (any, error) {
 			return strconv.FormatUint(n, 10), nil
 		case float64:
 			return strconv.FormatFloat(n, 'f', -1, 64), nil
+		}
+	}
+	if to.Kind() == reflect.Int || to.Kind() == reflect.Int64 {
+		// mapstructure would truncate 2.5 to 2 and wrap numbers too large.
+		switch n := data.(type) {
+		case float64:
+			if n != math.Trunc(n) || n < math.MinInt64 || n >= math.MaxInt64 {
+				return nil, fmt.Errorf("expected an integer, got %s", strconv.FormatFloat(n, 'g', -1, 64))
+			}
+			return int64(n), nil
+		case uint64:
+			if n > math.MaxInt64 {
+				return nil, fmt.Errorf("%d is too large", n)
+			}
 		}
 	}
 	s, ok := data.(string)

@@ -1,11 +1,13 @@
 package config
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,11 +26,17 @@ type Error struct {
 	Reason string
 	// Err is the underlying error when there is one, e.g. a *rules.Error.
 	Err error
+	// Env is the environment variable that set the value at Path, if one
+	// did: the file does not hold the value the reason is about.
+	Env string
 }
 
 func (e *Error) Error() string {
-	if e.Path == "" {
+	switch {
+	case e.Path == "":
 		return e.Reason
+	case e.Env != "":
+		return e.Path + " (from " + e.Env + "): " + e.Reason
 	}
 	return e.Path + ": " + e.Reason
 }
@@ -67,10 +75,22 @@ func (p *problems) wrap(path string, err error) {
 	p.Errors = append(p.Errors, &Error{Path: path, Reason: err.Error(), Err: err})
 }
 
+// Check is a part of validation that another package owns: the settings
+// of a sink type, the compiling of a schema. It gets the config even when
+// the config's own checks found problems, and may return problems at any
+// key path.
+type Check func(*Config) Errors
+
 // Validate checks the whole config without starting anything and returns
 // every problem, each prefixed with its key path, as Errors (nil when there
-// is none). It compiles each rule's pattern into Rule.Compiled.
-func (c *Config) Validate() error {
+// is none), in the order of the file's sections and entries. It compiles
+// each rule's pattern into Rule.Compiled.
+//
+// The checks run after the config's own; a problem they find where the
+// config's own checks found one already (the same key path, or one inside
+// the other: consumers.c.sink and consumers.c.sink.type) is left out, as
+// it would only say again that the entry is malformed.
+func (c *Config) Validate(checks ...Check) error {
 	var p problems
 	c.validateTop(&p)
 	c.validateHTTP(&p)
@@ -78,10 +98,71 @@ func (c *Config) Validate() error {
 	c.validateSchemas(&p)
 	c.validateRules(&p)
 	c.validateConsumers(&p)
+	own := len(p.Errors)
+	for _, check := range checks {
+		for _, e := range check(c) {
+			if !slices.ContainsFunc(p.Errors[:own], func(o *Error) bool { return overlaps(o.Path, e.Path) }) {
+				p.Errors = append(p.Errors, e)
+			}
+		}
+	}
 	if len(p.Errors) == 0 {
 		return nil
 	}
+	sortProblems(p.Errors)
 	return p.Errors
+}
+
+// overlaps reports whether key paths a and b are the same or one lies
+// inside the other.
+func overlaps(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return strings.HasPrefix(b, a) && (len(a) == len(b) || a == "" || b[len(a)] == '.' || b[len(a)] == '[')
+}
+
+// sortProblems orders problems as a config file is laid out: by section in
+// Config's field order, then by entry of a list (index) or a map (key).
+// Problems of one entry keep the order they were found in.
+func sortProblems(es Errors) {
+	slices.SortStableFunc(es, func(a, b *Error) int {
+		pa, pb := placeOf(a.Path), placeOf(b.Path)
+		return cmp.Or(cmp.Compare(pa.section, pb.section), cmp.Compare(pa.index, pb.index), strings.Compare(pa.key, pb.key))
+	})
+}
+
+// place is where a key path points in the file: its section, and for a
+// list or map section, the entry.
+type place struct {
+	section int // Config's field index; -1 for the file as a whole
+	index   int // a list section's entry
+	key     string
+}
+
+func placeOf(path string) place {
+	if path == "" {
+		return place{section: -1}
+	}
+	top := path[:strings.IndexAny(path+".", ".[")]
+	rest := path[len(top):]
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if name, _ := keyName(t.Field(i)); name != top {
+			continue
+		}
+		p := place{section: i}
+		switch t.Field(i).Type.Kind() {
+		case reflect.Slice:
+			fmt.Sscanf(rest, "[%d]", &p.index)
+		case reflect.Map:
+			if key, ok := strings.CutPrefix(rest, "."); ok {
+				p.key = key[:strings.IndexAny(key+".", ".[")]
+			}
+		}
+		return p
+	}
+	return place{section: t.NumField()}
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)

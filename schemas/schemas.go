@@ -111,7 +111,7 @@ func (e *Error) Error() string {
 // against: the config file's directory, so that a config and its schemas
 // move together. A schema may $ref parts of itself and other local files;
 // remote $refs are refused, so startup never depends on the network. Every
-// entry that fails is reported, each naming its config entry.
+// entry that fails is reported, as config.Errors at its config entry's path.
 func Compile(list []config.Schema, baseDir string) (*Set, error) {
 	set := &Set{byKey: make(map[key]*entry, len(list))}
 	if len(list) == 0 {
@@ -128,30 +128,32 @@ func Compile(list []config.Schema, baseDir string) (*Set, error) {
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	c.UseLoader(fileLoader{})
-	var errs []error
+	var errs config.Errors
 	for i := range list {
 		s := &list[i]
+		path := fmt.Sprintf("schemas[%d]", i)
 		e, where, err := compileOne(c, s, i, base)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s", where, err))
+			errs = append(errs, &config.Error{Path: path + where, Reason: err.Error(), Err: err})
 			continue
 		}
 		k := key{s.Source, s.DetailType}
 		if _, dup := set.byKey[k]; dup {
-			errs = append(errs, fmt.Errorf("schemas[%d]: another entry already has a schema for source %q and detail-type %q", i, s.Source, s.DetailType))
+			errs = append(errs, &config.Error{Path: path, Reason: fmt.Sprintf("another entry already has a schema for source %q and detail-type %q", s.Source, s.DetailType)})
 			continue
 		}
 		set.byKey[k] = e
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errs
 	}
 	return set, nil
 }
 
-// compileOne compiles one config entry; where names it for errors.
+// compileOne compiles one config entry; where is the key inside the entry
+// that failed, ".schema" or "", and the error names the schema file.
 func compileOne(c *jsonschema.Compiler, s *config.Schema, i int, base string) (*entry, string, error) {
-	where := fmt.Sprintf("schemas[%d]", i)
+	where := ""
 	if s.Source == "" || s.DetailType == "" {
 		return nil, where, errors.New("source and detail-type are required")
 	}
@@ -160,14 +162,13 @@ func compileOne(c *jsonschema.Compiler, s *config.Schema, i int, base string) (*
 	case s.SchemaFile != "" && s.Schema != nil:
 		return nil, where, errors.New("set schema_file or schema, not both")
 	case s.SchemaFile != "":
-		where += ": schema_file " + s.SchemaFile
 		loc = s.SchemaFile
 		if !filepath.IsAbs(loc) {
 			loc = filepath.Join(base, loc)
 		}
 		name = strings.TrimSuffix(filepath.Base(loc), filepath.Ext(loc))
 	case s.Schema != nil:
-		where += ".schema"
+		where = ".schema"
 		js, err := s.InlineJSON()
 		if err != nil {
 			return nil, where, fmt.Errorf("cannot be written as JSON: %v", err)
@@ -188,7 +189,11 @@ func compileOne(c *jsonschema.Compiler, s *config.Schema, i int, base string) (*
 	}
 	sch, err := c.Compile(loc)
 	if err != nil {
-		return nil, where, compileError(err, loc, base)
+		err = compileError(err, loc, base)
+		if s.SchemaFile != "" {
+			err = fmt.Errorf("schema_file %s: %w", s.SchemaFile, err)
+		}
+		return nil, where, err
 	}
 	if t := strings.TrimSpace(sch.Title); t != "" {
 		name = t

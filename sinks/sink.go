@@ -53,7 +53,8 @@ type Spec map[string]any
 type Factory func(name string, spec Spec, deps Deps) (Sink, error)
 
 // Kind is one sink type: its factory, and a check of its configuration
-// that touches neither disk nor network (for validation and reload).
+// that creates nothing and opens no connection (for validation and
+// reload); it may look at the file system.
 type Kind struct {
 	New      Factory
 	Validate func(Spec) error // nil: New is the only check

@@ -23,24 +23,21 @@ func newConfigCmd() *cobra.Command {
 		Use:   "validate [--config FILE]",
 		Short: "Check a configuration as routerd would at start, without starting anything",
 		Long: `Load the file as routerd does (environment overrides included) and run every
-check routerd runs at start: unknown keys, patterns, rule targets, sink
-settings. Each problem is printed with its key path; the exit status is 2 when
-there is any.`,
+check routerd runs before it starts anything: unknown keys, patterns, rule
+targets, sink settings, schemas (schema files are read and compiled), and
+whether each file sink's file could be created (relative paths from the
+working directory, as routerd resolves them). Nothing is created or
+contacted: listen addresses, NATS servers and HTTP sink URLs are not tried.
+Each problem is printed with its key path; the exit status is 2 when there
+is any.`,
 		Example: `  routerctl config validate --config config.example.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(path, config.WithInsecure(insecure))
+			cfg, err := app.Load(path, nil, config.WithInsecure(insecure))
 			if err != nil {
 				return configInvalid{err}
 			}
-			if err := app.Validate(cfg, nil); err != nil {
-				return configInvalid{err}
-			}
-			name := cfg.File
-			if name == "" {
-				name = "built-in defaults"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d rules, %d consumers)\n", name, len(cfg.Rules), len(cfg.Consumers))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d rules, %d consumers)\n", cfg.Source(), len(cfg.Rules), len(cfg.Consumers))
 			return nil
 		}),
 	}

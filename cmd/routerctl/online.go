@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -38,7 +39,7 @@ holding JSON); the other flags build one entry.`,
 					return &patterntest.InputError{What: "--entries", Err: err}
 				}
 				if err := json.Unmarshal(b, &list); err != nil {
-					return &patterntest.InputError{What: "--entries", Err: fmt.Errorf("want a JSON array of entries: %v", err)}
+					return &patterntest.InputError{What: "--entries", Err: entriesError(err)}
 				}
 			case source != "" && detailType != "":
 				d := []byte("{}")
@@ -78,10 +79,20 @@ holding JSON); the other flags build one entry.`,
 	return cmd
 }
 
+// entriesError words a failure to read --entries as a JSON array for the
+// user, without the Go type json names.
+func entriesError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf(`want a JSON array of entries, [{"Source":...,"DetailType":...,"Detail":"{...}"}, ...], got a JSON %s (one entry goes in brackets too)`, te.Value)
+	}
+	return fmt.Errorf("want a JSON array of entries: %v", err)
+}
+
 // newDLQCmd inspects, replays and purges a consumer's dead letters.
 func newDLQCmd(g *globals) *cobra.Command {
 	var consumer string
-	var limit int
+	var listLimit, replayLimit int // each subcommand its own: they differ in default
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "Inspect, replay and purge a consumer's dead-letter queue",
@@ -97,7 +108,7 @@ func newDLQCmd(g *globals) *cobra.Command {
 on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			d, err := client.New(g.endpoint, g.token).DLQList(cmd.Context(), consumer, limit)
+			d, err := client.New(g.endpoint, g.token).DLQList(cmd.Context(), consumer, listLimit)
 			if err != nil {
 				return err
 			}
@@ -109,13 +120,13 @@ on stderr.`,
 			return nil
 		}),
 	}
-	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1–10000)")
+	list.Flags().IntVar(&listLimit, "limit", 100, "at most this many (1–10000)")
 	replay := &cobra.Command{
 		Use:   "replay --consumer C [--limit N]",
 		Short: "Queue dead letters for delivery again (oldest first), removing them from the DLQ",
 		Args:  cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			n, err := client.New(g.endpoint, g.token).DLQReplay(cmd.Context(), consumer, limit)
+			n, err := client.New(g.endpoint, g.token).DLQReplay(cmd.Context(), consumer, replayLimit)
 			if err != nil {
 				return err
 			}
@@ -123,7 +134,7 @@ on stderr.`,
 			return nil
 		}),
 	}
-	replay.Flags().IntVar(&limit, "limit", 10000, "at most this many (1–10000)")
+	replay.Flags().IntVar(&replayLimit, "limit", 10000, "at most this many (1–10000)")
 	purge := &cobra.Command{
 		Use:   "purge --consumer C",
 		Short: "Drop every dead letter of the consumer",

@@ -36,12 +36,41 @@ consumers:
 			t.Errorf("stderr lacks %q: %s", want, r.stderr)
 		}
 	}
+	empty := writeFile(t, "empty.yaml", "# nothing yet\n")
+	if r = run(t, "", "config", "validate", "--config", empty); r.code != 2 || !strings.Contains(r.stderr, "empty.yaml: the file holds no settings") {
+		t.Errorf("empty file: %+v", r)
+	}
 	sinkBad := writeFile(t, "sink.yaml", `consumers:
   c: {sink: {type: http, url: "http://127.0.0.1:1/x", timeot: 5s}}
 `)
 	r = run(t, "", "config", "validate", "--config", sinkBad)
 	if r.code != 2 || !strings.Contains(r.stderr, "consumers.c.sink") || !strings.Contains(r.stderr, "timeot") {
 		t.Errorf("sink key typo: %+v", r)
+	}
+	// Every sink and schema problem, in file order, whatever the map order.
+	sinks := writeFile(t, "sinks.yaml", `schemas:
+  - {source: a, detail-type: b, schema: {type: 5}}
+consumers:
+  c: {sink: {type: nats}, retry: {max_attempts: 0}}
+  a: {sink: {type: http}}
+  d: {sink: {type: file, path: /proc/nonexist/x.jsonl}}
+  b: {sink: {type: file}}
+  e: {sink: {type: ""}}
+`)
+	want := sinks + `: 7 problems:
+schemas[0].schema: not a valid schema: at /type: `
+	wantOrder := []string{"consumers.a.sink: httpsink", "consumers.b.sink: filesink", "consumers.c.retry.max_attempts",
+		"consumers.c.sink: natssink", "consumers.d.sink: filesink: cannot create /proc/nonexist/x.jsonl", "consumers.e.sink.type: is required"}
+	for range 3 {
+		r = run(t, "", "config", "validate", "--config", sinks)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		ok := r.code == 2 && strings.Contains(r.stderr, want) && len(lines) == 2+len(wantOrder)
+		for i, w := range wantOrder {
+			ok = ok && strings.HasPrefix(lines[min(2+i, len(lines)-1)], w)
+		}
+		if !ok {
+			t.Fatalf("sink problems: want %q then lines starting %q; got %+v", want, wantOrder, r)
+		}
 	}
 }
 
@@ -119,5 +148,42 @@ consumers:
 	}
 	if r = run(t, "", "dlq", "list", "--endpoint=http://127.0.0.1:1", "--consumer", "hook"); r.code != 1 || !strings.Contains(r.stderr, "cannot reach routerd") {
 		t.Errorf("unreachable: %+v", r)
+	}
+}
+
+// TestDLQLimitDefaults checks the limit each dlq subcommand sends when
+// --limit is not given: list and replay have defaults of their own.
+func TestDLQLimitDefaults(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Method + " " + r.URL.RawQuery
+		fmt.Fprintln(w, `{"consumer":"c","total":0,"entries":[],"replayed":0}`)
+	}))
+	defer srv.Close()
+	for _, c := range []struct{ cmd, want string }{
+		{"list", "GET limit=100"},
+		{"replay", "POST limit=10000"},
+	} {
+		if r := run(t, "", "dlq", c.cmd, "--endpoint", srv.URL, "--consumer", "c"); r.code != 0 {
+			t.Fatalf("dlq %s: %+v", c.cmd, r)
+		}
+		if q := <-got; q != c.want {
+			t.Errorf("dlq %s sent %q, want %q", c.cmd, q, c.want)
+		}
+	}
+}
+
+// TestPutEventsEntriesNotAList checks that --entries that is not a JSON
+// array is refused in words, not with a Go type.
+func TestPutEventsEntriesNotAList(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"Source":"a","DetailType":"b"}`: "want a JSON array of entries, [{",
+		`"x"`:                             "got a JSON string",
+		`[{"Source":`:                     "want a JSON array of entries: unexpected end of JSON input",
+	} {
+		r := run(t, "", "put-events", "--endpoint=http://127.0.0.1:1", "--entries", in)
+		if r.code != 2 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "RawMessage") {
+			t.Errorf("--entries %s: want exit 2 and %q: %+v", in, want, r)
+		}
 	}
 }

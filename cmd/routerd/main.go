@@ -27,13 +27,29 @@ func main() {
 func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("routerd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: routerd [--config FILE] [--insecure] [--shutdown-grace DURATION]")
+		fs.PrintDefaults()
+	}
 	path := fs.String("config", "", "configuration file (default: config.yaml in the working directory, else built-in defaults)")
 	insecure := fs.Bool("insecure", false, "allow listening on a non-loopback address without authentication")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for in-flight deliveries")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
-	cfg, err := config.Load(*path, config.WithInsecure(*insecure))
+	// A path given without --config would otherwise be ignored, and routerd
+	// would start on the defaults as if the file did not exist.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "routerd: unexpected argument %q (the config file is given with --config FILE)\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	// Every check runs here, the sinks' and schemas' too, before the bus
+	// opens or a file is created: a bad config is a usage error (2).
+	cfg, err := app.Load(*path, nil, config.WithInsecure(*insecure))
 	if err != nil {
 		fmt.Fprintf(stderr, "routerd: %v\n", err)
 		return 2

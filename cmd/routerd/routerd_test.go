@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -314,6 +315,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	addr := freePort(t)
 	cfg := writeConfig(t, dir, addr)
 	d := startDaemon(t, cfg, addr)
+	waitLog(t, d, `msg="routerd started" config=`+cfg)
 
 	b, _ := os.ReadFile(cfg)
 	b = bytes.Replace(b, []byte("targets: [vip-alerts]"), []byte("targets: [vip-alerts, audit]"), 1)
@@ -384,5 +386,70 @@ func TestBadConfigExits2(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestUsage checks the command line: a config path given without --config
+// is refused rather than ignored, and --help is not an error.
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "routerd.yaml")
+	os.WriteFile(path, []byte("bus: {type: memory}\nhttp: {listen: 127.0.0.1:0}\n"), 0o644)
+	// Should routerd start on the defaults instead, it is killed after 10s.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("routerd %s: exit = %v, want 2\n%s", path, err, out)
+	}
+	if !strings.Contains(string(out), "unexpected argument") || !strings.Contains(string(out), "--config FILE") {
+		t.Errorf("positional argument: output lacks the reason and usage:\n%s", out)
+	}
+	out, err = exec.Command(binary, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "usage: routerd") {
+		t.Errorf("routerd --help: %v\n%s", err, out)
+	}
+}
+
+// TestSinkAndSchemaErrorsExit2 checks that problems found by the sinks and
+// schemas are config errors like the others: all of them, in file order,
+// after the file's name, on stderr, exit 2, before the bus is opened.
+func TestSinkAndSchemaErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`
+bus: {type: nats-embedded, data_dir: %s/data, nats: {listen: ""}}
+schemas:
+  - {source: a, detail-type: b, schema_file: missing.json}
+consumers:
+  c3: {sink: {type: nats}}
+  c1: {sink: {type: http}}
+  c2: {sink: {type: file, path: %s/blocker/x.jsonl}}
+`, dir, dir)), 0o644)
+	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644)
+	cmd := exec.Command(binary, "--config", path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want 2\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+	}
+	var order []string
+	for line := range strings.Lines(stderr.String()) {
+		if p, _, ok := strings.Cut(line, ": "); ok && !strings.HasPrefix(p, "routerd") {
+			order = append(order, p)
+		}
+	}
+	want := []string{"schemas[0]", "consumers.c1.sink", "consumers.c2.sink", "consumers.c3.sink"}
+	if !strings.HasPrefix(stderr.String(), "routerd: config: "+path+": 4 problems:\n") || fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("stderr lists %v, want the file then %v:\n%s", order, want, &stderr)
+	}
+	if stdout.Len() > 0 {
+		t.Errorf("stdout: %s", &stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("the bus was opened (data_dir exists: %v)", err)
 	}
 }

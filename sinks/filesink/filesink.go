@@ -24,9 +24,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/eventrouter/eventrouter/event"
@@ -79,10 +81,53 @@ type batch struct {
 	err  error
 }
 
-// Validate checks a file sink's keys without touching the file system.
+// Validate checks a file sink's keys, and that New could open the file,
+// without creating or opening anything (see creatable).
 func Validate(spec sinks.Spec) error {
-	_, err := parse(spec)
-	return err
+	c, err := parse(spec)
+	if err != nil {
+		return err
+	}
+	return creatable(c.Path)
+}
+
+// creatable reports why path could not be opened for appending, or be
+// created with its missing directories, as far as looking can tell: the
+// path or a part of it is not what it must be, or the nearest directory
+// that exists refuses new entries (permission, a read-only or pseudo file
+// system). It creates nothing, so a validated config leaves no trace.
+func creatable(path string) error {
+	// A part that is missing, or a file where a directory should be, means
+	// look further up.
+	absent := func(err error) bool { return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) }
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("filesink: %s is a directory", path)
+	case err == nil:
+		if err := canWrite(path); err != nil {
+			return fmt.Errorf("filesink: cannot append to %w", err)
+		}
+		return nil
+	case !absent(err):
+		return fmt.Errorf("filesink: cannot create %s: %w", path, err)
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("filesink: cannot create %s: %s is not a directory", path, dir)
+		case err == nil:
+			if err := canCreateIn(dir); err != nil {
+				return fmt.Errorf("filesink: cannot create %s: %w", path, err)
+			}
+			return nil
+		case !absent(err):
+			return fmt.Errorf("filesink: cannot create %s: %w", path, err)
+		case filepath.Dir(dir) == dir:
+			return nil
+		}
+	}
 }
 
 func parse(spec sinks.Spec) (Config, error) {

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -236,8 +238,28 @@ func TestConfig(t *testing.T) {
 			t.Errorf("New(%v) = %v, want an error containing %q", tc.spec, err, tc.want)
 		}
 	}
-	if err := Validate(sinks.Spec{"path": "/nonexistent/dir/events.jsonl"}); err != nil {
-		t.Errorf("Validate touched the file system: %v", err)
+	// Validate refuses what New would, and creates nothing.
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{filepath.Join(blocker, "events.jsonl"), "is not a directory"},
+		{filepath.Join(blocker, "sub", "events.jsonl"), "not a directory"},
+		{dir, "is a directory"},
+		{"/proc/nonexist/x.jsonl", "/proc: a pseudo file system"},
+	} {
+		if strings.HasPrefix(tc.path, "/proc/") && runtime.GOOS != "linux" {
+			continue
+		}
+		if err := Validate(sinks.Spec{"path": tc.path}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(%s) = %v, want an error containing %q", tc.path, err, tc.want)
+		}
+	}
+	later := filepath.Join(dir, "later", "events.jsonl")
+	if err := Validate(sinks.Spec{"path": later}); err != nil {
+		t.Errorf("Validate(%s): %v", later, err)
+	}
+	if _, err := os.Stat(filepath.Dir(later)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Validate created %s (%v)", filepath.Dir(later), err)
 	}
 	for spec, want := range map[string]time.Duration{"": DefaultCommitInterval, "0s": 0, "5ms": 5 * time.Millisecond} {
 		sp := sinks.Spec{"path": filepath.Join(dir, "ok.jsonl")}
