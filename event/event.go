@@ -79,6 +79,11 @@ func (e *Entry) Size() int {
 	return n
 }
 
+// MaxDetailDepth is the deepest nesting accepted in an event's detail (and
+// in the event given to TestEventPattern): EventBridge's own limit. It also
+// keeps recursive JSON walkers downstream far from the stack limit.
+const MaxDetailDepth = 1000
+
 // MaxTime is the last instant an event's time may be, since RFC 3339, in
 // which the envelope writes it, has four-digit years. The first is the
 // Unix epoch: EventBridge takes Time as seconds since then.
@@ -276,6 +281,11 @@ type jsonEntry struct {
 // {"source","detail-type","detail","id","time","resources","bus"}; unknown
 // fields are refused. detail is a JSON object; time is RFC 3339.
 func DecodeEntry(b []byte) (Entry, *EntryError) {
+	if !utf8.Valid(b) {
+		// encoding/json would pass the bad bytes on, and consumers would
+		// get lines that strict JSON parsers refuse.
+		return Entry{}, &EntryError{Code: "InvalidArgument", Message: fmt.Sprintf("the entry is not valid UTF-8 at offset %d", jsontext.InvalidUTF8At(b))}
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var j jsonEntry
@@ -298,7 +308,7 @@ func DecodeEntry(b []byte) (Entry, *EntryError) {
 		return Entry{}, &EntryError{Code: "MalformedDetail", Field: "detail", Message: "must be a JSON object"}
 	}
 	if j.Time != "" {
-		t, err := time.Parse(time.RFC3339Nano, j.Time)
+		t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(j.Time)) // t and z may be lower case
 		if err != nil {
 			return Entry{}, &EntryError{Code: "InvalidArgument", Field: "time", Message: fmt.Sprintf("%q is not an RFC 3339 time", j.Time)}
 		}

@@ -156,3 +156,15 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeEntryTimeCase checks that RFC 3339's lower-case t and z are
+// read, as the RFC allows, and that bytes that are not UTF-8 are refused.
+func TestDecodeEntryTimeCase(t *testing.T) {
+	e, bad := DecodeEntry([]byte(`{"source":"s","detail-type":"d","detail":{},"time":"2026-11-28t06:21:54.5z"}`))
+	if bad != nil || !e.Time.Equal(time.Date(2026, 11, 28, 6, 21, 54, 5e8, time.UTC)) {
+		t.Errorf("lower-case time: %v %v", e.Time, bad)
+	}
+	if _, bad := DecodeEntry([]byte("{\"source\":\"s\xff\"}")); bad == nil || !strings.Contains(bad.Message, "not valid UTF-8 at offset 12") {
+		t.Errorf("invalid UTF-8: %v", bad)
+	}
+}

@@ -285,17 +285,18 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 // Its id is derived from its place in the stream, so a redelivery gets the
 // same id. Entries that cannot be events go to RejectedTopic.
 func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time) ([]byte, string, bool) {
-	e, bad := event.DecodeEntry(m.Payload)
+	e, bad := r.decodeRaw(m.Payload, busName)
 	if bad == nil {
-		e.Bus = busName
 		if e.ID == "" {
 			e.ID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(m.UUID+"@"+ingested.Format(time.RFC3339Nano))).String()
 		}
-		if e.Time.IsZero() {
-			e.Time = ingested
-		}
+		// An entry without a time gets the time it was stored, given as
+		// the stamp's clock rather than as the entry's Time, which
+		// EventBridge's size rule would count.
+		stamp := r.opts.Stamp
+		stamp.Now = func() time.Time { return ingested }
 		var env event.Envelope
-		env, bad = event.Normalize(e, r.opts.Stamp)
+		env, bad = event.Normalize(e, stamp)
 		if bad == nil && r.opts.Schemas != nil {
 			bad = r.opts.Schemas.Validate(env.Source, env.DetailType, env.Detail)
 		}
@@ -317,6 +318,25 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 	r.log.Warn("router: rejected an entry published to NATS", "bus", busName, "reason", bad.Error())
 	bus.Ack(m)
 	return nil, "", false
+}
+
+// decodeRaw reads an entry published to events.<busName> and refuses, as
+// the HTTP doors do, one on a bus no rule knows, one whose own bus field
+// names another, and a detail nested too deep.
+func (r *Router) decodeRaw(payload []byte, busName string) (event.Entry, *event.EntryError) {
+	e, bad := event.DecodeEntry(payload)
+	switch {
+	case bad != nil:
+		return e, bad
+	case e.Bus != "" && e.Bus != busName:
+		return e, &event.EntryError{Code: "InvalidArgument", Field: "bus", Message: fmt.Sprintf("%q differs from the bus the entry was published to (%s)", e.Bus, bus.EventsTopic(busName))}
+	case !r.routes.Load().HasBus(busName):
+		return e, &event.EntryError{Code: "ResourceNotFoundException", Field: "bus", Message: fmt.Sprintf("event bus %q does not exist", busName)}
+	case rules.NestingDepth(e.Detail) > event.MaxDetailDepth:
+		return e, &event.EntryError{Code: "MalformedDetail", Field: "detail", Message: fmt.Sprintf("nests deeper than %d levels", event.MaxDetailDepth)}
+	}
+	e.Bus = busName
+	return e, nil
 }
 
 // rejectedRecord is RejectedTopic's record of an entry that is not an

@@ -210,3 +210,61 @@ func TestRejectedRecordFits(t *testing.T) {
 		t.Errorf("small record truncated: %s", small)
 	}
 }
+
+// TestRawNATSEntriesRefusedAsHTTPRefusesThem checks the NATS door's checks
+// that the HTTP doors make too: UTF-8, the bus, the detail's depth; and that
+// an entry of exactly EventBridge's largest size, without a time, is taken.
+func TestRawNATSEntriesRefusedAsHTTPRefusesThem(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	run(t, b, New(b, orderRoutes(t), Options{}))
+	entry := func(detail string) []byte {
+		return []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":` + detail + `}`)
+	}
+	const source, detailType = "orders.service", "OrderCreated"
+	pad := strings.Repeat("x", 1<<20-len(source)-len(detailType)-len(`{"total":5,"pad":""}`))
+	for topic, payload := range map[string][]byte{
+		"events.default":   append(entry(`{"k":"`), "\xfe\"}}"...),
+		"events.nosuchbus": entry(`{"total":5}`),
+	} {
+		if err := b.Publish(topic, message.NewMessage("", payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, payload := range [][]byte{
+		[]byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{},"bus":"other"}`),
+		entry(strings.Repeat(`{"a":`, event.MaxDetailDepth+1) + "1" + strings.Repeat("}", event.MaxDetailDepth+1)),
+	} {
+		if err := b.Publish("events.default", message.NewMessage("", payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]bool{
+		"the entry is not valid UTF-8 at offset":    false,
+		`bus: event bus "nosuchbus" does not exist`: false,
+		`bus: "other" differs from the bus`:         false,
+		"detail: nests deeper than 1000 levels":     false,
+	}
+	for _, m := range take(t, b, RejectedTopic, len(want)) {
+		var rec map[string]any
+		json.Unmarshal(m.Payload, &rec)
+		msg, _ := rec["error_message"].(string)
+		for w := range want {
+			if strings.Contains(msg, w) {
+				want[w] = true
+			}
+		}
+	}
+	for w, seen := range want {
+		if !seen {
+			t.Errorf("no rejected record says %q", w)
+		}
+	}
+	big := entry(`{"total":5,"pad":"` + pad + `"}`)
+	if err := b.Publish("events.default", message.NewMessage("", big)); err != nil {
+		t.Fatal(err)
+	}
+	if got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]; !strings.Contains(string(got.Payload), pad) {
+		t.Error("the 1 MiB entry was not delivered whole")
+	}
+}

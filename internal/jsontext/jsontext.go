@@ -314,3 +314,16 @@ func writeName(b *strings.Builder, name []byte) {
 	}
 	b.WriteString("[" + Clip(string(name)) + "]")
 }
+
+// InvalidUTF8At returns the offset of the first byte of b that is not part
+// of valid UTF-8, or len(b).
+func InvalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}

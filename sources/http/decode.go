@@ -17,10 +17,8 @@ import (
 	"github.com/eventrouter/eventrouter/event"
 )
 
-// MaxDetailDepth is the deepest nesting accepted in an event's detail (and
-// in the event given to TestEventPattern): EventBridge's own limit. It also
-// keeps recursive JSON walkers downstream far from the stack limit.
-const MaxDetailDepth = 1000
+// MaxDetailDepth is event.MaxDetailDepth.
+const MaxDetailDepth = event.MaxDetailDepth
 
 // decodeBody parses a request body as JSON into v, describing a failure as
 // the client should see it: what is wrong and at which byte offset.
@@ -66,16 +64,8 @@ func describe(kind string) string {
 	return "JSON " + kind
 }
 
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return len(b)
-}
+// invalidUTF8At is jsontext.InvalidUTF8At.
+func invalidUTF8At(b []byte) int { return jsontext.InvalidUTF8At(b) }
 
 // kind names the JSON type of a raw value for messages.
 func kind(raw []byte) string { return jsontext.Kind(raw) }
@@ -209,7 +199,8 @@ func epochTime(num string) (time.Time, error) {
 // rfc3339 reads an RFC 3339 timestamp, fractional seconds allowed, in
 // event.TimeInRange.
 func rfc3339(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
+	// RFC 3339 allows t and z in lower case (section 5.6); Go does not.
+	t, err := time.Parse(time.RFC3339, strings.ToUpper(s))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 timestamp such as 2026-11-28T06:21:54Z", clip(s))
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEventsOneEntry(t *testing.T) {
@@ -138,4 +139,13 @@ func TestEventsBusUnavailable(t *testing.T) {
 	}
 	h.pub.setFail(nil)
 	wantEntries(t, h.events(`[{"source":"a","detail-type":"b","detail":{}}]`), http.StatusOK)
+}
+
+// TestLowerCaseRFC3339 checks that a time with RFC 3339's lower-case t and
+// z (section 5.6) is read.
+func TestLowerCaseRFC3339(t *testing.T) {
+	tm, err := rfc3339("2026-01-01t00:00:00z")
+	if err != nil || !tm.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("rfc3339: %v %v", tm, err)
+	}
 }
