@@ -218,6 +218,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM, Schemas: &a.schemas,
 		KnownBus:      func(name string) bool { return a.router.Routes().HasBus(name) },
 		MaxEventBytes: bus.MaxEventBytes(a.bus),
+		Seal:          a.bus.Seal(),
 	}
 	if err := a.startHTTP(cfg); err != nil {
 		return err

@@ -74,7 +74,8 @@ func fresh(m *message.Message) bool { return m.Metadata.Get(FreshIDKey) != "" }
 // the router and the consumers. They travel as NATS headers.
 const (
 	// EnvelopeKey marks a message on events.<bus> whose payload is already
-	// a normalised envelope; others are raw entries published to NATS.
+	// a checked, normalised envelope, with the bus's Seal tag of the
+	// payload; others are raw entries published to NATS.
 	EnvelopeKey = "Eventrouter-Envelope"
 	// EventIDKey is the event's id on deliver. and dlq. messages.
 	EventIDKey = "Eventrouter-Event-Id"
@@ -232,6 +233,8 @@ type Bus interface {
 	Ping(ctx context.Context) error
 	// NATS is the client connection of a NATS bus, nil otherwise.
 	NATS() *nats.Conn
+	// Seal marks the envelopes ingest has checked (EnvelopeKey).
+	Seal() *Seal
 }
 
 // messageRoom is what a stored event may need beside its envelope on its

@@ -738,3 +738,34 @@ func TestEmbeddedSaysWhyItCannotStart(t *testing.T) {
 		t.Errorf("took %s to say so", took)
 	}
 }
+
+// TestSeal checks that a tag holds for its payload alone, under its key
+// alone, and that the JetStream bus keeps its key across restarts.
+func TestSeal(t *testing.T) {
+	s := NewSeal([]byte("key one"))
+	tag := s.Tag([]byte("payload"))
+	if !s.Valid([]byte("payload"), tag) {
+		t.Fatal("a tag does not hold for its own payload")
+	}
+	for what, ok := range map[string]bool{
+		"other payload": s.Valid([]byte("payload!"), tag),
+		"other key":     NewSeal([]byte("key two")).Valid([]byte("payload"), tag),
+		"header 1":      s.Valid([]byte("payload"), "1"),
+		"no tag":        s.Valid([]byte("payload"), ""),
+		"nil seal":      (*Seal)(nil).Valid([]byte("payload"), tag),
+	} {
+		if ok {
+			t.Errorf("%s: tag taken as valid", what)
+		}
+	}
+	dir := t.TempDir()
+	b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: dir}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag = b.Seal().Tag([]byte("payload"))
+	b.Close()
+	if again := newEmbedded(t, dir); !again.Seal().Valid([]byte("payload"), tag) {
+		t.Error("the seal's key changed across a restart")
+	}
+}

@@ -44,6 +44,8 @@ type JetStream struct {
 
 	pubMu   sync.Mutex
 	waiting map[*nats.Msg]pubPlace // published, acknowledgement awaited
+
+	seal *Seal
 }
 
 // pubWait is one PublishAll call waiting for its acknowledgements. They
@@ -119,8 +121,14 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 			return nil, fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
 		}
 	}
+	if b.seal, err = loadSeal(ctx, js, storage, opts.Replicas); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
+
+// Seal is the mark of checked envelopes, shared through JetStream.
+func (b *JetStream) Seal() *Seal { return b.seal }
 
 // NATS returns the client connection.
 func (b *JetStream) NATS() *nats.Conn { return b.nc }

@@ -22,6 +22,7 @@ type Memory struct {
 	closed bool
 	seq    uint64
 	wg     sync.WaitGroup
+	seal   *Seal
 }
 
 var _ Bus = (*Memory)(nil)
@@ -50,7 +51,7 @@ type memMsg struct {
 
 // NewMemory returns an empty in-memory bus.
 func NewMemory() *Memory {
-	m := &Memory{topics: map[string]*memTopic{}}
+	m := &Memory{topics: map[string]*memTopic{}, seal: newRandomSeal()}
 	m.cond = sync.NewCond(&m.mu)
 	return m
 }
@@ -281,6 +282,9 @@ func (b *Memory) Ping(context.Context) error {
 
 // NATS returns nil: the memory bus has no NATS connection.
 func (b *Memory) NATS() *nats.Conn { return nil }
+
+// Seal is the mark of checked envelopes, random for each memory bus.
+func (b *Memory) Seal() *Seal { return b.seal }
 
 // Close ends every subscription; queued messages are dropped.
 func (b *Memory) Close() error {

@@ -29,6 +29,7 @@ type Bus interface {
 	Publish(topic string, msgs ...*message.Message) error
 	PublishAll(out []bus.Outgoing) error
 	Consume(ctx context.Context, topic string, opts bus.ConsumeOptions) (<-chan *message.Message, error)
+	Seal() *bus.Seal
 }
 
 // Rule is one routing rule: a pattern on a bus and the consumers it feeds.
@@ -236,9 +237,9 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	busName := strings.TrimPrefix(m.Metadata.Get(bus.TopicKey), bus.EventsPrefix)
 	ingested := bus.Stored(m)
 	env, id := []byte(m.Payload), m.UUID
-	if m.Metadata.Get(bus.EnvelopeKey) != "1" {
+	if tag := m.Metadata.Get(bus.EnvelopeKey); !r.bus.Seal().Valid(m.Payload, tag) {
 		var ok bool
-		if env, id, ok = r.normalizeRaw(m, busName, ingested); !ok {
+		if env, id, ok = r.normalizeRaw(m, busName, ingested, tag != ""); !ok {
 			return
 		}
 	}
@@ -283,9 +284,17 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 
 // normalizeRaw turns an entry published straight to NATS into an envelope.
 // Its id is derived from its place in the stream, so a redelivery gets the
-// same id. Entries that cannot be events go to RejectedTopic.
-func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time) ([]byte, string, bool) {
-	e, bad := r.decodeRaw(m.Payload, busName)
+// same id. Entries that cannot be events go to RejectedTopic, and so does
+// one that claims to be a checked envelope (marked) without the bus's
+// seal: its publisher set routerd's own header.
+func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time, marked bool) ([]byte, string, bool) {
+	var e event.Entry
+	var bad *event.EntryError
+	if marked {
+		bad = &event.EntryError{Code: "InvalidArgument", Message: "the " + bus.EnvelopeKey + " header is routerd's own and its seal does not hold: publish entries without it"}
+	} else {
+		e, bad = r.decodeRaw(m.Payload, busName)
+	}
 	if bad == nil {
 		if e.ID == "" {
 			e.ID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(m.UUID+"@"+ingested.Format(time.RFC3339Nano))).String()

@@ -44,7 +44,7 @@ func publishEnvelope(t *testing.T, b bus.Bus, busName string, e event.Entry) str
 	}
 	p, _ := env.Marshal()
 	m := message.NewMessage(env.ID, p)
-	m.Metadata.Set(bus.EnvelopeKey, "1")
+	m.Metadata.Set(bus.EnvelopeKey, b.Seal().Tag(p))
 	if err := b.Publish(bus.EventsTopic(busName), m); err != nil {
 		t.Fatal(err)
 	}
@@ -266,5 +266,22 @@ func TestRawNATSEntriesRefusedAsHTTPRefusesThem(t *testing.T) {
 	}
 	if got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]; !strings.Contains(string(got.Payload), pad) {
 		t.Error("the 1 MiB entry was not delivered whole")
+	}
+}
+
+// TestForgedEnvelopeRejected checks that a raw NATS entry carrying routerd's
+// envelope header without the bus's seal is refused, not routed on trust.
+func TestForgedEnvelopeRejected(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	run(t, b, New(b, orderRoutes(t), Options{}))
+	m := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5000}}`))
+	m.Metadata.Set(bus.EnvelopeKey, "1")
+	if err := b.Publish("events.default", m); err != nil {
+		t.Fatal(err)
+	}
+	rej := take(t, b, RejectedTopic, 1)[0]
+	if !strings.Contains(string(rej.Payload), "header is routerd's own") {
+		t.Errorf("rejected record %s", rej.Payload)
 	}
 }

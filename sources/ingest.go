@@ -20,9 +20,6 @@ type Publisher interface {
 	PublishAll(out []bus.Outgoing) error
 }
 
-// envelopeMeta is every accepted event's metadata; the bus only reads it.
-var envelopeMeta = []string{bus.EnvelopeKey, "1"}
-
 // ErrUnavailable wraps a bus failure: nothing can be accepted (HTTP 503).
 var ErrUnavailable = errors.New("event bus unavailable")
 
@@ -45,6 +42,9 @@ type Ingester struct {
 	// MaxEventBytes refuses envelopes larger than the bus carries
 	// (bus.MaxEventBytes); 0 takes any size.
 	MaxEventBytes int
+	// Seal marks each envelope as checked (bus.EnvelopeKey), so that the
+	// router does not take it for a raw NATS entry; the bus's own.
+	Seal *bus.Seal
 }
 
 // Result is the outcome for one entry: its event id, or why it was refused.
@@ -93,7 +93,8 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		if topic == "" || e.Bus != topicBus {
 			topic, topicBus = bus.EventsTopic(e.Bus), e.Bus
 		}
-		out = append(out, bus.Outgoing{Topic: topic, UUID: env.ID, Payload: payload, Metadata: envelopeMeta, FreshID: generated})
+		out = append(out, bus.Outgoing{Topic: topic, UUID: env.ID, Payload: payload,
+			Metadata: []string{bus.EnvelopeKey, in.Seal.Tag(payload)}, FreshID: generated})
 		outEntry = append(outEntry, i)
 		results[i].EventID = env.ID
 	}

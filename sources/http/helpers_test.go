@@ -70,8 +70,8 @@ func (p *fakePub) envelopes(t testing.TB) []publishedEnv {
 		if m.msg.UUID != env.ID {
 			t.Errorf("message UUID %q != envelope id %q", m.msg.UUID, env.ID)
 		}
-		if m.msg.Metadata.Get(bus.EnvelopeKey) != "1" {
-			t.Errorf("message lacks the %s metadata", bus.EnvelopeKey)
+		if !testSeal.Valid(m.msg.Payload, m.msg.Metadata.Get(bus.EnvelopeKey)) {
+			t.Errorf("message lacks a valid %s seal", bus.EnvelopeKey)
 		}
 		out = append(out, publishedEnv{m.topic, env})
 	}
@@ -93,6 +93,9 @@ type harness struct {
 	h   http.Handler
 }
 
+// testSeal marks the envelopes the harness's ingester publishes.
+var testSeal = bus.NewSeal([]byte("a test key, 32 bytes long ......"))
+
 func newHarness(t testing.TB, mod ...func(*Options)) *harness {
 	t.Helper()
 	pub := &fakePub{}
@@ -103,6 +106,7 @@ func newHarness(t testing.TB, mod ...func(*Options)) *harness {
 		KnownBus: func(name string) bool {
 			return name != "missing"
 		},
+		Seal: testSeal,
 	}
 	opts := Options{Ingester: in, Now: func() time.Time { return fixedNow }}
 	for _, m := range mod {
