@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -20,11 +22,16 @@ import (
 // bus keeps it in a key-value bucket, so that every routerd on one NATS
 // system, and every restart, shares it.
 type Seal struct {
-	key []byte
+	key  []byte
+	macs sync.Pool // of hash.Hash: hmac.New allocates five objects
 }
 
 // NewSeal returns a seal with the given key.
-func NewSeal(key []byte) *Seal { return &Seal{key: key} }
+func NewSeal(key []byte) *Seal {
+	s := &Seal{key: key}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	return s
+}
 
 // newRandomSeal returns a seal with a fresh random key.
 func newRandomSeal() *Seal {
@@ -59,9 +66,12 @@ func (s *Seal) Valid(payload []byte, tag string) bool {
 }
 
 func (s *Seal) mac(payload, buf []byte) []byte {
-	h := hmac.New(sha256.New, s.key)
+	h := s.macs.Get().(hash.Hash)
+	h.Reset()
 	h.Write(payload)
-	return h.Sum(buf)
+	sum := h.Sum(buf)
+	s.macs.Put(h)
+	return sum
 }
 
 // sealBucket and sealKey are where the JetStream bus keeps its seal's key.
