@@ -60,7 +60,13 @@ const (
 //     failed publish, one second later. A redelivery after a crash (the
 //     router's ack wait, 10 s) falls outside: at-least-once allows the
 //     duplicate, and sinks get the event id as Idempotency-Key.
-//   - DLQ: a consumer writing a dead letter again (5 s later); few ids.
+//   - DLQ: a consumer writing a dead letter again: 5 s later when the
+//     write's ack was lost, or when the event comes back after a crash
+//     between the write and the event's ack (the consumer's ack wait,
+//     2 × its timeout + 10 s: 20 s by default). With timeouts above 10 s
+//     such a crash can leave two records of one event; at least once
+//     allows it, and a longer window would keep the ids of a consumer
+//     failing every event for as long (the heap).
 var dedupWindows = map[string]time.Duration{
 	"EVENTS":  time.Minute,
 	"DELIVER": 5 * time.Second,

@@ -21,6 +21,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/jsontext"
 	"github.com/eventrouter/eventrouter/sinks"
 )
 
@@ -368,10 +369,11 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 		ErrorCode: code, ErrorMessage: truncate(cause.Error(), 2048), Reason: reason,
 		Attempts: d.Attempt, FirstAttempt: first.UTC(), LastAttempt: last.UTC(), Ingested: ingested.UTC(),
 	}
-	payload, err := json.Marshal(rec)
+	// Not json.Marshal, which would escape <, > and & in the event.
+	payload, err := jsontext.Marshal(rec)
 	if err != nil { // the payload came off the bus as JSON; keep it as a string
 		rec.Event, _ = json.Marshal(string(d.Event))
-		payload, _ = json.Marshal(rec)
+		payload, _ = jsontext.Marshal(rec)
 	}
 	// The DLQ remembers ids for a while (the bus's de-duplication window).
 	// This one names the queued delivery, its message id and when it was

@@ -469,3 +469,32 @@ func TestFirstAttemptIsTheFirstTry(t *testing.T) {
 		t.Errorf("first attempt %v after ingestion (record %+v), want the first try's time, ≥ 300ms after", waited, r)
 	}
 }
+
+// TestDeadLetterKeepsEventBytes checks that a dead letter holds the event
+// as it was: <, > and & are not escaped, which takes six bytes for one.
+func TestDeadLetterKeepsEventBytes(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{fail: func(event.Delivery) error { return sinks.Permanent(errors.New("HTTP 400")) }}
+	start(t, b, "c", s, Policy{DLQ: true}, NewMetrics(nil))
+	m := message.NewMessage("e1:c", []byte(`{"id":"e1","detail":{"q":"a<b && c>d"}}`))
+	m.Metadata.Set(bus.EventIDKey, "e1")
+	if err := b.Publish(bus.DeliverTopic("c"), m); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Consume(ctx, bus.DLQTopic("c"), bus.ConsumeOptions{Durable: "test-dlq-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-ch:
+		got.Ack()
+		if !strings.Contains(string(got.Payload), `"q":"a<b && c>d"`) {
+			t.Errorf("dead letter %s: the event's bytes changed", got.Payload)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no dead letter")
+	}
+}

@@ -204,13 +204,11 @@ func Normalize(e Entry, s Stamp) (Envelope, *EntryError) {
 // Marshal encodes the envelope as compact JSON, keeping Detail's bytes and
 // leaving <, > and & unescaped.
 func (env *Envelope) Marshal() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(env); err != nil {
+	b, err := jsontext.Marshal(env)
+	if err != nil {
 		return nil, fmt.Errorf("event: marshal envelope: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return b, nil
 }
 
 // MarshalWithin is Marshal for an envelope that must be at most limit bytes

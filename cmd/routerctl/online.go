@@ -112,9 +112,12 @@ on stderr.`,
 			if err != nil {
 				return err
 			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetEscapeHTML(false) // events as they were, not \u003c for <
 			for _, e := range d.Entries {
-				line, _ := json.Marshal(e)
-				fmt.Fprintln(cmd.OutOrStdout(), string(line))
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d dead letters of %s shown\n", len(d.Entries), d.Total, consumer)
 			return nil
