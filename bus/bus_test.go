@@ -769,3 +769,39 @@ func TestSeal(t *testing.T) {
 		t.Error("the seal's key changed across a restart")
 	}
 }
+
+// TestHandedBackNotCounted checks that messages a subscription held and
+// gave back unseen when it stopped (a consumer restarted by a reload) are
+// not counted as delivered: a consumer's attempts are that count.
+func TestHandedBackNotCounted(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			publish(t, b, "deliver.handback", "m1", "m2", "m3")
+			ctx, cancel := context.WithCancel(context.Background())
+			ch, err := b.Consume(ctx, "deliver.handback", ConsumeOptions{Durable: "handback", MaxInFlight: 4, DirectAnswers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := receive(t, ch)
+			time.Sleep(100 * time.Millisecond) // the others reach the subscription
+			cancel()
+			NackAfter(first, time.Millisecond)
+			ch2, err := b.Consume(context.Background(), "deliver.handback", ConsumeOptions{Durable: "handback", MaxInFlight: 4, DirectAnswers: true, AckWait: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				m := receive(t, ch2)
+				want := 1
+				if m.UUID == first.UUID {
+					want = 2
+				}
+				if got := Delivered(m); got != want {
+					t.Errorf("%s: delivered %d, want %d", m.UUID, got, want)
+				}
+				Ack(m)
+			}
+		})
+	}
+}

@@ -46,6 +46,9 @@ type JetStream struct {
 	waiting map[*nats.Msg]pubPlace // published, acknowledgement awaited
 
 	seal *Seal
+
+	handBackMu sync.Mutex
+	handedBack map[storedAt]uint64 // see jsSub.handBack
 }
 
 // pubWait is one PublishAll call waiting for its acknowledgements. They
@@ -462,34 +465,43 @@ type jsSub struct {
 func (s *jsSub) handle(jm jetstream.Msg) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	md, mdErr := jm.Metadata()
+	at := storedAt{}
+	if mdErr == nil {
+		at = storedAt{md.Stream, md.Sequence.Stream}
+	}
 	if s.stopped {
-		_ = jm.Nak()
+		s.handBack(jm, at)
 		return
 	}
 	select {
 	case s.places <- struct{}{}:
 	case <-s.done:
-		_ = jm.Nak()
+		s.handBack(jm, at)
 		return
 	}
 	m := message.NewMessage("", jm.Data())
 	m.UUID = fromHeaders(jm.Headers(), m.Metadata)
 	m.Metadata.Set(TopicKey, jm.Subject())
 	var stored time.Time
-	if md, err := jm.Metadata(); err == nil {
-		m.Metadata.Set(DeliveredKey, strconv.FormatUint(md.NumDelivered, 10))
+	if mdErr == nil {
+		n := md.NumDelivered
+		if hb := s.bus.handBacks(at); hb < n {
+			n -= hb
+		}
+		m.Metadata.Set(DeliveredKey, strconv.FormatUint(n, 10))
 		stored = md.Timestamp
 		if m.UUID == "" {
 			m.UUID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 		}
 	}
-	d := &jsDelivery{s: s, jm: jm, m: m}
+	d := &jsDelivery{s: s, jm: jm, m: m, at: at}
 	release := d.bind(m, s.ctx, d, s.direct, stored)
 	select {
 	case s.out <- m:
 	case <-s.done:
 		release()
-		_ = jm.Nak()
+		s.handBack(jm, at)
 		<-s.places
 		return
 	}
@@ -510,9 +522,54 @@ type jsDelivery struct {
 	s  *jsSub
 	jm jetstream.Msg
 	m  *message.Message
+	at storedAt
 }
 
-func (d *jsDelivery) answer(ok bool, delay time.Duration) { d.s.answer(d.jm, d.m, ok, delay) }
+func (d *jsDelivery) answer(ok bool, delay time.Duration) {
+	if ok {
+		d.s.bus.forgetHandBacks(d.at)
+	}
+	d.s.answer(d.jm, d.m, ok, delay)
+}
+
+// storedAt is where a message is stored: its stream and sequence there.
+type storedAt struct {
+	stream string
+	seq    uint64
+}
+
+// handBack returns a message the subscriber never saw to the broker,
+// which will count its next delivery as one more: the bus keeps the count
+// of these (handBacks) so that DeliveredKey counts only the deliveries the
+// subscriber got. A consumer restarted by a reload hands back the events
+// it held, and would otherwise spend their retries on nothing.
+func (s *jsSub) handBack(jm jetstream.Msg, at storedAt) {
+	if at.stream != "" {
+		s.bus.handBackMu.Lock()
+		if s.bus.handedBack == nil {
+			s.bus.handedBack = map[storedAt]uint64{}
+		}
+		s.bus.handedBack[at]++
+		s.bus.handBackMu.Unlock()
+	}
+	_ = jm.Nak()
+}
+
+// handBacks is how many times the message at at was handed back unseen.
+func (b *JetStream) handBacks(at storedAt) uint64 {
+	b.handBackMu.Lock()
+	defer b.handBackMu.Unlock()
+	return b.handedBack[at]
+}
+
+// forgetHandBacks drops the count of a message once it is acked.
+func (b *JetStream) forgetHandBacks(at storedAt) {
+	b.handBackMu.Lock()
+	defer b.handBackMu.Unlock()
+	if len(b.handedBack) > 0 {
+		delete(b.handedBack, at)
+	}
+}
 
 // answer tells the broker the outcome of one message and frees its place.
 func (s *jsSub) answer(jm jetstream.Msg, m *message.Message, ok bool, delay time.Duration) {

@@ -192,6 +192,9 @@ func (b *Memory) Consume(ctx context.Context, topic string, opts ConsumeOptions)
 			case out <- m:
 			case <-ctx.Done():
 				release()
+				b.mu.Lock()
+				mm.delivered-- // handed back unseen: not a delivery
+				b.mu.Unlock()
 				b.requeue(mm, 0, &inFlight)
 				return
 			}
