@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -49,6 +50,7 @@ type JetStream struct {
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
+	anyBack    atomic.Bool         // handedBack is not empty: most deliveries skip the lock
 }
 
 // pubWait is one PublishAll call waiting for its acknowledgements. They
@@ -550,6 +552,7 @@ func (s *jsSub) handBack(jm jetstream.Msg, at storedAt) {
 			s.bus.handedBack = map[storedAt]uint64{}
 		}
 		s.bus.handedBack[at]++
+		s.bus.anyBack.Store(true)
 		s.bus.handBackMu.Unlock()
 	}
 	_ = jm.Nak()
@@ -557,6 +560,9 @@ func (s *jsSub) handBack(jm jetstream.Msg, at storedAt) {
 
 // handBacks is how many times the message at at was handed back unseen.
 func (b *JetStream) handBacks(at storedAt) uint64 {
+	if !b.anyBack.Load() {
+		return 0
+	}
 	b.handBackMu.Lock()
 	defer b.handBackMu.Unlock()
 	return b.handedBack[at]
@@ -564,11 +570,13 @@ func (b *JetStream) handBacks(at storedAt) uint64 {
 
 // forgetHandBacks drops the count of a message once it is acked.
 func (b *JetStream) forgetHandBacks(at storedAt) {
+	if !b.anyBack.Load() {
+		return
+	}
 	b.handBackMu.Lock()
 	defer b.handBackMu.Unlock()
-	if len(b.handedBack) > 0 {
-		delete(b.handedBack, at)
-	}
+	delete(b.handedBack, at)
+	b.anyBack.Store(len(b.handedBack) > 0)
 }
 
 // answer tells the broker the outcome of one message and frees its place.
