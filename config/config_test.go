@@ -425,7 +425,7 @@ consumers:
 // naming the file, while no file at all still means the defaults.
 func TestNoSettings(t *testing.T) {
 	t.Chdir(t.TempDir())
-	for _, content := range []string{"", "\n", "# only a comment\n", "---\n", "{}\n", "--- # c\n...\n"} {
+	for _, content := range []string{"", "\n", "# only a comment\n", "---\n", "{}\n", "--- # c\n...\n", "rules:\n", "rules:\nconsumers: ~\n"} {
 		os.WriteFile("c.yaml", []byte(content), 0o644)
 		_, err := Load("c.yaml")
 		if err == nil || !strings.Contains(err.Error(), "config: c.yaml: the file holds no settings") {

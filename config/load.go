@@ -137,6 +137,17 @@ func fileError(name string, err error) error {
 	return fmt.Errorf("config: %s: %w", name, err)
 }
 
+// holdsSettings reports whether a parsed file sets anything: a key whose
+// value is not empty. "rules:" alone, a half-saved edit, sets nothing.
+func holdsSettings(raw map[string]any) bool {
+	for _, v := range raw {
+		if v != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // parse turns YAML into a Config, unvalidated. Viper supplies defaults and
 // environment overrides but lower-cases every key, so the file is also
 // parsed as written and the keys' case restored from it (consumer names,
@@ -149,8 +160,8 @@ func parse(data []byte, file bool) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if file && len(raw) == 0 {
-		return nil, errors.New("the file holds no settings (it is empty, or only comments); to use the built-in defaults, run without a config file")
+	if file && !holdsSettings(raw) {
+		return nil, errors.New("the file holds no settings (it is empty, only comments, or keys without values); to use the built-in defaults, run without a config file")
 	}
 	problems := caseClashes(raw, "")
 	problems = append(problems, jsonFields(reflect.TypeFor[Config](), root, raw, "")...)
