@@ -475,3 +475,24 @@ func TestValidateChecks(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestUnknownEnvRefused checks that an EVENTROUTER_* variable that
+// overrides no key is refused, as an unknown key in the file is, and that a
+// consumer's keys may be overridden once the consumer is in the file.
+func TestUnknownEnvRefused(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("c.yaml", []byte("consumers:\n  ship-it: {sink: {type: log}}\n"), 0o644)
+	t.Setenv("EVENTROUTER_CONSUMERS_SHIP_IT_CONCURRENCY", "3")
+	c, err := Load("c.yaml")
+	if err != nil || c.Consumers["ship-it"].Concurrency != 3 {
+		t.Fatalf("override of a consumer's key: %v", err)
+	}
+	t.Setenv("EVENTROUTER_HTTP_NOSUCH", "1")
+	t.Setenv("EVENTROUTER_CONSUMERS_NOPE_CONCURRENCY", "3")
+	_, err = Load("c.yaml")
+	for _, want := range []string{"EVENTROUTER_CONSUMERS_NOPE_CONCURRENCY: no setting has this name", "EVENTROUTER_HTTP_NOSUCH: no setting has this name"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}

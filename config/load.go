@@ -106,6 +106,26 @@ func envVar(path string) string {
 	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
 }
 
+// unknownEnv refuses EVENTROUTER_* variables that override no key: a typo
+// in one would otherwise go unnoticed, as one in the file cannot. keys are
+// viper's, every key the config has (with the defaults, each consumer's).
+func unknownEnv(keys, environ []string) Errors {
+	known := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		known[envVar(strings.ReplaceAll(k, keyDelim, "."))] = true
+	}
+	var errs Errors
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] {
+			errs = append(errs, &Error{Path: name, Reason: "no setting has this name: " + EnvPrefix +
+				"_<KEY> overrides a key of the config, dots and dashes written as _ (a consumer's keys only once the consumer is in the file)"})
+		}
+	}
+	slices.SortFunc(errs, func(a, b *Error) int { return strings.Compare(a.Path, b.Path) })
+	return errs
+}
+
 // readFile returns the file to load and its name; no name and no data
 // means the built-in defaults.
 func readFile(path string) (string, []byte, error) {
@@ -186,6 +206,7 @@ func parse(data []byte, file bool) (*Config, error) {
 
 	tree, _ := restoreCase(v.AllSettings(), raw).(map[string]any)
 	problems = append(problems, unknownKeys(reflect.TypeFor[Config](), tree, "")...)
+	problems = append(problems, unknownEnv(v.AllKeys(), os.Environ())...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
