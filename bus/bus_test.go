@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -739,20 +741,22 @@ func TestEmbeddedSaysWhyItCannotStart(t *testing.T) {
 	}
 }
 
-// TestSeal checks that a tag holds for its payload alone, under its key
-// alone, and that the JetStream bus keeps its key across restarts.
+// TestSeal checks that a tag holds for its topic and payload alone, under
+// its key alone, and that the embedded bus keeps its key across restarts,
+// in the data directory, where NATS clients cannot read it.
 func TestSeal(t *testing.T) {
 	s := NewSeal([]byte("key one"))
-	tag := s.Tag([]byte("payload"))
-	if !s.Valid([]byte("payload"), tag) {
+	tag := s.Tag("events.default", []byte("payload"))
+	if !s.Valid("events.default", []byte("payload"), tag) {
 		t.Fatal("a tag does not hold for its own payload")
 	}
 	for what, ok := range map[string]bool{
-		"other payload": s.Valid([]byte("payload!"), tag),
-		"other key":     NewSeal([]byte("key two")).Valid([]byte("payload"), tag),
-		"header 1":      s.Valid([]byte("payload"), "1"),
-		"no tag":        s.Valid([]byte("payload"), ""),
-		"nil seal":      (*Seal)(nil).Valid([]byte("payload"), tag),
+		"other payload": s.Valid("events.default", []byte("payload!"), tag),
+		"other topic":   s.Valid("events.other", []byte("payload"), tag),
+		"other key":     NewSeal([]byte("key two")).Valid("events.default", []byte("payload"), tag),
+		"header 1":      s.Valid("events.default", []byte("payload"), "1"),
+		"no tag":        s.Valid("events.default", []byte("payload"), ""),
+		"nil seal":      (*Seal)(nil).Valid("events.default", []byte("payload"), tag),
 	} {
 		if ok {
 			t.Errorf("%s: tag taken as valid", what)
@@ -763,10 +767,22 @@ func TestSeal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag = b.Seal().Tag([]byte("payload"))
+	tag = b.Seal().Tag("events.default", []byte("payload"))
 	b.Close()
-	if again := newEmbedded(t, dir); !again.Seal().Valid([]byte("payload"), tag) {
+	if fi, err := os.Stat(filepath.Join(dir, "seal.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("seal.key: %v %v, want a file readable by its owner alone", fi, err)
+	}
+	if again := newEmbedded(t, dir); !again.Seal().Valid("events.default", []byte("payload"), tag) {
 		t.Error("the seal's key changed across a restart")
+	}
+	// Nodes sharing a NATS system share the key through the bucket.
+	ext := newExternal(t)
+	other, err := NewJetStream(context.Background(), ext.NATS(), JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !other.Seal().Valid("events.x", []byte("p"), ext.Seal().Tag("events.x", []byte("p"))) {
+		t.Error("two buses on one NATS system have different seals")
 	}
 }
 

@@ -138,6 +138,9 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		unlock()
 		return nil, nil, err
 	}
+	if o.ClusterName == "" && o.ClusterListen == "" && js.SealKeyFile == "" {
+		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
+	}
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()

@@ -25,6 +25,10 @@ type JetStreamOptions struct {
 	// PublishTimeout bounds the wait for a publish acknowledgement.
 	PublishTimeout time.Duration
 	Logger         *slog.Logger
+	// SealKeyFile keeps the Seal's key in a file (the embedded server of a
+	// single node); "" keeps it in a key-value bucket, shared by every
+	// routerd on the NATS system.
+	SealKeyFile string
 }
 
 // JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
@@ -126,7 +130,14 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 			return nil, fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
 		}
 	}
-	if b.seal, err = loadSeal(ctx, js, storage, opts.Replicas); err != nil {
+	if opts.SealKeyFile != "" {
+		b.seal, err = loadSealFile(opts.SealKeyFile)
+	} else {
+		b.seal, err = loadSeal(ctx, js, storage, opts.Replicas)
+		b.log.Info("bus: the seal of checked envelopes is kept in the key-value bucket " + sealBucket +
+			"; keep NATS clients that publish events to events.> with the server's permissions, or they can read it")
+	}
+	if err != nil {
 		return nil, err
 	}
 	return b, nil

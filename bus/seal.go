@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
+	"os"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,9 +20,12 @@ import (
 // router can tell them from raw entries published to events.<bus>. Anyone
 // who may publish there can set a header, and an envelope taken on trust
 // skips every check ingest makes; a tag that only holders of the key can
-// compute cannot be forged that way. The key is the bus's: the JetStream
-// bus keeps it in a key-value bucket, so that every routerd on one NATS
-// system, and every restart, shares it.
+// compute cannot be forged that way. The key is the bus's and outlives
+// restarts: the embedded server on one node keeps it in a file of its data
+// directory (SealKeyFile), out of reach of NATS clients; routerd nodes that
+// share a NATS system (a cluster, an external server) keep it in a
+// key-value bucket, which clients of the same NATS account can read unless
+// the server's permissions keep them to publishing on events.>.
 type Seal struct {
 	key  []byte
 	macs sync.Pool // of hash.Hash: hmac.New allocates five objects
@@ -42,18 +47,21 @@ func newRandomSeal() *Seal {
 
 const sealKeyBytes = 32
 
-// Tag is payload's mark: HMAC-SHA256 under the key, its first 16 bytes in
-// hex. A nil seal marks nothing: its tag is empty.
-func (s *Seal) Tag(payload []byte) string {
+// Tag is the mark of payload published on topic: HMAC-SHA256 under the key
+// of both, its first 16 bytes in hex. The topic is in it so that an envelope
+// copied to another bus's topic is not taken as checked there. A nil seal
+// marks nothing: its tag is empty.
+func (s *Seal) Tag(topic string, payload []byte) string {
 	if s == nil {
 		return ""
 	}
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(s.mac(payload, sum[:0])[:16])
+	return hex.EncodeToString(s.mac(topic, payload, sum[:0])[:16])
 }
 
-// Valid reports whether tag is payload's mark; under a nil seal, none is.
-func (s *Seal) Valid(payload []byte, tag string) bool {
+// Valid reports whether tag is the mark of payload on topic; under a nil
+// seal, none is.
+func (s *Seal) Valid(topic string, payload []byte, tag string) bool {
 	if s == nil || len(tag) != 32 {
 		return false
 	}
@@ -62,12 +70,14 @@ func (s *Seal) Valid(payload []byte, tag string) bool {
 		return false
 	}
 	var sum [sha256.Size]byte
-	return hmac.Equal(got[:], s.mac(payload, sum[:0])[:16])
+	return hmac.Equal(got[:], s.mac(topic, payload, sum[:0])[:16])
 }
 
-func (s *Seal) mac(payload, buf []byte) []byte {
+func (s *Seal) mac(topic string, payload, buf []byte) []byte {
 	h := s.macs.Get().(hash.Hash)
 	h.Reset()
+	h.Write([]byte(topic))
+	h.Write([]byte{0})
 	h.Write(payload)
 	sum := h.Sum(buf)
 	s.macs.Put(h)
@@ -79,6 +89,26 @@ const (
 	sealBucket = "EVENTROUTER"
 	sealKey    = "envelope-seal"
 )
+
+// loadSealFile reads the seal's key from path, creating it (readable by
+// its owner alone) on the first start.
+func loadSealFile(path string) (*Seal, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		fresh := newRandomSeal()
+		if err := os.WriteFile(path, fresh.key, 0o600); err != nil {
+			return nil, fmt.Errorf("bus: seal key: %w", err)
+		}
+		return fresh, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: seal key: %w", err)
+	}
+	if len(key) != sealKeyBytes {
+		return nil, fmt.Errorf("bus: seal key %s is %d bytes, want %d", path, len(key), sealKeyBytes)
+	}
+	return NewSeal(key), nil
+}
 
 // loadSeal reads the seal's key from the bucket, creating both on the
 // first start; of two nodes starting at once, the first to create the key

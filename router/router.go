@@ -237,7 +237,7 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	busName := strings.TrimPrefix(m.Metadata.Get(bus.TopicKey), bus.EventsPrefix)
 	ingested := bus.Stored(m)
 	env, id := []byte(m.Payload), m.UUID
-	if tag := m.Metadata.Get(bus.EnvelopeKey); !r.bus.Seal().Valid(m.Payload, tag) {
+	if tag := m.Metadata.Get(bus.EnvelopeKey); !r.bus.Seal().Valid(m.Metadata.Get(bus.TopicKey), m.Payload, tag) {
 		var ok bool
 		if env, id, ok = r.normalizeRaw(m, busName, ingested, tag != ""); !ok {
 			return

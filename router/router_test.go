@@ -44,7 +44,7 @@ func publishEnvelope(t *testing.T, b bus.Bus, busName string, e event.Entry) str
 	}
 	p, _ := env.Marshal()
 	m := message.NewMessage(env.ID, p)
-	m.Metadata.Set(bus.EnvelopeKey, b.Seal().Tag(p))
+	m.Metadata.Set(bus.EnvelopeKey, b.Seal().Tag(bus.EventsTopic(busName), p))
 	if err := b.Publish(bus.EventsTopic(busName), m); err != nil {
 		t.Fatal(err)
 	}
@@ -277,11 +277,16 @@ func TestForgedEnvelopeRejected(t *testing.T) {
 	run(t, b, New(b, orderRoutes(t), Options{}))
 	m := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5000}}`))
 	m.Metadata.Set(bus.EnvelopeKey, "1")
-	if err := b.Publish("events.default", m); err != nil {
+	// An envelope sealed for another bus's topic, copied here.
+	env := []byte(`{"version":"0","id":"x","detail-type":"OrderCreated","source":"orders.service","account":"1","time":"t","region":"r","resources":[],"detail":{}}`)
+	copied := message.NewMessage("x", env)
+	copied.Metadata.Set(bus.EnvelopeKey, b.Seal().Tag("events.other", env))
+	if err := b.Publish("events.default", m, copied); err != nil {
 		t.Fatal(err)
 	}
-	rej := take(t, b, RejectedTopic, 1)[0]
-	if !strings.Contains(string(rej.Payload), "header is routerd's own") {
-		t.Errorf("rejected record %s", rej.Payload)
+	for _, rej := range take(t, b, RejectedTopic, 2) {
+		if !strings.Contains(string(rej.Payload), "header is routerd's own") {
+			t.Errorf("rejected record %s", rej.Payload)
+		}
 	}
 }

@@ -94,7 +94,7 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 			topic, topicBus = bus.EventsTopic(e.Bus), e.Bus
 		}
 		out = append(out, bus.Outgoing{Topic: topic, UUID: env.ID, Payload: payload,
-			Metadata: []string{bus.EnvelopeKey, in.Seal.Tag(payload)}, FreshID: generated})
+			Metadata: []string{bus.EnvelopeKey, in.Seal.Tag(topic, payload)}, FreshID: generated})
 		outEntry = append(outEntry, i)
 		results[i].EventID = env.ID
 	}

@@ -70,7 +70,7 @@ func (p *fakePub) envelopes(t testing.TB) []publishedEnv {
 		if m.msg.UUID != env.ID {
 			t.Errorf("message UUID %q != envelope id %q", m.msg.UUID, env.ID)
 		}
-		if !testSeal.Valid(m.msg.Payload, m.msg.Metadata.Get(bus.EnvelopeKey)) {
+		if !testSeal.Valid(m.topic, m.msg.Payload, m.msg.Metadata.Get(bus.EnvelopeKey)) {
 			t.Errorf("message lacks a valid %s seal", bus.EnvelopeKey)
 		}
 		out = append(out, publishedEnv{m.topic, env})
