@@ -425,7 +425,7 @@ consumers:
 // naming the file, while no file at all still means the defaults.
 func TestNoSettings(t *testing.T) {
 	t.Chdir(t.TempDir())
-	for _, content := range []string{"", "\n", "# only a comment\n", "---\n", "{}\n", "--- # c\n...\n", "rules:\n", "rules:\nconsumers: ~\n"} {
+	for _, content := range []string{"", "\n", "# only a comment\n", "---\n", "{}\n", "--- # c\n...\n", "rules:\n", "rules:\nconsumers: ~\n", "rules:\nlog:\n  level:\n", "rules: []\n"} {
 		os.WriteFile("c.yaml", []byte(content), 0o644)
 		_, err := Load("c.yaml")
 		if err == nil || !strings.Contains(err.Error(), "config: c.yaml: the file holds no settings") {
@@ -490,7 +490,7 @@ func TestUnknownEnvRefused(t *testing.T) {
 	t.Setenv("EVENTROUTER_HTTP_NOSUCH", "1")
 	t.Setenv("EVENTROUTER_CONSUMERS_NOPE_CONCURRENCY", "3")
 	_, err = Load("c.yaml")
-	for _, want := range []string{"EVENTROUTER_CONSUMERS_NOPE_CONCURRENCY: no setting has this name", "EVENTROUTER_HTTP_NOSUCH: no setting has this name"} {
+	for _, want := range []string{"EVENTROUTER_CONSUMERS_NOPE_CONCURRENCY: overrides no key of this config", "EVENTROUTER_HTTP_NOSUCH: overrides no key of this config"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

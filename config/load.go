@@ -118,8 +118,8 @@ func unknownEnv(keys, environ []string) Errors {
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] {
-			errs = append(errs, &Error{Path: name, Reason: "no setting has this name: " + EnvPrefix +
-				"_<KEY> overrides a key of the config, dots and dashes written as _ (a consumer's keys only once the consumer is in the file)"})
+			errs = append(errs, &Error{Path: name, Reason: "overrides no key of this config: " + EnvPrefix +
+				"_<KEY> overrides a key with a default, or one the file sets (a consumer's, a sink's, a header), dots and dashes written as _; list items cannot be set"})
 		}
 	}
 	slices.SortFunc(errs, func(a, b *Error) int { return strings.Compare(a.Path, b.Path) })
@@ -157,15 +157,29 @@ func fileError(name string, err error) error {
 	return fmt.Errorf("config: %s: %w", name, err)
 }
 
-// holdsSettings reports whether a parsed file sets anything: a key whose
-// value is not empty. "rules:" alone, a half-saved edit, sets nothing.
-func holdsSettings(raw map[string]any) bool {
-	for _, v := range raw {
-		if v != nil {
-			return true
+// holdsSettings reports whether a parsed file sets anything: a key, at
+// any depth, with a value that is not empty. "rules:" alone, or "log:" with
+// a "level:" under it, a half-saved edit, sets nothing.
+func holdsSettings(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case map[string]any:
+		for _, e := range v {
+			if holdsSettings(e) {
+				return true
+			}
 		}
+		return false
+	case []any:
+		for _, e := range v {
+			if holdsSettings(e) {
+				return true
+			}
+		}
+		return false
 	}
-	return false
+	return true
 }
 
 // parse turns YAML into a Config, unvalidated. Viper supplies defaults and
