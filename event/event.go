@@ -279,28 +279,74 @@ type jsonEntry struct {
 // {"source","detail-type","detail","id","time","resources","bus"}; unknown
 // fields are refused. detail is a JSON object; time is RFC 3339.
 func DecodeEntry(b []byte) (Entry, *EntryError) {
+	var j jsonEntry
+	if bad := decodeStrict(b, &j); bad != nil {
+		return Entry{}, bad
+	}
+	return j.entry()
+}
+
+// jsonEnvelope is Envelope as DecodeEnvelope reads it.
+type jsonEnvelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// DecodeEnvelope reads an envelope as an entry to check again: its id,
+// time, source, detail-type, resources and detail, as DecodeEntry reads
+// them; account and region are the reader's to set. Unknown fields are
+// refused, and version must be "0".
+func DecodeEnvelope(b []byte) (Entry, *EntryError) {
+	var j jsonEnvelope
+	if bad := decodeStrict(b, &j); bad != nil {
+		return Entry{}, bad
+	}
+	if j.Version != "0" {
+		return Entry{}, &EntryError{Code: "InvalidArgument", Field: "version", Message: fmt.Sprintf("%q is not an envelope version (0)", j.Version)}
+	}
+	if j.ID == "" {
+		return Entry{}, &EntryError{Code: "InvalidArgument", Field: "id", Message: "is required in an envelope"}
+	}
+	return jsonEntry{Source: j.Source, DetailType: j.DetailType, Detail: j.Detail, ID: j.ID, Time: j.Time, Resources: j.Resources}.entry()
+}
+
+// decodeStrict decodes one JSON value of b into v, refusing bytes that are
+// not UTF-8, unknown fields and anything after the value.
+func decodeStrict(b []byte, v any) *EntryError {
 	if !utf8.Valid(b) {
 		// encoding/json would pass the bad bytes on, and consumers would
 		// get lines that strict JSON parsers refuse.
-		return Entry{}, &EntryError{Code: "InvalidArgument", Message: fmt.Sprintf("the entry is not valid UTF-8 at offset %d", jsontext.InvalidUTF8At(b))}
+		return &EntryError{Code: "InvalidArgument", Message: fmt.Sprintf("the entry is not valid UTF-8 at offset %d", jsontext.InvalidUTF8At(b))}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var j jsonEntry
-	if err := dec.Decode(&j); err != nil {
+	if err := dec.Decode(v); err != nil {
 		msg := err.Error()
 		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return Entry{}, &EntryError{Code: "InvalidArgument", Message: "unknown field " + f}
+			return &EntryError{Code: "InvalidArgument", Message: "unknown field " + f}
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return Entry{}, &EntryError{Code: "InvalidArgument", Field: te.Field, Message: "must be " + jsonTypeName(te.Type.Kind().String())}
+			return &EntryError{Code: "InvalidArgument", Field: te.Field, Message: "must be " + jsonTypeName(te.Type.Kind().String())}
 		}
-		return Entry{}, &EntryError{Code: "InvalidArgument", Message: "invalid JSON: " + jsonProblem(b)}
+		return &EntryError{Code: "InvalidArgument", Message: "invalid JSON: " + jsonProblem(b)}
 	}
 	if dec.More() {
-		return Entry{}, &EntryError{Code: "InvalidArgument", Message: "unexpected data after the entry"}
+		return &EntryError{Code: "InvalidArgument", Message: "unexpected data after the entry"}
 	}
+	return nil
+}
+
+// entry checks what the plain-JSON shape leaves to its values: detail an
+// object, time RFC 3339 and in range, id short valid UTF-8.
+func (j jsonEntry) entry() (Entry, *EntryError) {
 	e := Entry{Source: j.Source, DetailType: j.DetailType, Detail: j.Detail, ID: j.ID, Resources: j.Resources, Bus: j.Bus}
 	if d := bytes.TrimSpace(j.Detail); len(d) > 0 && d[0] != '{' {
 		return Entry{}, &EntryError{Code: "MalformedDetail", Field: "detail", Message: "must be a JSON object"}

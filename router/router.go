@@ -239,7 +239,7 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	env, id := []byte(m.Payload), m.UUID
 	if tag := m.Metadata.Get(bus.EnvelopeKey); !r.bus.Seal().Valid(m.Metadata.Get(bus.TopicKey), m.Payload, tag) {
 		var ok bool
-		if env, id, ok = r.normalizeRaw(m, busName, ingested, tag != ""); !ok {
+		if env, id, ok = r.normalizeRaw(m, busName, ingested, tag); !ok {
 			return
 		}
 	}
@@ -282,18 +282,28 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	bus.Ack(m)
 }
 
+// legacyMark is what routerd put in EnvelopeKey before envelopes were
+// sealed.
+const legacyMark = "1"
+
 // normalizeRaw turns an entry published straight to NATS into an envelope.
 // Its id is derived from its place in the stream, so a redelivery gets the
 // same id. Entries that cannot be events go to RejectedTopic, and so does
-// one that claims to be a checked envelope (marked) without the bus's
-// seal: its publisher set routerd's own header.
-func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time, marked bool) ([]byte, string, bool) {
+// one whose tag (its EnvelopeKey) is not the bus's seal: its publisher set
+// routerd's own header. An envelope marked the way routerd did before the
+// seal was stored by an older routerd, or claims to be: it is checked
+// again from scratch like an entry (keeping its id and time), which grants
+// a publisher nothing an entry does not, so that an upgrade loses none.
+func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time, tag string) ([]byte, string, bool) {
 	var e event.Entry
 	var bad *event.EntryError
-	if marked {
+	switch tag {
+	case "":
+		e, bad = r.decodeRaw(m.Payload, busName, event.DecodeEntry)
+	case legacyMark:
+		e, bad = r.decodeRaw(m.Payload, busName, event.DecodeEnvelope)
+	default:
 		bad = &event.EntryError{Code: "InvalidArgument", Message: "the " + bus.EnvelopeKey + " header is routerd's own and its seal does not hold: publish entries without it"}
-	} else {
-		e, bad = r.decodeRaw(m.Payload, busName)
 	}
 	if bad == nil {
 		if e.ID == "" {
@@ -312,12 +322,16 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 		if bad == nil {
 			var b []byte
 			if b, bad = env.MarshalWithin(r.opts.MaxEventBytes); bad == nil {
-				r.countIngest("accepted")
+				if tag != legacyMark { // counted when the older routerd took it
+					r.countIngest("accepted")
+				}
 				return b, env.ID, true
 			}
 		}
 	}
-	r.countIngest("rejected")
+	if tag != legacyMark {
+		r.countIngest("rejected")
+	}
 	rec := rejectedRecord(busName, bad, m.Payload, ingested, r.opts.MaxEventBytes)
 	if err := r.bus.Publish(RejectedTopic, message.NewMessage(m.UUID, rec)); err != nil {
 		r.log.Warn("router: cannot record a rejected NATS entry; will retry", "err", err)
@@ -329,11 +343,11 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 	return nil, "", false
 }
 
-// decodeRaw reads an entry published to events.<busName> and refuses, as
+// decodeRaw reads an entry published to events.<busName> with decode and refuses, as
 // the HTTP doors do, one on a bus no rule knows, one whose own bus field
 // names another, and a detail nested too deep.
-func (r *Router) decodeRaw(payload []byte, busName string) (event.Entry, *event.EntryError) {
-	e, bad := event.DecodeEntry(payload)
+func (r *Router) decodeRaw(payload []byte, busName string, decode func([]byte) (event.Entry, *event.EntryError)) (event.Entry, *event.EntryError) {
+	e, bad := decode(payload)
 	switch {
 	case bad != nil:
 		return e, bad

@@ -269,24 +269,41 @@ func TestRawNATSEntriesRefusedAsHTTPRefusesThem(t *testing.T) {
 	}
 }
 
-// TestForgedEnvelopeRejected checks that a raw NATS entry carrying routerd's
-// envelope header without the bus's seal is refused, not routed on trust.
+// TestForgedEnvelopeRejected checks that a message carrying routerd's
+// envelope header without the bus's seal is refused, not routed on trust,
+// and that one marked as routerd marked envelopes before the seal (an
+// older routerd's, queued at an upgrade) is checked again like an entry
+// and delivered with its id.
 func TestForgedEnvelopeRejected(t *testing.T) {
 	b := bus.NewMemory()
 	defer b.Close()
-	run(t, b, New(b, orderRoutes(t), Options{}))
-	m := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5000}}`))
-	m.Metadata.Set(bus.EnvelopeKey, "1")
-	// An envelope sealed for another bus's topic, copied here.
-	env := []byte(`{"version":"0","id":"x","detail-type":"OrderCreated","source":"orders.service","account":"1","time":"t","region":"r","resources":[],"detail":{}}`)
+	run(t, b, New(b, orderRoutes(t), Options{Stamp: event.Stamp{Account: "123456789012", Region: "eu-west-1"}}))
+	forged := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5000}}`))
+	forged.Metadata.Set(bus.EnvelopeKey, strings.Repeat("ab", 16))
+	env := []byte(`{"version":"0","id":"old-1","detail-type":"OrderCreated","source":"orders.service","account":"1","time":"2026-11-28T06:21:54Z","region":"r","resources":[],"detail":{"total":5}}`)
 	copied := message.NewMessage("x", env)
-	copied.Metadata.Set(bus.EnvelopeKey, b.Seal().Tag("events.other", env))
-	if err := b.Publish("events.default", m, copied); err != nil {
+	copied.Metadata.Set(bus.EnvelopeKey, b.Seal().Tag("events.other", env)) // sealed for another bus's topic
+	notEnvelope := message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{}}`))
+	notEnvelope.Metadata.Set(bus.EnvelopeKey, "1")
+	if err := b.Publish("events.default", forged, copied, notEnvelope); err != nil {
 		t.Fatal(err)
 	}
-	for _, rej := range take(t, b, RejectedTopic, 2) {
-		if !strings.Contains(string(rej.Payload), "header is routerd's own") {
-			t.Errorf("rejected record %s", rej.Payload)
-		}
+	reasons := ""
+	for _, rej := range take(t, b, RejectedTopic, 3) {
+		reasons += string(rej.Payload) + "\n"
+	}
+	if strings.Count(reasons, "header is routerd's own") != 2 || !strings.Contains(reasons, "is not an envelope version") {
+		t.Errorf("rejected records:\n%s", reasons)
+	}
+
+	legacy := message.NewMessage("old-1", env)
+	legacy.Metadata.Set(bus.EnvelopeKey, "1")
+	if err := b.Publish("events.default", legacy); err != nil {
+		t.Fatal(err)
+	}
+	got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]
+	var out event.Envelope
+	if err := json.Unmarshal(got.Payload, &out); err != nil || out.ID != "old-1" || out.Account != "123456789012" || out.Time != "2026-11-28T06:21:54Z" {
+		t.Errorf("legacy envelope delivered as %s (%v)", got.Payload, err)
 	}
 }
