@@ -286,25 +286,12 @@ func DecodeEntry(b []byte) (Entry, *EntryError) {
 	return j.entry()
 }
 
-// jsonEnvelope is Envelope as DecodeEnvelope reads it.
-type jsonEnvelope struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       string          `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
-
 // DecodeEnvelope reads an envelope as an entry to check again: its id,
 // time, source, detail-type, resources and detail, as DecodeEntry reads
 // them; account and region are the reader's to set. Unknown fields are
 // refused, and version must be "0".
 func DecodeEnvelope(b []byte) (Entry, *EntryError) {
-	var j jsonEnvelope
+	var j Envelope
 	if bad := decodeStrict(b, &j); bad != nil {
 		return Entry{}, bad
 	}
