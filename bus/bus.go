@@ -325,6 +325,16 @@ type PublishError struct {
 	Errs []error
 }
 
+// StoredNone reports whether no message of the call was stored.
+func (e *PublishError) StoredNone() bool {
+	for _, err := range e.Errs {
+		if err == nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *PublishError) Error() string {
 	failed, first := 0, error(nil)
 	for _, err := range e.Errs {

@@ -234,10 +234,11 @@ func (s *scratch) group(br *busRoutes) {
 
 // handle routes one event and answers the bus.
 func (r *Router) handle(m *message.Message, s *scratch) {
-	busName := strings.TrimPrefix(m.Metadata.Get(bus.TopicKey), bus.EventsPrefix)
+	topic := m.Metadata.Get(bus.TopicKey)
+	busName := strings.TrimPrefix(topic, bus.EventsPrefix)
 	ingested := bus.Stored(m)
 	env, id := []byte(m.Payload), m.UUID
-	if tag := m.Metadata.Get(bus.EnvelopeKey); !r.bus.Seal().Valid(m.Metadata.Get(bus.TopicKey), m.Payload, tag) {
+	if tag := m.Metadata.Get(bus.EnvelopeKey); !r.bus.Seal().Valid(topic, m.Payload, tag) {
 		var ok bool
 		if env, id, ok = r.normalizeRaw(m, busName, ingested, tag); !ok {
 			return
@@ -297,6 +298,7 @@ const legacyMark = "1"
 func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time, tag string) ([]byte, string, bool) {
 	var e event.Entry
 	var bad *event.EntryError
+	counted := tag == legacyMark // counted when the older routerd took it
 	switch tag {
 	case "":
 		e, bad = r.decodeRaw(m.Payload, busName, event.DecodeEntry)
@@ -322,14 +324,14 @@ func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.
 		if bad == nil {
 			var b []byte
 			if b, bad = env.MarshalWithin(r.opts.MaxEventBytes); bad == nil {
-				if tag != legacyMark { // counted when the older routerd took it
+				if !counted {
 					r.countIngest("accepted")
 				}
 				return b, env.ID, true
 			}
 		}
 	}
-	if tag != legacyMark {
+	if !counted {
 		r.countIngest("rejected")
 	}
 	rec := rejectedRecord(busName, bad, m.Payload, ingested, r.opts.MaxEventBytes)

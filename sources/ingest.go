@@ -105,7 +105,7 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 		// Every bus's events at once: one round trip to the bus.
 		if err := in.Pub.PublishAll(out); err != nil {
 			var pe *bus.PublishError
-			if !errors.As(err, &pe) || storedNone(pe) {
+			if !errors.As(err, &pe) || pe.StoredNone() {
 				in.Metrics.count(source, "rejected", len(entries))
 				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
@@ -127,15 +127,6 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 	in.Metrics.count(source, "accepted", accepted)
 	in.Metrics.count(source, "rejected", len(entries)-accepted)
 	return results, nil
-}
-
-func storedNone(pe *bus.PublishError) bool {
-	for _, err := range pe.Errs {
-		if err == nil {
-			return false
-		}
-	}
-	return true
 }
 
 // Metrics are the ingest metrics of SPEC's table.
