@@ -35,22 +35,18 @@ type parseFunc func(body []byte) (entries []event.Entry, bad []*event.EntryError
 func (s *server) accept(r *http.Request, source string, parse parseFunc,
 	message func(i int, e *event.EntryError) string) (putEventsResponse, *apiError) {
 	body, aerr := readBody(r)
+	var entries []event.Entry
+	var bad []*event.EntryError
 	if aerr == nil {
-		var entries []event.Entry
-		var bad []*event.EntryError
-		if entries, bad, aerr = parse(body); aerr == nil {
-			return s.acceptEntries(r, source, entries, bad, message)
-		}
+		entries, bad, aerr = parse(body)
 	}
-	// A request refused whole counts as one rejected event: how many it
-	// held may be unknown, and a client sending nothing but bad requests
-	// must not go unseen.
-	s.countRejected(source, 1)
-	return putEventsResponse{}, aerr
-}
-
-func (s *server) acceptEntries(r *http.Request, source string, entries []event.Entry, bad []*event.EntryError,
-	message func(i int, e *event.EntryError) string) (putEventsResponse, *apiError) {
+	if aerr != nil {
+		// A request refused whole counts as one rejected event: how many
+		// it held may be unknown, and a client sending nothing but bad
+		// requests must not go unseen.
+		s.countRejected(source, 1)
+		return putEventsResponse{}, aerr
+	}
 	resp, err := s.ingest(r, source, entries, bad, message)
 	if err != nil {
 		return putEventsResponse{}, errUnavailable()
