@@ -485,11 +485,22 @@ func Check(reg sinks.Registry) config.Check {
 		for _, name := range slices.Sorted(maps.Keys(cfg.Consumers)) {
 			sk := cfg.Consumers[name].Sink
 			if err := reg.Validate(sk.Type, sinks.Spec(sk.Spec)); err != nil {
-				errs = append(errs, &config.Error{Path: "consumers." + name + ".sink", Reason: err.Error(), Err: err})
+				errs = append(errs, sinkError("consumers."+name+".sink", err))
 			}
 		}
 		return errs
 	}
+}
+
+// sinkError reports a sink's problem at path, or at the key's own path when
+// it is about one key: config then names the environment variable that set
+// the key, as for any other.
+func sinkError(path string, err error) *config.Error {
+	var ke *sinks.KeyError
+	if errors.As(err, &ke) {
+		return &config.Error{Path: path + "." + ke.Key, Reason: ke.Err.Error(), Err: err}
+	}
+	return &config.Error{Path: path, Reason: err.Error(), Err: err}
 }
 
 // Load reads and validates a config file as routerd runs it: config.Load

@@ -184,6 +184,22 @@ func CodeOf(err error) string {
 	return "SINK_ERROR"
 }
 
+// KeyError is a problem with the value of one key of a sink's config. Key
+// is its path inside the sink (timeout, headers.X-Token), so that config
+// can report the full key path and the environment variable that set it.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+// KeyErr returns a KeyError for key, its reason formatted as fmt.Errorf does.
+func KeyErr(key, format string, args ...any) error {
+	return &KeyError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+func (e *KeyError) Error() string { return "key " + e.Key + ": " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // Decode strictly decodes a sink spec into dst (a pointer to a struct with
 // json tags): unknown keys are errors that name the key.
 func Decode(spec Spec, dst any) error {
@@ -200,14 +216,14 @@ func Decode(spec Spec, dst any) error {
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("key %s: expected %s, got %s", te.Field, te.Type, te.Value)
+			return KeyErr(te.Field, "expected %s, got %s", te.Type, te.Value)
 		}
 		// A value's own decoder (a duration, say) does not know its key:
 		// find the key by decoding them one at a time.
 		for _, k := range slices.Sorted(maps.Keys(spec)) {
 			one, _ := json.Marshal(map[string]any{k: spec[k]})
 			if json.Unmarshal(one, reflect.New(reflect.TypeOf(dst).Elem()).Interface()) != nil {
-				return fmt.Errorf("key %s: %v", k, err)
+				return &KeyError{Key: k, Err: err}
 			}
 		}
 		return fmt.Errorf("sink config: %v", err)

@@ -60,7 +60,7 @@ consumers:
 	want := sinks + `: 7 problems:
 schemas[0].schema: not a valid schema: at /type: `
 	wantOrder := []string{"consumers.a.sink: httpsink", "consumers.b.sink: filesink", "consumers.c.retry.max_attempts",
-		"consumers.c.sink: natssink", "consumers.d.sink: filesink: cannot create /proc/nonexist/x.jsonl", "consumers.e.sink.type: is required"}
+		"consumers.c.sink: natssink", "consumers.d.sink.path: cannot create /proc/nonexist/x.jsonl", "consumers.e.sink.type: is required"}
 	for range 3 {
 		r = run(t, "", "config", "validate", "--config", sinks)
 		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
@@ -71,6 +71,20 @@ schemas[0].schema: not a valid schema: at /type: `
 		if !ok {
 			t.Fatalf("sink problems: want %q then lines starting %q; got %+v", want, wantOrder, r)
 		}
+	}
+}
+
+// TestConfigValidateSinkKeyFromEnv: a bad sink value set by an environment
+// variable is reported at the sink key's path with the variable's name.
+func TestConfigValidateSinkKeyFromEnv(t *testing.T) {
+	path := writeFile(t, "c.yaml", `consumers:
+  x: {sink: {type: http, url: "http://127.0.0.1:19301/x", timeout: 5s}}
+`)
+	t.Setenv("EVENTROUTER_CONSUMERS_X_SINK_TIMEOUT", "abc")
+	r := run(t, "", "config", "validate", "--config", path)
+	want := `consumers.x.sink.timeout (from EVENTROUTER_CONSUMERS_X_SINK_TIMEOUT): invalid duration "abc"`
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("want exit 2 and %q; got %+v", want, r)
 	}
 }
 

@@ -442,7 +442,7 @@ consumers:
 			order = append(order, p)
 		}
 	}
-	want := []string{"schemas[0]", "consumers.c1.sink", "consumers.c2.sink", "consumers.c3.sink"}
+	want := []string{"schemas[0]", "consumers.c1.sink", "consumers.c2.sink.path", "consumers.c3.sink"}
 	if !strings.HasPrefix(stderr.String(), "routerd: config: "+path+": 4 problems:\n") || fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Errorf("stderr lists %v, want the file then %v:\n%s", order, want, &stderr)
 	}

@@ -88,7 +88,10 @@ func Validate(spec sinks.Spec) error {
 	if err != nil {
 		return err
 	}
-	return creatable(c.Path)
+	if err := creatable(c.Path); err != nil {
+		return fmt.Errorf("filesink: %w", &sinks.KeyError{Key: "path", Err: err})
+	}
+	return nil
 }
 
 // creatable reports why path could not be opened for appending, or be
@@ -103,27 +106,27 @@ func creatable(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
-		return fmt.Errorf("filesink: %s is a directory", path)
+		return fmt.Errorf("%s is a directory", path)
 	case err == nil:
 		if err := canWrite(path); err != nil {
-			return fmt.Errorf("filesink: cannot append to %w", err)
+			return fmt.Errorf("cannot append to %w", err)
 		}
 		return nil
 	case !absent(err):
-		return fmt.Errorf("filesink: cannot create %s: %w", path, err)
+		return fmt.Errorf("cannot create %s: %w", path, err)
 	}
 	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
 		fi, err := os.Stat(dir)
 		switch {
 		case err == nil && !fi.IsDir():
-			return fmt.Errorf("filesink: cannot create %s: %s is not a directory", path, dir)
+			return fmt.Errorf("cannot create %s: %s is not a directory", path, dir)
 		case err == nil:
 			if err := canCreateIn(dir); err != nil {
-				return fmt.Errorf("filesink: cannot create %s: %w", path, err)
+				return fmt.Errorf("cannot create %s: %w", path, err)
 			}
 			return nil
 		case !absent(err):
-			return fmt.Errorf("filesink: cannot create %s: %w", path, err)
+			return fmt.Errorf("cannot create %s: %w", path, err)
 		case filepath.Dir(dir) == dir:
 			return nil
 		}
@@ -139,7 +142,7 @@ func parse(spec sinks.Spec) (Config, error) {
 		return c, errors.New(`filesink: missing required key "path"`)
 	}
 	if c.CommitInterval != nil && (*c.CommitInterval < 0 || time.Duration(*c.CommitInterval) > time.Second) {
-		return c, fmt.Errorf("filesink: key commit_interval: must be 0 to 1s, got %v", time.Duration(*c.CommitInterval))
+		return c, fmt.Errorf("filesink: %w", sinks.KeyErr("commit_interval", "must be 0 to 1s, got %v", time.Duration(*c.CommitInterval)))
 	}
 	c.Path = filepath.Clean(c.Path)
 	return c, nil

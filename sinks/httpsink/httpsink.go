@@ -83,50 +83,55 @@ func Validate(spec sinks.Spec) error {
 	return err
 }
 
-func parse(spec sinks.Spec) (*Sink, error) {
+func parse(spec sinks.Spec) (_ *Sink, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("httpsink: %w", err)
+		}
+	}()
 	var c Config
 	if err := sinks.Decode(spec, &c); err != nil {
-		return nil, fmt.Errorf("httpsink: %w", err)
+		return nil, err
 	}
 	s := &Sink{method: http.MethodPost, headers: make(http.Header)}
 	if c.URL == "" {
-		return nil, errors.New(`httpsink: missing required key "url"`)
+		return nil, errors.New(`missing required key "url"`)
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("httpsink: key url: %v", err)
+		return nil, sinks.KeyErr("url", "%v", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("httpsink: key url: scheme must be http or https, got %q", c.URL)
+		return nil, sinks.KeyErr("url", "scheme must be http or https, got %q", c.URL)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("httpsink: key url: %q has no host", c.URL)
+		return nil, sinks.KeyErr("url", "%q has no host", c.URL)
 	}
 	s.url = u.String()
 	s.shown = u.Redacted()
 	if c.Timeout != nil {
 		if *c.Timeout <= 0 {
-			return nil, fmt.Errorf("httpsink: key timeout: must be positive, got %v", time.Duration(*c.Timeout))
+			return nil, sinks.KeyErr("timeout", "must be positive, got %v", time.Duration(*c.Timeout))
 		}
 		s.timeout = time.Duration(*c.Timeout)
 	}
 	if c.Method != "" {
 		m := strings.ToUpper(c.Method)
 		if m != http.MethodPost && m != http.MethodPut && m != http.MethodPatch {
-			return nil, fmt.Errorf("httpsink: key method: must be POST, PUT or PATCH, got %q", c.Method)
+			return nil, sinks.KeyErr("method", "must be POST, PUT or PATCH, got %q", c.Method)
 		}
 		s.method = m
 	}
 	for k, v := range c.Headers {
 		if !validHeaderName(k) {
-			return nil, fmt.Errorf("httpsink: key headers.%s: not a valid header name", k)
+			return nil, sinks.KeyErr("headers."+k, "not a valid header name")
 		}
 		if strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
-			return nil, fmt.Errorf("httpsink: key headers.%s: value must be one line of text", k)
+			return nil, sinks.KeyErr("headers."+k, "value must be one line of text")
 		}
 		ck := textproto.CanonicalMIMEHeaderKey(k)
 		if slices.Contains(reserved, ck) {
-			return nil, fmt.Errorf("httpsink: key headers.%s: set by the sink itself", k)
+			return nil, sinks.KeyErr("headers."+k, "set by the sink itself")
 		}
 		s.headers.Set(ck, v)
 	}

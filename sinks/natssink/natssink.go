@@ -78,7 +78,7 @@ func parse(spec sinks.Spec) (Config, error) {
 		return c, errors.New(`natssink: missing required key "subject"`)
 	}
 	if err := validSubject(c.Subject); err != nil {
-		return c, fmt.Errorf("natssink: key subject: %q %v", c.Subject, err)
+		return c, fmt.Errorf("natssink: %w", sinks.KeyErr("subject", "%q %v", c.Subject, err))
 	}
 	return c, nil
 }
