@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,6 +265,23 @@ func TestRetryAfterHonoured(t *testing.T) {
 	defer mu.Unlock()
 	if gap < 280*time.Millisecond {
 		t.Errorf("retried after %s, want ≥ 300ms (Retry-After)", gap)
+	}
+}
+
+// TestLongestRetryAfterWaitsForMaxEventAge: the longest Retry-After (the
+// http sink's answer to "a very long time") waits until max_event_age, then
+// the event has its last try and goes to the DLQ.
+func TestLongestRetryAfterWaitsForMaxEventAge(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	s := &fakeSink{fail: func(event.Delivery) error {
+		return sinks.RetryAfter(errors.New("HTTP 503"), time.Duration(math.MaxInt64))
+	}}
+	start(t, b, "c", s, Policy{MaxEventAge: 300 * time.Millisecond, InitialBackoff: time.Millisecond, DLQ: true}, NewMetrics(nil))
+	queue(t, b, "c", "e1")
+	r := dlqRecords(t, b, "c", 1)[0]
+	if gap := r.LastAttempt.Sub(r.FirstAttempt); r.Reason != "max_event_age" || r.Attempts != 2 || gap < 250*time.Millisecond {
+		t.Errorf("record = %+v (%s between the attempts), want max_event_age after 2 attempts about 300ms apart", r, gap)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -283,25 +284,29 @@ func retryable(status int) bool {
 	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date
-// (RFC 9110 §10.2.3). A date in the past means now.
+// maxDelay is the longest Retry-After honoured: the largest time.Duration
+// (292 years). A destination asking for longer means "a very long time",
+// not "retry at once"; the consumer stops at the event's max_event_age.
+const maxDelay = time.Duration(math.MaxInt64)
+
+// retryAfter parses a Retry-After value: delay-seconds (1*DIGIT) or an
+// HTTP date (RFC 9110 §10.2.3). A date in the past means now; either form
+// beyond maxDelay is maxDelay. Anything else (a sign, a fraction, a unit)
+// is invalid and ignored, as if absent.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
+	v = strings.Trim(v, " \t")
+	if v != "" && strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseInt(v, 10, 64) // all digits: only ErrRange
+		if err != nil || secs > int64(maxDelay/time.Second) {
+			return maxDelay, true
 		}
-		const maxSecs = int64(1<<63-1) / int64(time.Second)
-		return time.Duration(min(secs, maxSecs)) * time.Second, true
+		return time.Duration(secs) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
-	return max(t.Sub(now), 0), true
+	return max(t.Sub(now), 0), true // Sub saturates at maxDelay
 }
 
 // validHeaderName reports whether k is an RFC 9110 token.

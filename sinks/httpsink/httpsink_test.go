@@ -182,10 +182,25 @@ func TestRetryAfter(t *testing.T) {
 		{"Saturday, 28-Nov-26 06:22:24 GMT", 30 * time.Second, true}, // RFC 850
 		{"Sat Nov 28 06:22:24 2026", 30 * time.Second, true},         // asctime
 		{"Fri, 27 Nov 2026 06:21:54 GMT", 0, true},                   // past: now
+		{"0007", 7 * time.Second, true},
+		{"9223372036", 9223372036 * time.Second, true},
+		// Too long for a Duration means "a very long time": the longest
+		// wait there is (the consumer bounds it by max_event_age).
+		{"9223372037", maxDelay, true},
+		{"99999999999999999999", maxDelay, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxDelay, true},
+		// Not 1*DIGIT nor a date: ignored, as if absent.
 		{"", 0, false},
 		{"-5", 0, false},
+		{"+5", 0, false},
+		{"-99999999999999999999", 0, false},
 		{"soon", 0, false},
 		{"1.5", 0, false},
+		{"1e3", 0, false},
+		{"1 2", 0, false},
+		{"5s", 0, false},
+		{"0x10", 0, false},
+		{"٥", 0, false}, // an Arabic-Indic 5: a digit, but not DIGIT
 	} {
 		got, ok := retryAfter(tc.in, now)
 		if got != tc.want || ok != tc.ok {
