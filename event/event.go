@@ -147,9 +147,10 @@ func (e *Entry) Validate() *EntryError {
 		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: "must be a JSON object"}
 	}
 	// A repeated name is read two ways: patterns match the first value,
-	// JSON Schema and most consumers' parsers see the last.
+	// JSON Schema and most consumers' parsers see the last. No Field: the
+	// message names its path, so that every door words it alike.
 	if name, path, dup := jsontext.DuplicateName(d); dup {
-		return &EntryError{Code: "MalformedDetail", Field: "Detail", Message: fmt.Sprintf("has a duplicate key %s at detail%s", jsontext.Clip(name), path)}
+		return &EntryError{Code: "MalformedDetail", Message: fmt.Sprintf("detail has a duplicate key %s at detail%s", jsontext.Clip(name), path)}
 	}
 	if !e.Time.IsZero() && !TimeInRange(e.Time) {
 		return &EntryError{Code: "InvalidArgument", Field: "Time", Message: e.Time.UTC().Format(time.RFC3339Nano) + " is out of range: " + TimeRange}

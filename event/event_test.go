@@ -47,7 +47,7 @@ func TestValidate(t *testing.T) {
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`), Bus: "no spaces"}, "InvalidArgument", "EventBusName"},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{}`), Time: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}, "InvalidArgument",
 			"Time: 1960-01-01T00:00:00Z is out of range: a time must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
-		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{"order":{"total":1,"total":2}}`)}, "MalformedDetail", `Detail: has a duplicate key "total" at detail.order.total`},
+		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(`{"order":{"total":1,"total":2}}`)}, "MalformedDetail", `detail has a duplicate key "total" at detail.order.total`},
 		{Entry{Source: "s", DetailType: "d", Detail: json.RawMessage(big)}, "InvalidArgument", "exceeds the limit"},
 	} {
 		err := c.e.Validate()

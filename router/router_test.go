@@ -155,7 +155,7 @@ func TestRawNATSEntries(t *testing.T) {
 		}
 		byMessage[rec["error_message"]] = rec
 	}
-	for _, want := range []string{"detail: must be a JSON object", `Detail: has a duplicate key "total" at detail.total`} {
+	for _, want := range []string{"detail: must be a JSON object", `detail has a duplicate key "total" at detail.total`} {
 		if byMessage[want] == nil {
 			t.Errorf("no rejected record says %q; got %v", want, byMessage)
 		}
