@@ -27,13 +27,20 @@ func (m *SNSMessage) StringToSign() (string, error) {
 	default:
 		return "", &Error{Path: "Type", Message: fmt.Sprintf("SNS message type %s has no known signature", quote(m.Type))}
 	}
+	values := map[string]string{
+		"Message": m.Message, "MessageId": m.MessageID, "SubscribeURL": m.SubscribeURL,
+		"Timestamp": m.Timestamp, "Token": m.Token, "TopicArn": m.TopicArn, "Type": m.Type,
+	}
+	if m.Subject != nil {
+		values["Subject"] = *m.Subject // signed even when empty
+	}
 	var b strings.Builder
 	for _, k := range keys {
-		v, present := m.signed(k)
+		v, ok := values[k]
 		switch {
-		case !present && k == "Subject":
+		case k == "Subject" && !ok:
 			continue
-		case !present:
+		case k != "Subject" && v == "":
 			return "", &Error{Path: k, Message: "is missing, and SNS signs it"}
 		}
 		b.WriteString(k)
@@ -42,31 +49,4 @@ func (m *SNSMessage) StringToSign() (string, error) {
 		b.WriteByte('\n')
 	}
 	return b.String(), nil
-}
-
-// signed is the value of a signed key, and whether m has one.
-func (m *SNSMessage) signed(key string) (string, bool) {
-	var v string
-	switch key {
-	case "Subject":
-		if m.Subject == nil {
-			return "", false
-		}
-		return *m.Subject, true
-	case "Message":
-		v = m.Message
-	case "MessageId":
-		v = m.MessageID
-	case "SubscribeURL":
-		v = m.SubscribeURL
-	case "Timestamp":
-		v = m.Timestamp
-	case "Token":
-		v = m.Token
-	case "TopicArn":
-		v = m.TopicArn
-	case "Type":
-		v = m.Type
-	}
-	return v, v != ""
 }
