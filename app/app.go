@@ -314,6 +314,8 @@ func (a *App) frontDoor(cfg *config.Config) http.Handler {
 		Throttle:        httpsrc.Throttle(cfg.HTTP.Throttle),
 		Admin:           admin,
 		SNSConfirmHosts: cfg.HTTP.SNS.ConfirmHosts,
+		SNSSkipVerify:   !cfg.HTTP.SNS.VerifySignatures,
+		SNSCertHosts:    cfg.HTTP.SNS.CertHosts,
 	})
 }
 
@@ -582,8 +584,8 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
 	}
 	a.router.Swap(routes)
 	a.schemas.Store(set)
-	// Credentials, throttles and SNS hosts follow the new file; the rate
-	// buckets start full again.
+	// Credentials, throttles and SNS settings follow the new file; the
+	// rate buckets start full again, and the SNS certificate cache empty.
 	next := *old
 	next.HTTP.Auth, next.HTTP.Throttle, next.HTTP.SNS = cfg.HTTP.Auth, cfg.HTTP.Throttle, cfg.HTTP.SNS
 	door := a.frontDoor(&next)

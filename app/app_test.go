@@ -88,14 +88,9 @@ func putEvents(t *testing.T, addr string, entries ...map[string]any) []string {
 	req, _ := http.NewRequest("POST", "http://"+addr+"/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("PutEvents: %d %s", resp.StatusCode, b)
+	status, b := send(t, req)
+	if status != 200 {
+		t.Fatalf("PutEvents: %d %s", status, b)
 	}
 	var out struct {
 		FailedEntryCount int
@@ -109,6 +104,18 @@ func putEvents(t *testing.T, addr string, entries ...map[string]any) []string {
 		ids = append(ids, e.EventId)
 	}
 	return ids
+}
+
+// send does req and returns the answer's status and body.
+func send(t *testing.T, req *http.Request) (int, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 // order is a PutEvents entry for an OrderCreated event that satisfies the
@@ -381,6 +388,60 @@ func TestReload(t *testing.T) {
 	}
 	ids = putEvents(t, a.Addr(), order(7000))
 	waitFor(t, "old config still routes", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 2 })
+}
+
+// TestSNSSignatureSettings checks that http.sns reaches POST /v1/s3, on
+// start and on reload: signatures checked by default, cert_hosts trusted,
+// verify_signatures: false turning the check off. No certificate is ever
+// fetched from beyond this machine.
+func TestSNSSignatureSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := orderConfig(t, dir, config.BusMemory, "")
+	a := startApp(t, path)
+	record := `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventTime":"2026-11-28T06:21:54.318Z","eventName":"ObjectCreated:Put",` +
+		`"s3":{"bucket":{"name":"photos"},"object":{"key":"uploads/cat.jpg","size":1024,"sequencer":"0055AED6DCD90281E5"}}}]}`
+	envelope := func(signature, certURL string) string {
+		b, _ := json.Marshal(map[string]string{
+			"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:eu-west-1:123456789012:photos",
+			"Timestamp": "2026-11-28T06:21:54.512Z", "Message": record,
+			"SignatureVersion": "2", "Signature": signature, "SigningCertURL": certURL,
+		})
+		return string(b)
+	}
+	post := func(body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+a.Addr()+"/v1/s3", strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/plain; charset=UTF-8")
+		req.Header.Set("X-Amz-Sns-Message-Type", "Notification")
+		status, b := send(t, req)
+		return status, string(b)
+	}
+	original, _ := os.ReadFile(path)
+	reload := func(sns string) {
+		t.Helper()
+		b := bytes.Replace(original, []byte("  listen: 127.0.0.1:0\n"), []byte("  listen: 127.0.0.1:0\n  sns: "+sns+"\n"), 1)
+		os.WriteFile(path, b, 0o644)
+		if err := a.ReloadFile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Port 1 on this machine: nothing listens, so a fetch fails at once.
+	local := envelope("c2ln", "https://127.0.0.1:1/SimpleNotificationService-x.pem")
+
+	if code, body := post(envelope("", "")); code != 403 || !strings.Contains(body, "SNS signature: the message has no Signature") {
+		t.Errorf("unsigned, by default: %d %s", code, body)
+	}
+	if code, body := post(local); code != 403 || !strings.Contains(body, `host \"127.0.0.1\" is not an SNS host`) {
+		t.Errorf("certificate on an untrusted host: %d %s", code, body)
+	}
+	reload("{cert_hosts: [127.0.0.1]}")
+	if code, body := post(local); code != 503 || !strings.Contains(body, "SNS signature: cannot get the signing certificate from 127.0.0.1:1") {
+		t.Errorf("certificate on a cert_hosts host: %d %s", code, body)
+	}
+	reload("{verify_signatures: false}")
+	if code, body := post(envelope("", "")); code != 200 {
+		t.Errorf("unsigned, verify_signatures false: %d %s", code, body)
+	}
 }
 
 // TestReadyAndHealth checks the probes.

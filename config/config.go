@@ -132,13 +132,25 @@ type HTTP struct {
 	SNS SNS `mapstructure:"sns"`
 }
 
-// SNS configures the SNS HTTP subscription handshake.
+// SNS configures how POST /v1/s3 trusts SNS: message signatures and the
+// subscription handshake.
 type SNS struct {
 	// ConfirmHosts lists the hosts whose SubscribeURL routerd visits to
 	// confirm a subscription (e.g. sns.us-east-1.amazonaws.com); a
 	// SubscriptionConfirmation from any other host is refused. Empty: no
 	// subscription is ever confirmed.
 	ConfirmHosts []string `mapstructure:"confirm_hosts"`
+	// VerifySignatures checks every SNS message's signature against SNS's
+	// signing certificate before anything in it is used (default true).
+	// Turn it off only when something else proves who sent the message,
+	// such as http.auth or a proxy in front: without it, anyone who can
+	// reach /v1/s3 can forge notifications.
+	VerifySignatures bool `mapstructure:"verify_signatures"`
+	// CertHosts are hosts, besides SNS's own (sns.REGION.amazonaws.com,
+	// .amazonaws.com.cn, .amazonaws.eu), from which routerd fetches a
+	// SigningCertURL (https only): for isolated partitions and private
+	// SNS-compatible services. An exact host match, as in confirm_hosts.
+	CertHosts []string `mapstructure:"cert_hosts"`
 }
 
 // Auth lists accepted credentials. Authentication is off when both lists
@@ -374,6 +386,7 @@ func Defaults() *Config {
 		HTTP: HTTP{
 			Listen:       "127.0.0.1:8080",
 			MaxBodyBytes: 10 << 20,
+			SNS:          SNS{VerifySignatures: true},
 		},
 		Bus: Bus{
 			Type:     BusNATSEmbedded,

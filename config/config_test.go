@@ -95,6 +95,9 @@ func TestDefaults(t *testing.T) {
 	if c.HTTP.Listen != "127.0.0.1:8080" || c.Bus.Type != BusNATSEmbedded || c.Bus.NATS.Listen != "127.0.0.1:4222" || len(c.Rules) != 0 {
 		t.Errorf("defaults are not embedded NATS and HTTP on loopback: %+v", c)
 	}
+	if !c.HTTP.SNS.VerifySignatures {
+		t.Error("SNS signatures are not verified by default")
+	}
 	if err := Defaults().Validate(); err != nil {
 		t.Errorf("Defaults() is invalid: %v", err)
 	}
@@ -178,6 +181,10 @@ func TestFull(t *testing.T) {
 	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {
 		t.Errorf("http: %+v", c.HTTP)
 	}
+	wantSNS := SNS{ConfirmHosts: []string{"sns.eu-west-1.amazonaws.com"}, CertHosts: []string{"sns.us-iso-east-1.c2s.ic.gov"}}
+	if !reflect.DeepEqual(c.HTTP.SNS, wantSNS) {
+		t.Errorf("http.sns: %+v, want %+v", c.HTTP.SNS, wantSNS)
+	}
 	if c.Account != "123456789012" || c.Log != (Log{Level: "debug", Format: "json"}) {
 		t.Errorf("account %q, log %+v", c.Account, c.Log)
 	}
@@ -215,6 +222,8 @@ consumers:
 		"EVENTROUTER_CONSUMERS_VIP_ALERTS_SINK_URL":           "http://127.0.0.1:9002/x",
 		"EVENTROUTER_CONSUMERS_VIPALERTS_RETRY_MAX_EVENT_AGE": "1h",
 		"EVENTROUTER_CONSUMERS_BARE_SINK_TYPE":                "log",
+		"EVENTROUTER_HTTP_SNS_VERIFY_SIGNATURES":              "false",
+		"EVENTROUTER_HTTP_SNS_CERT_HOSTS":                     "sns.a.example,sns.b.example",
 	} {
 		t.Setenv(k, v)
 	}
@@ -243,6 +252,7 @@ consumers:
 	check("VipAlerts max_event_age", c.Consumers["VipAlerts"].Retry.MaxEventAge, time.Hour)
 	check("bare sink type", c.Consumers["bare"].Sink.Type, "log")
 	check("region (not overridden)", c.Region, "local")
+	check("http.sns", c.HTTP.SNS, SNS{VerifySignatures: false, CertHosts: []string{"sns.a.example", "sns.b.example"}})
 }
 
 func TestEnvOverrideInvalid(t *testing.T) {

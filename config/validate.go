@@ -187,11 +187,8 @@ func oneOf(p *problems, path, v string, allowed ...string) bool {
 }
 
 func (c *Config) validateHTTP(p *problems) {
-	for i, h := range c.HTTP.SNS.ConfirmHosts {
-		if h == "" || strings.ContainsAny(h, "/: ") {
-			p.add(fmt.Sprintf("http.sns.confirm_hosts[%d]", i), "%q is not a host name (e.g. sns.us-east-1.amazonaws.com)", h)
-		}
-	}
+	checkHosts(p, "http.sns.confirm_hosts", c.HTTP.SNS.ConfirmHosts)
+	checkHosts(p, "http.sns.cert_hosts", c.HTTP.SNS.CertHosts)
 	h := &c.HTTP
 	host, ok := checkListen(p, "http.listen", h.Listen)
 	if ok && !isLoopback(host) && !h.Auth.Enabled() && !c.Insecure {
@@ -250,6 +247,16 @@ func (c *Config) validateHTTP(p *problems) {
 	}
 	if t := h.TLS; t.Enabled() && (t.CertFile == "" || t.KeyFile == "") {
 		p.add("http.tls", "cert_file and key_file must be set together")
+	}
+}
+
+// checkHosts checks a list of host names that routerd matches exactly:
+// no scheme, port or path, which would never match.
+func checkHosts(p *problems, path string, hosts []string) {
+	for i, h := range hosts {
+		if h == "" || strings.ContainsAny(h, "/: ") {
+			p.add(fmt.Sprintf("%s[%d]", path, i), "%q is not a host name (e.g. sns.us-east-1.amazonaws.com)", h)
+		}
 	}
 }
 

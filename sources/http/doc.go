@@ -2,8 +2,8 @@
 // TestEventPattern over the AWS JSON 1.1 protocol on "POST /", the plain
 // JSON "POST /v1/events", CloudEvents on "POST /v1/cloudevents"
 // (cloudevents.go, CLOUDEVENTS.md), S3 notifications on "POST /v1/s3"
-// (s3.go, parsing in package s3notify), health and readiness probes, and
-// /metrics.
+// (s3.go, SNS signatures in snsverify.go, parsing in package s3notify),
+// health and readiness probes, and /metrics.
 //
 // Every ingest request ends in one sources.Ingester.Put: the handlers here
 // only translate wire formats into event.Entry values and results back into

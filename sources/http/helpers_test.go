@@ -3,6 +3,7 @@ package httpsrc
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -112,8 +113,34 @@ func newHarness(t testing.TB, mod ...func(*Options)) *harness {
 	for _, m := range mod {
 		m(&opts)
 	}
+	opts.HTTPClient = loopbackOnly(opts.HTTPClient)
 	return &harness{t: t, pub: pub, in: in, h: New(opts)}
 }
+
+// loopbackOnly copies client (nil: a default one, trusting only the
+// system's roots) so that its requests fail for any host but 127.0.0.1:
+// the fixtures name real SNS hosts, and no test may reach AWS.
+func loopbackOnly(client *http.Client) *http.Client {
+	c := http.Client{}
+	if client != nil {
+		c = *client
+	}
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Hostname() != "127.0.0.1" {
+			return nil, fmt.Errorf("test: no network beyond 127.0.0.1 (%s)", r.URL.Host)
+		}
+		return next.RoundTrip(r)
+	})
+	return &c
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // do sends a request; headers alternate names and values.
 func (h *harness) do(method, path, body string, headers ...string) *httptest.ResponseRecorder {

@@ -16,9 +16,9 @@ import (
 	"github.com/eventrouter/eventrouter/sources/s3notify"
 )
 
-// DefaultSNSConfirmTimeout bounds the GET of an SNS SubscribeURL when
-// Options.HTTPClient is nil: SNS answers in well under a second, and the
-// sender is waiting for our answer meanwhile.
+// DefaultSNSConfirmTimeout bounds the GET of an SNS SubscribeURL or
+// signing certificate when Options.HTTPClient is nil: SNS answers in well
+// under a second, and the sender is waiting for our answer meanwhile.
 const DefaultSNSConfirmTimeout = 10 * time.Second
 
 // snsTypeHeader is the header SNS sets on every HTTP(S) delivery.
@@ -39,20 +39,16 @@ const snsTypeHeader = "X-Amz-Sns-Message-Type"
 // again and again: configure the bucket to send only the event types
 // s3notify maps.
 //
-// SNS messages are NOT signature-verified yet: anyone who can reach this
-// route (past the ingest chain's authentication) can post a Notification
-// claiming to come from SNS. Verifying would take: fetching SigningCertURL
-// only from an https SNS host (sns.REGION.amazonaws.com, itself on an
-// allow-list) and caching it; checking that the certificate chains to a
-// trusted root and was issued to sns.amazonaws.com; rebuilding SNS's
-// string to sign from the message's fields in its documented order (which
-// differs between Notification and the confirmations); and checking
-// Signature with RSA over SHA1 (SignatureVersion 1) or SHA256 (2). Until
-// then, a SubscriptionConfirmation only ever makes routerd GET a
-// SubscribeURL on an allow-listed https host; that confirms any topic's
-// subscription, a stranger's too, so a /v1/s3 reachable from outside
-// belongs behind authentication (SNS can send only the HTTP basic auth
-// written into the subscription's endpoint URL).
+// Every SNS message's signature is checked (snsverify.go) before any of
+// its records is ingested or its subscription confirmed, unless
+// Options.SNSSkipVerify: a forged or altered one is refused with 403, and
+// one whose signing certificate cannot be fetched gets 503, which SNS
+// retries. Plain S3 and MinIO bodies carry no signature and are not
+// affected. A valid signature proves that SNS sent the message, not which
+// topic it came from: anyone can subscribe routerd to a topic of their
+// own, so a /v1/s3 reachable from outside still belongs behind
+// authentication (SNS can send only the HTTP basic auth written into the
+// subscription's endpoint URL).
 func (s *server) s3(w http.ResponseWriter, r *http.Request) {
 	const source = "s3"
 	defer s.observe(source, s.now())
@@ -83,6 +79,12 @@ func (s *server) s3(w http.ResponseWriter, r *http.Request) {
 	if t := r.Header.Get(snsTypeHeader); t != "" && p.SNS != nil && t != p.SNS.Type {
 		writeError(w, r, validationError("header %s says %s but the body's Type is %s", snsTypeHeader, clip(t), clip(p.SNS.Type)))
 		return
+	}
+	if p.SNS != nil && s.snsSignatures != nil {
+		if aerr := s.snsSignatures.verify(r, s.log, p.SNS); aerr != nil {
+			writeError(w, r, aerr)
+			return
+		}
 	}
 	switch p.Kind {
 	case s3notify.KindTestEvent:
@@ -163,22 +165,23 @@ type snsConfirmer struct {
 	client *http.Client
 }
 
-// newSNSConfirmer resolves Options.SNSConfirmHosts and HTTPClient. The
-// client is copied so that it never follows redirects: an allowed host
-// must not be able to send routerd anywhere else.
-func newSNSConfirmer(hosts []string, client *http.Client) *snsConfirmer {
+// snsClient resolves Options.HTTPClient for the requests SNS messages
+// make routerd send (SubscribeURL, SigningCertURL). The client is copied
+// so that it never follows redirects: an allowed host must not be able to
+// send routerd anywhere else.
+func snsClient(client *http.Client) *http.Client {
 	if client == nil {
 		client = &http.Client{Timeout: DefaultSNSConfirmTimeout}
 	}
 	c := *client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &snsConfirmer{hosts: slices.Clone(hosts), client: &c}
+	return &c
 }
 
-// allowed reports whether host is on the list: an exact, case-insensitive
-// match (host names are), no wildcards or suffixes.
-func (c *snsConfirmer) allowed(host string) bool {
-	return c != nil && slices.ContainsFunc(c.hosts, func(h string) bool { return strings.EqualFold(h, host) })
+// hostListed reports whether host is on an allow-list: an exact,
+// case-insensitive match (host names are), no wildcards or suffixes.
+func hostListed(hosts []string, host string) bool {
+	return slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // maxSNSAnswer bounds how much of SNS's answer is read (to reuse the
@@ -207,7 +210,7 @@ func (c *snsConfirmer) confirm(w http.ResponseWriter, r *http.Request, log *slog
 	case u.User != nil:
 		deny("the SubscribeURL carries credentials")
 		return
-	case !c.allowed(host):
+	case !hostListed(c.hosts, host):
 		deny(fmt.Sprintf("the SubscribeURL's host %s is not in http.sns.confirm_hosts; add it there to let routerd confirm subscriptions from it", clip(host)))
 		return
 	}

@@ -92,10 +92,12 @@ func TestS3RoutedByEventBridgeRule(t *testing.T) {
 
 func TestS3ThroughSNS(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	certs := newSNSServer(t)
+	h := newHarness(t, trustSNS(certs))
 	direct := wantEntries(t, h.s3(s3Body(t, "aws-put.json")), http.StatusOK)
 	// SNS posts text/plain; the same record gets the same id.
-	resp := wantEntries(t, h.do("POST", "/v1/s3", s3Body(t, "sns-notification.json"), snsHeaders("Notification")...), http.StatusOK)
+	notification := signSNS(t, s3Body(t, "sns-notification.json"), certs.certURL(), "1")
+	resp := wantEntries(t, h.do("POST", "/v1/s3", notification, snsHeaders("Notification")...), http.StatusOK)
 	if resp.Entries[0].EventId != direct.Entries[0].EventId {
 		t.Errorf("through SNS id %s, direct %s", resp.Entries[0].EventId, direct.Entries[0].EventId)
 	}
@@ -103,12 +105,13 @@ func TestS3ThroughSNS(t *testing.T) {
 	rec := h.do("POST", "/v1/s3", s3Body(t, "aws-put.json"), "Content-Type", "text/plain")
 	wantError(t, rec, http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException")
 	// The header and the body must agree on what the message is.
-	rec = h.do("POST", "/v1/s3", s3Body(t, "sns-notification.json"), snsHeaders("SubscriptionConfirmation")...)
+	rec = h.do("POST", "/v1/s3", notification, snsHeaders("SubscriptionConfirmation")...)
 	if msg := wantError(t, rec, http.StatusBadRequest, "ValidationException"); !strings.Contains(msg, "Type is \"Notification\"") {
 		t.Errorf("message %q", msg)
 	}
 	// A bad record inside Message is named by its path.
-	bad := `{"Type":"Notification","TopicArn":"arn:aws:sns:eu-west-1:123456789012:t","Message":"{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"}}}]}"}`
+	bad := signSNS(t, `{"Type":"Notification","MessageId":"m-1","Timestamp":"2026-11-28T06:21:54.512Z","TopicArn":"arn:aws:sns:eu-west-1:123456789012:t","Message":"{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"}}}]}"}`,
+		certs.certURL(), "2")
 	resp = wantEntries(t, h.do("POST", "/v1/s3", bad, snsHeaders("Notification")...), http.StatusBadRequest)
 	if m := resp.Entries[0].ErrorMessage; m != "Message.Records[0].s3.object: is required" {
 		t.Errorf("message %q", m)
@@ -120,7 +123,8 @@ func TestS3ThroughSNS(t *testing.T) {
 
 func TestS3TestEvent(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	certs := newSNSServer(t)
+	h := newHarness(t, trustSNS(certs))
 	for _, c := range []struct {
 		file    string
 		headers []string
@@ -132,7 +136,7 @@ func TestS3TestEvent(t *testing.T) {
 		if c.headers == nil {
 			rec = h.s3(s3Body(t, c.file))
 		} else {
-			rec = h.do("POST", "/v1/s3", s3Body(t, c.file), c.headers...)
+			rec = h.do("POST", "/v1/s3", signSNS(t, s3Body(t, c.file), certs.certURL(), "1"), c.headers...)
 		}
 		if rec.Code != http.StatusOK || rec.Body.String() != `{"FailedEntryCount":0,"Entries":[]}`+"\n" {
 			t.Errorf("%s: %d %s", c.file, rec.Code, rec.Body)
@@ -229,19 +233,23 @@ func TestS3BusDown(t *testing.T) {
 
 // snsServer stands in for SNS: an HTTPS server that records the requests
 // it gets and answers /confirm with 200, /redirect with a redirect to
-// /elsewhere, and anything else with 500.
+// /elsewhere, the signing certificate paths (snsverify_test.go) with
+// certificates or broken ones, and anything else with 500.
 type snsServer struct {
 	*httptest.Server
 	mu   sync.Mutex
 	reqs []string
 }
 
-func newSNSServer(t *testing.T) *snsServer {
+func newSNSServer(t testing.TB) *snsServer {
 	s := &snsServer{}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.reqs = append(s.reqs, r.Method+" "+r.URL.RequestURI())
 		s.mu.Unlock()
+		if serveSigningCert(w, r) {
+			return
+		}
 		switch r.URL.Path {
 		case "/confirm":
 			w.Header().Set("Content-Type", "text/xml")
@@ -266,25 +274,28 @@ func (s *snsServer) requests() []string {
 	return append([]string(nil), s.reqs...)
 }
 
-func confirmation(subscribeURL string) string {
+// confirmation is a SubscriptionConfirmation for subscribeURL, signed by
+// the certificate certs serves.
+func confirmation(t testing.TB, certs *snsServer, subscribeURL string) string {
 	b, _ := json.Marshal(map[string]string{
 		"Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
 		"Token": "2336412f37fb", "TopicArn": "arn:aws:sns:eu-west-1:123456789012:photos-events",
 		"Message": "You have chosen to subscribe to the topic.", "SubscribeURL": subscribeURL,
-		"Timestamp": "2026-11-28T06:10:00.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
-		"SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+		"Timestamp": "2026-11-28T06:10:00.000Z",
 	})
-	return string(b)
+	return signSNS(t, string(b), certs.certURL(), "1")
 }
 
 func TestS3SNSSubscriptionConfirmation(t *testing.T) {
 	t.Parallel()
-	sns := newSNSServer(t)
-	allowed := newHarness(t, func(o *Options) {
+	// SNS's API and its certificates on two servers, so that each one's
+	// requests can be counted.
+	sns, certs := newSNSServer(t), newSNSServer(t)
+	allowed := newHarness(t, trustSNS(certs), func(o *Options) {
 		o.SNSConfirmHosts = []string{"sns.eu-west-1.amazonaws.com", "127.0.0.1"}
-		o.HTTPClient = sns.Client()
 	})
 	const query = "?Action=ConfirmSubscription&TopicArn=arn:aws:sns:eu-west-1:123456789012:photos-events&Token=2336412f37fb"
+	confirmation := func(subscribeURL string) string { return confirmation(t, certs, subscribeURL) }
 
 	rec := allowed.do("POST", "/v1/s3", confirmation(sns.URL+"/confirm"+query), snsHeaders("SubscriptionConfirmation")...)
 	if rec.Code != http.StatusOK || rec.Body.String() != `{"Type":"SubscriptionConfirmation","TopicArn":"arn:aws:sns:eu-west-1:123456789012:photos-events","Confirmed":true}`+"\n" {
@@ -295,9 +306,8 @@ func TestS3SNSSubscriptionConfirmation(t *testing.T) {
 	}
 
 	// A host not on the list is never contacted.
-	denied := newHarness(t, func(o *Options) {
+	denied := newHarness(t, trustSNS(certs), func(o *Options) {
 		o.SNSConfirmHosts = []string{"sns.eu-west-1.amazonaws.com", "127.0.0.10"}
-		o.HTTPClient = sns.Client()
 	})
 	rec = denied.do("POST", "/v1/s3", confirmation(sns.URL+"/confirm"+query), snsHeaders("SubscriptionConfirmation")...)
 	if msg := wantError(t, rec, http.StatusForbidden, "AccessDeniedException"); !strings.Contains(msg, `host "127.0.0.1" is not in http.sns.confirm_hosts`) {
@@ -326,35 +336,69 @@ func TestS3SNSSubscriptionConfirmation(t *testing.T) {
 
 	// Without a client of its own, routerd does not trust the test
 	// server's certificate: confirmation fails rather than going insecure.
-	own := newHarness(t, func(o *Options) { o.SNSConfirmHosts = []string{"127.0.0.1"} })
+	// (Signatures are not checked here: the certificate fetch would fail
+	// the same way first.)
+	own := newHarness(t, func(o *Options) {
+		o.SNSConfirmHosts = []string{"127.0.0.1"}
+		o.SNSSkipVerify = true
+	})
 	wantError(t, own.do("POST", "/v1/s3", confirmation(sns.URL+"/confirm"), snsHeaders("SubscriptionConfirmation")...), http.StatusBadGateway, "SubscriptionConfirmationFailed")
 
-	rec = allowed.do("POST", "/v1/s3", s3Body(t, "sns-unsubscribe-confirmation.json"), snsHeaders("UnsubscribeConfirmation")...)
+	unsubscribe := signSNS(t, s3Body(t, "sns-unsubscribe-confirmation.json"), certs.certURL(), "2")
+	rec = allowed.do("POST", "/v1/s3", unsubscribe, snsHeaders("UnsubscribeConfirmation")...)
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"Type":"UnsubscribeConfirmation"`) {
 		t.Errorf("unsubscribe: %d %s", rec.Code, rec.Body)
 	}
 	if got := sns.requests(); len(got) != 3 {
 		t.Errorf("an UnsubscribeConfirmation reached SNS: %q", got)
 	}
+
+	// Unsigned, or an UnsubscribeConfirmation (signed over the same keys)
+	// passed off as a SubscriptionConfirmation: SNS is never visited.
+	unsigned := editSNS(t, confirmation(sns.URL+"/confirm"), func(m map[string]any) { delete(m, "Signature") })
+	relabelled := editSNS(t, signSNS(t, editSNS(t, s3Body(t, "sns-unsubscribe-confirmation.json"), func(m map[string]any) {
+		m["SubscribeURL"] = sns.URL + "/confirm"
+	}), certs.certURL(), "2"), func(m map[string]any) { m["Type"] = "SubscriptionConfirmation" })
+	for _, body := range []string{unsigned, relabelled} {
+		wantError(t, allowed.do("POST", "/v1/s3", body, snsHeaders("SubscriptionConfirmation")...), http.StatusForbidden, "InvalidSignatureException")
+	}
+	if got := sns.requests(); len(got) != 3 {
+		t.Errorf("an unverified confirmation reached SNS: %q", got)
+	}
 	if n := len(allowed.pub.envelopes(t)); n != 0 {
 		t.Errorf("%d published for SNS handshakes", n)
 	}
 }
 
-// FuzzS3 sends arbitrary bodies through the whole /v1/s3 handler. No SNS
-// host is allowed, so confirmations are refused (403) without any request.
+// FuzzS3 sends arbitrary bodies through the whole /v1/s3 handler, with
+// SNS signatures checked against the test certificate (seeds signed with
+// it, and unsigned). No SNS host is allowed to confirm, so confirmations
+// are refused (403) without any request; certificates elsewhere cannot be
+// fetched (503).
 func FuzzS3(f *testing.F) {
+	certs := newSNSServer(f)
 	for _, name := range []string{"aws-put.json", "aws-multi.json", "minio-put.json", "sns-notification.json", "sns-subscription-confirmation.json", "aws-test-event.json"} {
 		f.Add([]byte(s3Body(f, name)))
+		if strings.HasPrefix(name, "sns-") {
+			f.Add([]byte(signSNS(f, s3Body(f, name), certs.certURL(), "2")))
+		}
 	}
-	h := newHarness(f)
+	h := newHarness(f, trustSNS(certs))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		h.t = t
 		rec := h.s3(string(body))
-		if rec.Code == http.StatusForbidden {
-			wantError(t, rec, http.StatusForbidden, "AccessDeniedException")
+		if rec.Code == http.StatusForbidden || rec.Code == http.StatusServiceUnavailable {
+			var e awsErr
+			_ = json.Unmarshal(rec.Body.Bytes(), &e)
+			switch {
+			case rec.Code == http.StatusServiceUnavailable && e.Type == "ServiceUnavailableException" && strings.HasPrefix(e.Message, "SNS signature: "):
+			case e.Type == "InvalidSignatureException" && strings.HasPrefix(e.Message, "SNS signature: "):
+			case e.Type == "AccessDeniedException":
+			default:
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
 			if n := len(h.pub.envelopes(t)); n != 0 {
-				t.Fatalf("published %d on a 403", n)
+				t.Fatalf("published %d on a %d", n, rec.Code)
 			}
 			return
 		}

@@ -34,7 +34,8 @@ type Options struct {
 	// failures and errors for panics. Nil discards.
 	Logger *slog.Logger
 	// Now is the clock for request durations (logs and the duration
-	// histogram), SigV4's date check and the throttle. Nil: time.Now.
+	// histogram), SigV4's date check, the throttle, and the validity and
+	// cache age of SNS signing certificates. Nil: time.Now.
 	Now func() time.Time
 
 	// Auth lists the credentials clients may present (auth.go): API keys
@@ -56,9 +57,18 @@ type Options struct {
 	// exact host match, https only, so that a forged confirmation cannot
 	// make routerd request other URLs. Empty: no subscription is confirmed.
 	SNSConfirmHosts []string
+	// SNSSkipVerify turns off the check of SNS message signatures (config
+	// http.sns.verify_signatures: false), for deployments where something
+	// else proves who sent a message. By default an SNS message that SNS
+	// did not sign is refused.
+	SNSSkipVerify bool
+	// SNSCertHosts (config http.sns.cert_hosts) are hosts, besides SNS's
+	// own, from which POST /v1/s3 fetches the certificate an SNS message
+	// names in SigningCertURL: an exact host match, https only.
+	SNSCertHosts []string
 	// HTTPClient makes routerd's own outgoing requests (the SNS
-	// SubscribeURL); redirects are never followed. Nil: a client with a
-	// DefaultSNSConfirmTimeout timeout.
+	// SubscribeURL and signing certificates); redirects are never
+	// followed. Nil: a client with a DefaultSNSConfirmTimeout timeout.
 	HTTPClient *http.Client
 }
 
@@ -72,6 +82,9 @@ type server struct {
 	now     func() time.Time
 	keys    *keyring
 	sns     *snsConfirmer // POST /v1/s3's SNS subscription handshake
+	// snsSignatures checks SNS messages on POST /v1/s3; nil when
+	// Options.SNSSkipVerify.
+	snsSignatures *snsVerifier
 }
 
 // route is one line of the route table. Ingest routes take client events
@@ -103,7 +116,11 @@ func New(opts Options) http.Handler {
 		s.now = time.Now
 	}
 	s.keys = newKeyring(opts.Auth, opts.Throttle.newBucket, s.log)
-	s.sns = newSNSConfirmer(opts.SNSConfirmHosts, opts.HTTPClient)
+	client := snsClient(opts.HTTPClient)
+	s.sns = &snsConfirmer{hosts: slices.Clone(opts.SNSConfirmHosts), client: client}
+	if !opts.SNSSkipVerify {
+		s.snsSignatures = newSNSVerifier(slices.Clone(opts.SNSCertHosts), client, s.now)
+	}
 	m := mux{}
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.h

@@ -17,8 +17,10 @@
 // notification delivered twice, as S3 and MinIO do on retry, yields the
 // same id and downstream idempotency holds.
 //
-// The package is pure: no I/O, no clock. Confirming an SNS subscription is
-// the caller's business (sources/http does it against an allow-list).
+// The package is pure: no I/O, no clock. It rebuilds the text an SNS
+// envelope's signature covers (SNSMessage.StringToSign); fetching the
+// certificate, checking the signature and confirming a subscription are
+// the caller's business (sources/http does them against allow-lists).
 package s3notify
 
 import (
@@ -99,9 +101,8 @@ type Parsed struct {
 	Errs []*RecordError
 }
 
-// SNSMessage is the part of an SNS HTTP(S) envelope routerd uses. The
-// signature fields are not kept: see sources/http for why signatures are
-// not verified yet.
+// SNSMessage is the part of an SNS HTTP(S) envelope routerd uses: what it
+// acts on, and what it needs to check the signature (StringToSign).
 type SNSMessage struct {
 	Type         string // Notification, SubscriptionConfirmation, UnsubscribeConfirmation
 	MessageID    string
@@ -109,6 +110,16 @@ type SNSMessage struct {
 	SubscribeURL string // SubscriptionConfirmation (and UnsubscribeConfirmation)
 	Token        string
 	Timestamp    string
+	// Message is the payload as sent: for a Notification, the S3
+	// notification as a JSON string.
+	Message string
+	// Subject is nil when the envelope has none: SNS signs a Subject only
+	// when there is one, so absent and empty differ.
+	Subject *string
+
+	SignatureVersion string // "1" (SHA1withRSA) or "2" (SHA256withRSA)
+	Signature        string // base64
+	SigningCertURL   string
 }
 
 // RecordError refuses one record: its index, the offending field as a
@@ -175,6 +186,8 @@ func parseSNS(top obj) (Parsed, error) {
 	}{
 		{"Type", &m.Type}, {"MessageId", &m.MessageID}, {"TopicArn", &m.TopicArn},
 		{"SubscribeURL", &m.SubscribeURL}, {"Token", &m.Token}, {"Timestamp", &m.Timestamp},
+		{"Message", &m.Message}, {"SignatureVersion", &m.SignatureVersion},
+		{"Signature", &m.Signature}, {"SigningCertURL", &m.SigningCertURL},
 	}
 	for _, f := range fields {
 		s, err := stringAt(top, f.name, f.name)
@@ -182,6 +195,13 @@ func parseSNS(top obj) (Parsed, error) {
 			return Parsed{}, err
 		}
 		*f.dst = s
+	}
+	if !isNull(top["Subject"]) {
+		subject, err := stringAt(top, "Subject", "Subject")
+		if err != nil {
+			return Parsed{}, err
+		}
+		m.Subject = &subject
 	}
 	p := Parsed{SNS: &m}
 	switch m.Type {
@@ -198,14 +218,10 @@ func parseSNS(top obj) (Parsed, error) {
 	default:
 		return Parsed{}, &Error{Path: "Type", Message: fmt.Sprintf("SNS message type %s is not one routerd handles (Notification, SubscriptionConfirmation, UnsubscribeConfirmation)", quote(m.Type))}
 	}
-	msg, err := stringAt(top, "Message", "Message")
-	if err != nil {
-		return Parsed{}, err
-	}
-	if msg == "" {
+	if m.Message == "" {
 		return Parsed{}, &Error{Path: "Message", Message: "is required in a Notification: it carries the S3 notification"}
 	}
-	inner, err := objectOf([]byte(msg), "Message")
+	inner, err := objectOf([]byte(m.Message), "Message")
 	if err != nil {
 		return Parsed{}, err
 	}

@@ -282,6 +282,8 @@ func TestRefusals(t *testing.T) {
 		{`{"Type":"SubscriptionConfirmation"}`, "SubscribeURL: is required"},
 		{`{"Type":"Other"}`, `Type: SNS message type "Other" is not one routerd handles`},
 		{`{"Type":1}`, "Type: must be a string, got a number"},
+		{`{"Type":"Notification","Subject":1}`, "Subject: must be a string, got a number"},
+		{`{"Type":"UnsubscribeConfirmation","Message":{}}`, "Message: must be a string, got an object"},
 		{"{\"Records\":[\"\xff\"]}", "not valid UTF-8"},
 	} {
 		_, err := Parse([]byte(c.body))
@@ -326,4 +328,51 @@ func mustParse(t *testing.T, file string) Parsed {
 		}
 	}
 	return p
+}
+
+func TestStringToSign(t *testing.T) {
+	for _, c := range []struct{ name, body, want string }{
+		{"notification with subject",
+			`{"Type":"Notification","MessageId":"m1","TopicArn":"arn:t","Subject":"Hi","Message":"{\"Event\":\"s3:TestEvent\"}\n","Timestamp":"2026-11-28T06:21:54.512Z","SignatureVersion":"2","Signature":"c2ln","SigningCertURL":"https://sns.eu-west-1.amazonaws.com/c.pem","UnsubscribeURL":"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe"}`,
+			"Message\n{\"Event\":\"s3:TestEvent\"}\n\nMessageId\nm1\nSubject\nHi\nTimestamp\n2026-11-28T06:21:54.512Z\nTopicArn\narn:t\nType\nNotification\n"},
+		// An empty Subject is still signed; an absent or null one is not.
+		{"empty subject",
+			`{"Type":"Notification","MessageId":"m1","TopicArn":"arn:t","Subject":"","Message":"{\"Event\":\"s3:TestEvent\"}","Timestamp":"t"}`,
+			"Message\n{\"Event\":\"s3:TestEvent\"}\nMessageId\nm1\nSubject\n\nTimestamp\nt\nTopicArn\narn:t\nType\nNotification\n"},
+		{"no subject",
+			`{"Type":"Notification","MessageId":"m1","TopicArn":"arn:t","Subject":null,"Message":"{\"Event\":\"s3:TestEvent\"}","Timestamp":"t"}`,
+			"Message\n{\"Event\":\"s3:TestEvent\"}\nMessageId\nm1\nTimestamp\nt\nTopicArn\narn:t\nType\nNotification\n"},
+		{"subscription confirmation",
+			`{"Type":"SubscriptionConfirmation","MessageId":"m2","Token":"tok","TopicArn":"arn:t","Message":"visit","SubscribeURL":"https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription","Timestamp":"t","Subject":"not signed"}`,
+			"Message\nvisit\nMessageId\nm2\nSubscribeURL\nhttps://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription\nTimestamp\nt\nToken\ntok\nTopicArn\narn:t\nType\nSubscriptionConfirmation\n"},
+		{"unsubscribe confirmation",
+			`{"Type":"UnsubscribeConfirmation","MessageId":"m3","Token":"tok","TopicArn":"arn:t","Message":"bye","SubscribeURL":"https://s/","Timestamp":"t"}`,
+			"Message\nbye\nMessageId\nm3\nSubscribeURL\nhttps://s/\nTimestamp\nt\nToken\ntok\nTopicArn\narn:t\nType\nUnsubscribeConfirmation\n"},
+	} {
+		p, err := Parse([]byte(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := p.SNS.StringToSign()
+		if err != nil || got != c.want {
+			t.Errorf("%s: %v\n got %q\nwant %q", c.name, err, got, c.want)
+		}
+	}
+
+	for _, c := range []struct{ body, want string }{
+		{`{"Type":"Notification","TopicArn":"arn:t","Message":"{\"Event\":\"s3:TestEvent\"}","Timestamp":"t"}`, "MessageId: is missing, and SNS signs it"},
+		{`{"Type":"Notification","MessageId":"m","TopicArn":"arn:t","Message":"{\"Event\":\"s3:TestEvent\"}"}`, "Timestamp: is missing, and SNS signs it"},
+		{`{"Type":"SubscriptionConfirmation","MessageId":"m","TopicArn":"arn:t","Message":"x","SubscribeURL":"https://s/","Timestamp":"t"}`, "Token: is missing, and SNS signs it"},
+	} {
+		p, err := Parse([]byte(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.SNS.StringToSign(); err == nil || err.Error() != c.want {
+			t.Errorf("%s: error %v, want %q", c.body, err, c.want)
+		}
+	}
+	if _, err := (&SNSMessage{Type: "Other"}).StringToSign(); err == nil || !strings.Contains(err.Error(), "Type: SNS message type \"Other\" has no known signature") {
+		t.Errorf("unknown type: %v", err)
+	}
 }
