@@ -47,7 +47,7 @@ func (s *server) putEvents(w http.ResponseWriter, r *http.Request) {
 	defer s.observe(source, s.now())
 	resp, aerr := s.accept(r, source, parsePutEvents, awsEntryMessage)
 	if aerr != nil {
-		writeError(w, r, aerr)
+		s.refuse(w, r, source, aerr)
 		return
 	}
 	writeJSON(w, contentTypeAmzJSON, http.StatusOK, resp)

@@ -125,7 +125,7 @@ func (s *server) cloudEvents(w http.ResponseWriter, r *http.Request) {
 	defer s.observe(source, s.now())
 	resp, aerr := s.acceptCloudEvents(r, source)
 	if aerr != nil {
-		writeError(w, r, aerr)
+		s.refuse(w, r, source, aerr)
 		return
 	}
 	writeOutcome(w, resp)

@@ -444,6 +444,9 @@ func TestCloudEventsRequestErrors(t *testing.T) {
 			if n := len(h.pub.envelopes(t)); n != 0 {
 				t.Errorf("%d published", n)
 			}
+			if got := h.count("cloudevents", "rejected"); got != 1 {
+				t.Errorf("rejected counter %v, want 1 for a request refused whole", got)
+			}
 		})
 	}
 }

@@ -31,7 +31,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	defer s.observe(source, s.now())
 	resp, aerr := s.accept(r, source, parseEvents, eventsEntryMessage)
 	if aerr != nil {
-		writeError(w, r, aerr)
+		s.refuse(w, r, source, aerr)
 		return
 	}
 	writeOutcome(w, resp)

@@ -41,10 +41,6 @@ func (s *server) accept(r *http.Request, source string, parse parseFunc,
 		entries, bad, aerr = parse(body)
 	}
 	if aerr != nil {
-		// A request refused whole counts as one rejected event: how many
-		// it held may be unknown, and a client sending nothing but bad
-		// requests must not go unseen.
-		s.countRejected(source, 1)
 		return putEventsResponse{}, aerr
 	}
 	resp, err := s.ingest(r, source, entries, bad, message)
@@ -117,6 +113,17 @@ func capMessage(m string) string {
 }
 
 // countRejected counts entries refused before reaching the Ingester.
+// refuse answers a request refused whole. A client's error counts as one
+// rejected event: how many the request held may be unknown, and a client
+// sending nothing but bad requests must not go unseen. A refusal of ours
+// (503: the bus or a certificate cannot be had) rejects nothing.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, source string, aerr *apiError) {
+	if aerr.status < http.StatusInternalServerError {
+		s.countRejected(source, 1)
+	}
+	writeError(w, r, aerr)
+}
+
 func (s *server) countRejected(source string, n int) {
 	if n > 0 && s.in != nil && s.in.Metrics != nil {
 		s.in.Metrics.Events.WithLabelValues(source, "rejected").Add(float64(n))

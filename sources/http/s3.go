@@ -56,7 +56,7 @@ func (s *server) s3(w http.ResponseWriter, r *http.Request) {
 	if b := r.URL.Query().Get("bus"); b != "" {
 		var err error
 		if bus, err = busName(b); err != nil {
-			writeError(w, r, validationError("query parameter bus: %v", err))
+			s.refuse(w, r, source, validationError("query parameter bus: %v", err))
 			return
 		}
 	}
@@ -68,21 +68,21 @@ func (s *server) s3(w http.ResponseWriter, r *http.Request) {
 		aerr = decodeBody(body, &top)
 	}
 	if aerr != nil {
-		writeError(w, r, aerr)
+		s.refuse(w, r, source, aerr)
 		return
 	}
 	p, err := s3notify.Parse(body)
 	if err != nil {
-		writeError(w, r, validationError("%v", err))
+		s.refuse(w, r, source, validationError("%v", err))
 		return
 	}
 	if t := r.Header.Get(snsTypeHeader); t != "" && p.SNS != nil && t != p.SNS.Type {
-		writeError(w, r, validationError("header %s says %s but the body's Type is %s", snsTypeHeader, clip(t), clip(p.SNS.Type)))
+		s.refuse(w, r, source, validationError("header %s says %s but the body's Type is %s", snsTypeHeader, clip(t), clip(p.SNS.Type)))
 		return
 	}
 	if p.SNS != nil && s.snsSignatures != nil {
 		if aerr := s.snsSignatures.verify(r, s.log, p.SNS); aerr != nil {
-			writeError(w, r, aerr)
+			s.refuse(w, r, source, aerr)
 			return
 		}
 	}

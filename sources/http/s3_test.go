@@ -204,6 +204,11 @@ func TestS3Refusals(t *testing.T) {
 	if n := len(h.pub.envelopes(t)); n != 5 {
 		t.Errorf("refused requests published: %d", n)
 	}
+	// Each request refused whole counts as one rejected event, as on the
+	// other doors; the one with a record too large refused one entry.
+	if got := h.count("s3", "rejected"); got != 4+10 {
+		t.Errorf("rejected counter %v, want 14", got)
+	}
 }
 
 func TestS3Bus(t *testing.T) {
