@@ -215,6 +215,43 @@ func TestParseNumberAgreesWithStrconv(t *testing.T) {
 	}
 }
 
+// shortNumber reads numbers of up to seven digits on each side of the point
+// eight bytes at a time: it must give what strconv gives, take every number
+// of that shape that is followed by eight more bytes, and leave the rest.
+func TestShortNumber(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		return string(b)
+	}
+	for range 50000 {
+		intDigits, fracDigits := 1+r.IntN(7), r.IntN(8)
+		num := digits(intDigits)
+		if fracDigits > 0 {
+			num += "." + digits(fracDigits)
+		}
+		if r.IntN(2) == 0 {
+			num = "-" + num
+		}
+		after := string(",} \t\n\r]"[r.IntN(7)]) + `"x":12345678}`
+		end, f, ok := shortNumber(num+after, 0)
+		want, _ := strconv.ParseFloat(num, 64)
+		if !ok || end != len(num) || f != want || math.Signbit(f) != math.Signbit(want) {
+			t.Fatalf("shortNumber(%q) = %d, %v, %v; want %d, %v", num+after, end, f, ok, len(num), want)
+		}
+	}
+	for _, c := range []string{"12345678,1234567", "1.12345678,123456", "1.,12345678", "1e5,12345678",
+		"1.5e3,1234567", "1.2.3,1234567", "-,12345678", "--1,12345678", "1x,12345678", "1234567.12345678,",
+		"123,456", "1.5,123"} {
+		if end, f, ok := shortNumber(c, 0); ok {
+			t.Errorf("shortNumber(%q) = %d, %v; want it left to the digit loop", c, end, f)
+		}
+	}
+}
+
 // A case-folded value is walked through the folded prefix trie while the
 // hits it makes probe second-level indexes, which fold values of their own:
 // the first folded value must not change under the walk.
