@@ -316,6 +316,7 @@ func (a *App) frontDoor(cfg *config.Config) http.Handler {
 		SNSConfirmHosts: cfg.HTTP.SNS.ConfirmHosts,
 		SNSSkipVerify:   !cfg.HTTP.SNS.VerifySignatures,
 		SNSCertHosts:    cfg.HTTP.SNS.CertHosts,
+		SNSTopics:       cfg.HTTP.SNS.Topics,
 	})
 }
 

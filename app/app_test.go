@@ -392,7 +392,8 @@ func TestReload(t *testing.T) {
 
 // TestSNSSignatureSettings checks that http.sns reaches POST /v1/s3, on
 // start and on reload: signatures checked by default, cert_hosts trusted,
-// verify_signatures: false turning the check off. No certificate is ever
+// verify_signatures: false turning the check off, topics limiting the
+// topics taken. No certificate is ever
 // fetched from beyond this machine.
 func TestSNSSignatureSettings(t *testing.T) {
 	dir := t.TempDir()
@@ -441,6 +442,10 @@ func TestSNSSignatureSettings(t *testing.T) {
 	reload("{verify_signatures: false}")
 	if code, body := post(envelope("", "")); code != 200 {
 		t.Errorf("unsigned, verify_signatures false: %d %s", code, body)
+	}
+	reload(`{verify_signatures: false, topics: ["arn:aws:sns:eu-west-1:123456789012:orders"]}`)
+	if code, body := post(envelope("", "")); code != 403 || !strings.Contains(body, "is not in http.sns.topics") {
+		t.Errorf("a topic not in topics: %d %s", code, body)
 	}
 }
 

@@ -151,6 +151,11 @@ type SNS struct {
 	// SigningCertURL (https only): for isolated partitions and private
 	// SNS-compatible services. An exact host match, as in confirm_hosts.
 	CertHosts []string `mapstructure:"cert_hosts"`
+	// Topics, when set, are the topic ARNs whose messages POST /v1/s3
+	// takes; a message from any other topic, a subscription confirmation
+	// included, is refused. A valid signature proves only that SNS sent a
+	// message: anyone can subscribe routerd to a topic of their own.
+	Topics []string `mapstructure:"topics"`
 }
 
 // Auth lists accepted credentials. Authentication is off when both lists

@@ -181,7 +181,8 @@ func TestFull(t *testing.T) {
 	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {
 		t.Errorf("http: %+v", c.HTTP)
 	}
-	wantSNS := SNS{ConfirmHosts: []string{"sns.eu-west-1.amazonaws.com"}, CertHosts: []string{"sns.us-iso-east-1.c2s.ic.gov"}}
+	wantSNS := SNS{ConfirmHosts: []string{"sns.eu-west-1.amazonaws.com"}, CertHosts: []string{"sns.us-iso-east-1.c2s.ic.gov"},
+		Topics: []string{"arn:aws:sns:eu-west-1:123456789012:photos-events", "arn:aws-cn:sns:cn-north-1:123456789012:orders.fifo"}}
 	if !reflect.DeepEqual(c.HTTP.SNS, wantSNS) {
 		t.Errorf("http.sns: %+v, want %+v", c.HTTP.SNS, wantSNS)
 	}

@@ -189,6 +189,11 @@ func oneOf(p *problems, path, v string, allowed ...string) bool {
 func (c *Config) validateHTTP(p *problems) {
 	checkHosts(p, "http.sns.confirm_hosts", c.HTTP.SNS.ConfirmHosts)
 	checkHosts(p, "http.sns.cert_hosts", c.HTTP.SNS.CertHosts)
+	for i, arn := range c.HTTP.SNS.Topics {
+		if !snsTopicARN.MatchString(arn) {
+			p.add(fmt.Sprintf("http.sns.topics[%d]", i), "%q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", arn)
+		}
+	}
 	h := &c.HTTP
 	host, ok := checkListen(p, "http.listen", h.Listen)
 	if ok && !isLoopback(host) && !h.Auth.Enabled() && !c.Insecure {
@@ -249,6 +254,11 @@ func (c *Config) validateHTTP(p *problems) {
 		p.add("http.tls", "cert_file and key_file must be set together")
 	}
 }
+
+// snsTopicARN is the shape of an SNS topic's ARN in any partition; a topic
+// name is 1 to 256 letters, digits, hyphens and underscores (a FIFO topic's
+// ends in .fifo).
+var snsTopicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 
 // checkHosts checks a list of host names that routerd matches exactly:
 // no scheme, port or path, which would never match.

@@ -80,6 +80,13 @@ func (s *server) s3(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, source, validationError("header %s says %s but the body's Type is %s", snsTypeHeader, clip(t), clip(p.SNS.Type)))
 		return
 	}
+	if p.SNS != nil && len(s.snsTopics) > 0 && !slices.Contains(s.snsTopics, p.SNS.TopicArn) {
+		// Before the signature: a topic not listed is refused without
+		// fetching a certificate for it.
+		s.refuse(w, r, source, &apiError{status: http.StatusForbidden, typ: "AccessDeniedException",
+			msg: fmt.Sprintf("SNS topic %s is not in http.sns.topics", clip(p.SNS.TopicArn))})
+		return
+	}
 	if p.SNS != nil && s.snsSignatures != nil {
 		if aerr := s.snsSignatures.verify(r, s.log, p.SNS); aerr != nil {
 			s.refuse(w, r, source, aerr)

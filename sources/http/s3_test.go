@@ -375,6 +375,47 @@ func TestS3SNSSubscriptionConfirmation(t *testing.T) {
 	}
 }
 
+// TestS3SNSTopics: with http.sns.topics set, only the listed topics'
+// messages are taken; another topic's notification is refused, and its
+// subscription confirmation is neither confirmed nor its certificate
+// fetched.
+func TestS3SNSTopics(t *testing.T) {
+	t.Parallel()
+	sns, certs := newSNSServer(t), newSNSServer(t)
+	const listed = "arn:aws:sns:eu-west-1:123456789012:photos-events" // the fixtures' topic
+	h := newHarness(t, trustSNS(certs), func(o *Options) {
+		o.SNSConfirmHosts = []string{"127.0.0.1"}
+		o.SNSTopics = []string{"arn:aws:sns:eu-west-1:123456789012:other", listed}
+	})
+	notification := signSNS(t, s3Body(t, "sns-notification.json"), certs.certURL(), "2")
+	wantEntries(t, h.do("POST", "/v1/s3", notification, snsHeaders("Notification")...), http.StatusOK)
+	fetches := len(certs.requests())
+
+	foreign := func(body string) string {
+		return signSNS(t, editSNS(t, body, func(m map[string]any) {
+			m["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:photos-events"
+		}), certs.certURL(), "2")
+	}
+	rec := h.do("POST", "/v1/s3", foreign(s3Body(t, "sns-notification.json")), snsHeaders("Notification")...)
+	if msg := wantError(t, rec, http.StatusForbidden, "AccessDeniedException"); msg != `SNS topic "arn:aws:sns:eu-west-1:999999999999:photos-events" is not in http.sns.topics` {
+		t.Errorf("message %q", msg)
+	}
+	rec = h.do("POST", "/v1/s3", foreign(confirmation(t, certs, sns.URL+"/confirm")), snsHeaders("SubscriptionConfirmation")...)
+	wantError(t, rec, http.StatusForbidden, "AccessDeniedException")
+	if got := sns.requests(); len(got) != 0 {
+		t.Errorf("a foreign topic's confirmation reached SNS: %q", got)
+	}
+	if got := len(certs.requests()); got != fetches {
+		t.Errorf("%d certificate fetches for foreign topics", got-fetches)
+	}
+	if n := len(h.pub.envelopes(t)); n != 1 {
+		t.Errorf("%d published, want the listed topic's one record", n)
+	}
+	if got := h.count("s3", "rejected"); got != 2 {
+		t.Errorf("rejected counter %v, want 2", got)
+	}
+}
+
 // FuzzS3 sends arbitrary bodies through the whole /v1/s3 handler, with
 // SNS signatures checked against the test certificate (seeds signed with
 // it, and unsigned). No SNS host is allowed to confirm, so confirmations

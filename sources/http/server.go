@@ -66,6 +66,10 @@ type Options struct {
 	// own, from which POST /v1/s3 fetches the certificate an SNS message
 	// names in SigningCertURL: an exact host match, https only.
 	SNSCertHosts []string
+	// SNSTopics (config http.sns.topics), when set, are the only topic
+	// ARNs whose messages POST /v1/s3 takes, subscription confirmations
+	// included.
+	SNSTopics []string
 	// HTTPClient makes routerd's own outgoing requests (the SNS
 	// SubscribeURL and signing certificates); redirects are never
 	// followed. Nil: a client with a DefaultSNSConfirmTimeout timeout.
@@ -85,6 +89,7 @@ type server struct {
 	// snsSignatures checks SNS messages on POST /v1/s3; nil when
 	// Options.SNSSkipVerify.
 	snsSignatures *snsVerifier
+	snsTopics     []string // Options.SNSTopics
 }
 
 // route is one line of the route table. Ingest routes take client events
@@ -105,6 +110,8 @@ func New(opts Options) http.Handler {
 		maxBody: opts.MaxBodyBytes,
 		log:     opts.Logger,
 		now:     opts.Now,
+
+		snsTopics: slices.Clone(opts.SNSTopics),
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
