@@ -142,18 +142,21 @@ func TestTestPatternExplain(t *testing.T) {
 	}
 }
 
-// TestTestPatternConformance is the acceptance check: the shared vectors
-// through the binary, each line's Result equal to its "match", or an Error
-// where match is "error".
+// TestTestPatternConformance is the acceptance check: the EventBridge
+// vectors, the shared ones and the audit's, through the binary, each line's
+// Result equal to its "match", or an Error where match is "error".
 func TestTestPatternConformance(t *testing.T) {
-	cases := "../../rules/testdata/conformance.jsonl"
-	r := run(t, "", "test-pattern", "--cases", cases)
+	var in []byte
+	for _, name := range []string{"conformance.jsonl", "audit.jsonl"} {
+		b, err := os.ReadFile("../../rules/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, b...)
+	}
+	r := run(t, string(in), "test-pattern", "--cases", "-")
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
-	}
-	in, err := os.ReadFile(cases)
-	if err != nil {
-		t.Fatal(err)
 	}
 	type line struct {
 		ID     string
