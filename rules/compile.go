@@ -69,7 +69,7 @@ func compile(src []byte) ([]alternative, error) {
 	if !root.IsObject() {
 		return nil, &Error{Reason: "pattern must be a JSON object"}
 	}
-	g, err := compileObject(root, nil, 0)
+	g, err := compileObject(root, nil, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +108,26 @@ func syntaxError(src []byte) string {
 
 func joinPath(keys []string) string { return strings.Join(keys, ".") }
 
-// compileObject compiles a pattern object found at prefix. A field given twice is not an error: as on
+// reservedInOr are the names that aws/event-ruler refuses as field names
+// inside an $or branch (its README, "The $or Primitive", and the list it
+// points to, RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP): the operators, the
+// numeric comparisons and names it keeps for later ones.
+var reservedInOr = map[string]bool{
+	"exactly": true, "equals-ignore-case": true, "prefix": true, "suffix": true,
+	"anything-but": true, "exists": true, "wildcard": true, "numeric": true,
+	"cidr": true, "html": true, "=": true, "<": true, "<=": true, ">": true,
+	">=": true, "regex": true, "not-wildcard": true, "not-equals-ignore-case": true,
+	"date-after": true, "date-on-or-after": true, "date-before": true,
+	"date-on-or-before": true, "in-date-range": true, "ip-address-in-range": true,
+	"ip-address-not-in-range": true,
+}
+
+// compileObject compiles a pattern object found at prefix; inOr says it lies
+// inside an $or branch. A field given twice is not an error: as on
 // EventBridge, the later one counts ("Content filtering in Amazon
 // EventBridge event patterns": if you include a key more than once the last
 // reference is the one used), which expand does by keeping items in order.
-func compileObject(obj gjson.Result, prefix []string, depth int) (*group, error) {
+func compileObject(obj gjson.Result, prefix []string, depth int, inOr bool) (*group, error) {
 	if depth >= MaxDepth {
 		return nil, &Error{Path: joinPath(prefix), Reason: fmt.Sprintf("pattern nests deeper than %d levels", MaxDepth)}
 	}
@@ -130,9 +145,11 @@ func compileObject(obj gjson.Result, prefix []string, depth int) (*group, error)
 			if err == nil {
 				g.items = append(g.items, item{or: branches})
 			}
+		case inOr && reservedInOr[key]:
+			err = &Error{Path: joinPath(keys), Reason: fmt.Sprintf("%q is an operator name, which cannot be a field name inside $or", key)}
 		case v.IsObject():
 			var sub *group
-			sub, err = compileObject(v, keys, depth+1)
+			sub, err = compileObject(v, keys, depth+1, inOr)
 			if err == nil {
 				g.items = append(g.items, sub.items...)
 			}
@@ -157,18 +174,18 @@ func compileObject(obj gjson.Result, prefix []string, depth int) (*group, error)
 func compileOr(v gjson.Result, prefix, keys []string, depth int) ([]*group, error) {
 	path := joinPath(keys)
 	if !v.IsArray() {
-		return nil, &Error{Path: path, Reason: "$or: must be an array of at least two objects"}
+		return nil, &Error{Path: path, Reason: "must be an array of at least two objects, not " + describe(v)}
 	}
 	var branches []*group
 	var err error
 	i := 0
 	v.ForEach(func(_, b gjson.Result) bool {
 		if !b.IsObject() {
-			err = &Error{Path: fmt.Sprintf("%s[%d]", path, i), Reason: "$or: each branch must be an object, not " + describe(b)}
+			err = &Error{Path: fmt.Sprintf("%s[%d]", path, i), Reason: "each $or branch must be an object, not " + describe(b)}
 			return false
 		}
 		var g *group
-		g, err = compileObject(b, prefix, depth+1)
+		g, err = compileObject(b, prefix, depth+1, true)
 		if err != nil {
 			return false
 		}
@@ -180,7 +197,7 @@ func compileOr(v gjson.Result, prefix, keys []string, depth int) ([]*group, erro
 		return nil, err
 	}
 	if len(branches) < 2 {
-		return nil, &Error{Path: path, Reason: "$or: needs at least two branches"}
+		return nil, &Error{Path: path, Reason: fmt.Sprintf("needs at least two branches, got %d", len(branches))}
 	}
 	return branches, nil
 }
