@@ -20,8 +20,11 @@ const (
 	MaxPatternBytes = 64 << 10
 	// MaxDepth is the deepest nesting of objects in a pattern.
 	MaxDepth = 32
-	// MaxAlternatives bounds the alternatives a pattern's $or expand into.
-	MaxAlternatives = 1024
+	// MaxAlternatives bounds the alternatives a pattern's $or expand into:
+	// EventBridge refuses a pattern whose $or make over 1,000 "rule
+	// combinations" ("Content filtering in Amazon EventBridge event
+	// patterns", complex example with $or).
+	MaxAlternatives = 1000
 	// MaxValues bounds the values listed for one field.
 	MaxValues = 1024
 	// MaxWildcards bounds the '*' in one wildcard expression.
