@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,8 +20,11 @@ const (
 	MaxPatternBytes = 64 << 10
 	// MaxDepth is the deepest nesting of objects in a pattern.
 	MaxDepth = 32
-	// MaxAlternatives bounds the alternatives a pattern's $or expand into.
-	MaxAlternatives = 1024
+	// MaxAlternatives bounds the alternatives a pattern's $or expand into:
+	// EventBridge refuses a pattern whose $or make over 1,000 "rule
+	// combinations" ("Content filtering in Amazon EventBridge event
+	// patterns", complex example with $or).
+	MaxAlternatives = 1000
 	// MaxValues bounds the values listed for one field.
 	MaxValues = 1024
 	// MaxWildcards bounds the '*' in one wildcard expression.
@@ -41,10 +45,17 @@ type condition struct {
 // alternative is one conjunction of conditions, sorted by path, one per path.
 type alternative []condition
 
-// group is a pattern object before $or expansion.
+// group is a pattern object before $or expansion: its fields and its $ors in
+// document order, those of nested objects in their place.
 type group struct {
-	conds []condition
-	ors   [][]*group // each $or: its branches
+	items []item
+}
+
+// item is one entry of a group: a field's condition, or the branches of an
+// $or when or is set.
+type item struct {
+	cond condition
+	or   []*group
 }
 
 func compile(src []byte) ([]alternative, error) {
@@ -61,13 +72,16 @@ func compile(src []byte) ([]alternative, error) {
 	if !root.IsObject() {
 		return nil, &Error{Reason: "pattern must be a JSON object"}
 	}
-	g, err := compileObject(root, nil, 0)
+	g, err := compileObject(root, nil, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	alts, err := expand(g)
+	alts, err := expand(g, []alternative{nil})
 	if err != nil {
 		return nil, err
+	}
+	for i := range alts {
+		alts[i] = sortConds(alts[i])
 	}
 	return alts, nil
 }
@@ -97,41 +111,55 @@ func syntaxError(src []byte) string {
 
 func joinPath(keys []string) string { return strings.Join(keys, ".") }
 
-func compileObject(obj gjson.Result, prefix []string, depth int) (*group, error) {
+// reservedInOr are the names that aws/event-ruler refuses as field names
+// inside an $or branch (its README, "The $or Primitive", and the list it
+// points to, RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP): the operators, the
+// numeric comparisons and names it keeps for later ones.
+var reservedInOr = map[string]bool{
+	"exactly": true, "equals-ignore-case": true, "prefix": true, "suffix": true,
+	"anything-but": true, "exists": true, "wildcard": true, "numeric": true,
+	"cidr": true, "html": true, "=": true, "<": true, "<=": true, ">": true,
+	">=": true, "regex": true, "not-wildcard": true, "not-equals-ignore-case": true,
+	"date-after": true, "date-on-or-after": true, "date-before": true,
+	"date-on-or-before": true, "in-date-range": true, "ip-address-in-range": true,
+	"ip-address-not-in-range": true,
+}
+
+// compileObject compiles a pattern object found at prefix; inOr says it lies
+// inside an $or branch. A field given twice is not an error: as on
+// EventBridge, the later one counts ("Content filtering in Amazon
+// EventBridge event patterns": if you include a key more than once the last
+// reference is the one used), which expand does by keeping items in order.
+func compileObject(obj gjson.Result, prefix []string, depth int, inOr bool) (*group, error) {
 	if depth >= MaxDepth {
 		return nil, &Error{Path: joinPath(prefix), Reason: fmt.Sprintf("pattern nests deeper than %d levels", MaxDepth)}
 	}
 	g := &group{}
 	var err error
-	seen := map[string]bool{}
 	n := 0
 	obj.ForEach(func(k, v gjson.Result) bool {
 		n++
 		key := k.Str
 		keys := append(append([]string(nil), prefix...), key)
-		if seen[key] {
-			err = &Error{Path: joinPath(keys), Reason: "field given twice"}
-			return false
-		}
-		seen[key] = true
 		switch {
 		case key == "$or":
 			var branches []*group
 			branches, err = compileOr(v, prefix, keys, depth)
 			if err == nil {
-				g.ors = append(g.ors, branches)
+				g.items = append(g.items, item{or: branches})
 			}
+		case inOr && reservedInOr[key]:
+			err = &Error{Path: joinPath(keys), Reason: fmt.Sprintf("%q is an operator name, which cannot be a field name inside $or", key)}
 		case v.IsObject():
 			var sub *group
-			sub, err = compileObject(v, keys, depth+1)
+			sub, err = compileObject(v, keys, depth+1, inOr)
 			if err == nil {
-				g.conds = append(g.conds, sub.conds...)
-				g.ors = append(g.ors, sub.ors...)
+				g.items = append(g.items, sub.items...)
 			}
 		case v.IsArray():
 			var c condition
 			c, err = compileValues(v, keys)
-			g.conds = append(g.conds, c)
+			g.items = append(g.items, item{cond: c})
 		default:
 			err = &Error{Path: joinPath(keys), Reason: "value must be an array of values or an object, not " + describe(v)}
 		}
@@ -149,18 +177,18 @@ func compileObject(obj gjson.Result, prefix []string, depth int) (*group, error)
 func compileOr(v gjson.Result, prefix, keys []string, depth int) ([]*group, error) {
 	path := joinPath(keys)
 	if !v.IsArray() {
-		return nil, &Error{Path: path, Reason: "$or: must be an array of at least two objects"}
+		return nil, &Error{Path: path, Reason: "must be an array of at least two objects, not " + describe(v)}
 	}
 	var branches []*group
 	var err error
 	i := 0
 	v.ForEach(func(_, b gjson.Result) bool {
 		if !b.IsObject() {
-			err = &Error{Path: fmt.Sprintf("%s[%d]", path, i), Reason: "$or: each branch must be an object, not " + describe(b)}
+			err = &Error{Path: fmt.Sprintf("%s[%d]", path, i), Reason: "each $or branch must be an object, not " + describe(b)}
 			return false
 		}
 		var g *group
-		g, err = compileObject(b, prefix, depth+1)
+		g, err = compileObject(b, prefix, depth+1, true)
 		if err != nil {
 			return false
 		}
@@ -172,29 +200,35 @@ func compileOr(v gjson.Result, prefix, keys []string, depth int) ([]*group, erro
 		return nil, err
 	}
 	if len(branches) < 2 {
-		return nil, &Error{Path: path, Reason: "$or: needs at least two branches"}
+		return nil, &Error{Path: path, Reason: fmt.Sprintf("needs at least two branches, got %d", len(branches))}
 	}
 	return branches, nil
 }
 
-// expand turns a group into disjunctive normal form. A field given inside an
-// $or branch replaces the same field given outside it, for that branch.
-func expand(g *group) ([]alternative, error) {
-	alts := []alternative{sortConds(g.conds)}
-	for _, branches := range g.ors {
+// expand applies the items of g, in document order, to each of alts and
+// returns the alternatives that result: the pattern in disjunctive normal
+// form. A field sets its condition in every alternative, replacing one set
+// earlier for the same path; an $or replaces each alternative by one copy
+// per branch, the branch's items applied to it. So the later of two
+// mentions of a field wins, wherever they stand, as in aws/event-ruler,
+// which compiles a pattern in this order.
+func expand(g *group, alts []alternative) ([]alternative, error) {
+	for _, it := range g.items {
+		if it.or == nil {
+			for i, a := range alts {
+				alts[i] = put(a, it.cond)
+			}
+			continue
+		}
 		var next []alternative
-		for _, b := range branches {
-			sub, err := expand(b)
+		for _, b := range it.or {
+			sub, err := expand(b, slices.Clone(alts))
 			if err != nil {
 				return nil, err
 			}
-			for _, a := range alts {
-				for _, s := range sub {
-					next = append(next, merge(a, s))
-					if len(next) > MaxAlternatives {
-						return nil, &Error{Reason: fmt.Sprintf("$or: pattern expands to more than %d alternatives", MaxAlternatives)}
-					}
-				}
+			next = append(next, sub...)
+			if len(next) > MaxAlternatives {
+				return nil, &Error{Reason: fmt.Sprintf("$or: pattern expands to more than %d alternatives", MaxAlternatives)}
 			}
 		}
 		alts = next
@@ -202,30 +236,22 @@ func expand(g *group) ([]alternative, error) {
 	return alts, nil
 }
 
+// put returns a with c set: a copy, since alternatives share their backing
+// arrays after an $or, with c in place of a condition on the same path.
+func put(a alternative, c condition) alternative {
+	out := make(alternative, 0, len(a)+1)
+	for _, x := range a {
+		if !samePath(x.keys, c.keys) {
+			out = append(out, x)
+		}
+	}
+	return append(out, c)
+}
+
 func sortConds(cs []condition) alternative {
 	out := append(alternative(nil), cs...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
-}
-
-// merge combines an outer alternative with a branch: the branch's conditions
-// win where both name the same path.
-func merge(outer, branch alternative) alternative {
-	out := make(alternative, 0, len(outer)+len(branch))
-	for _, c := range outer {
-		replaced := false
-		for _, b := range branch {
-			if samePath(b.keys, c.keys) {
-				replaced = true
-				break
-			}
-		}
-		if !replaced {
-			out = append(out, c)
-		}
-	}
-	out = append(out, branch...)
-	return sortConds(out)
 }
 
 func samePath(a, b []string) bool {

@@ -7,9 +7,14 @@ import (
 	"testing"
 )
 
-// conformanceCase is one line of testdata/conformance.jsonl, the shared
-// EventBridge pattern vectors. Pattern and event stay raw: number spelling
-// matters and some numbers do not fit a float64.
+// vectorFiles hold the EventBridge pattern vectors, one conformanceCase a
+// line: conformance.jsonl the shared ones, from the reference
+// implementation's tests and the AWS docs; audit.jsonl those of our audit
+// against the docs, each citing the page or README section it rests on.
+var vectorFiles = []string{"testdata/conformance.jsonl", "testdata/audit.jsonl"}
+
+// conformanceCase is one line of a vector file. Pattern and event stay raw:
+// number spelling matters and some numbers do not fit a float64.
 type conformanceCase struct {
 	ID      string          `json:"id"`
 	Source  string          `json:"source"`
@@ -21,7 +26,16 @@ type conformanceCase struct {
 
 func loadConformance(t testing.TB) []conformanceCase {
 	t.Helper()
-	f, err := os.Open("testdata/conformance.jsonl")
+	var cases []conformanceCase
+	for _, name := range vectorFiles {
+		cases = append(cases, loadVectors(t, name)...)
+	}
+	return cases
+}
+
+func loadVectors(t testing.TB, name string) []conformanceCase {
+	t.Helper()
+	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +46,7 @@ func loadConformance(t testing.TB) []conformanceCase {
 	for sc.Scan() {
 		var c conformanceCase
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("conformance line %d: %v", len(cases)+1, err)
+			t.Fatalf("%s line %d: %v", name, len(cases)+1, err)
 		}
 		cases = append(cases, c)
 	}

@@ -196,8 +196,8 @@ func (g *fuzzGen) ws() string {
 }
 
 // key picks a member name for an object that already has the keys in used.
-// A repeated key is kept only once in sixteen times: for patterns it is an
-// error, for events a case of "the first occurrence counts".
+// A repeated key is kept only once in sixteen times: for patterns a case of
+// "the later mention counts", for events of "the first occurrence counts".
 func (g *fuzzGen) key(vocab []string, used map[string]bool) string {
 	k := g.pick(vocab)
 	if used[k] && g.intn(16) != 0 {
@@ -244,8 +244,8 @@ func (g *fuzzGen) patterns() []string {
 }
 
 // patternObject is a pattern object of one to three fields: value lists,
-// nested objects and $or, up to three levels deep. Keys may repeat (an error
-// Compile must catch).
+// nested objects and $or, up to three levels deep. Keys may repeat (the
+// later mention counts).
 func (g *fuzzGen) patternObject(depth int) string {
 	var b strings.Builder
 	b.WriteByte('{')

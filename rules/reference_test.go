@@ -32,7 +32,7 @@ func refMatch(pattern, event []byte) (bool, error) {
 	if !ok {
 		return false, errors.New("pattern is not an object")
 	}
-	alts, err := refExpand(pobj, nil)
+	alts, err := refExpand(pobj, nil, [][]refCond{nil})
 	if err != nil {
 		return false, err
 	}
@@ -179,82 +179,58 @@ type refCond struct {
 	values []any
 }
 
-// refOr is one $or found in a pattern object: its branches, which name paths
-// below prefix.
-type refOr struct {
-	prefix   []string
-	branches []refObject
-}
-
 // refExpand returns the alternatives (disjunctive normal form) of the pattern
-// object obj found at prefix. Each $or multiplies the alternatives; in each
-// branch, a field the branch names replaces the same field named outside
-// that $or. Two $ors side by side that name the same field follow document
-// order, the later one winning, as aws/event-ruler does.
-func refExpand(obj refObject, prefix []string) ([][]refCond, error) {
-	var conds []refCond
-	var ors []refOr
-	if err := refCollect(obj, prefix, &conds, &ors); err != nil {
-		return nil, err
-	}
-	alts := [][]refCond{conds}
-	for _, or := range ors {
-		var next [][]refCond
-		for _, b := range or.branches {
-			sub, err := refExpand(b, or.prefix)
-			if err != nil {
+// object obj found at prefix, starting from alts. Members take effect in
+// document order, as aws/event-ruler compiles them: a field sets its value
+// list in every alternative, replacing one set before for the same path (so
+// of a field given twice, the later counts, as EventBridge documents); an
+// $or replaces every alternative by one per branch, with the branch's
+// members applied; a nested object's members apply in its place.
+func refExpand(obj refObject, prefix []string, alts [][]refCond) ([][]refCond, error) {
+	for _, m := range obj {
+		path := append(slices.Clip(prefix), m.key)
+		switch v := m.val.(type) {
+		case []any:
+			if m.key != "$or" {
+				for i, alt := range alts {
+					alts[i] = append(refWithout(alt, path), refCond{path: path, values: v})
+				}
+				continue
+			}
+			var next [][]refCond
+			for _, b := range v {
+				bo, ok := b.(refObject)
+				if !ok {
+					return nil, errors.New("$or branch is not an object")
+				}
+				sub, err := refExpand(bo, prefix, slices.Clone(alts))
+				if err != nil {
+					return nil, err
+				}
+				next = append(next, sub...)
+			}
+			alts = next
+		case refObject:
+			var err error
+			if alts, err = refExpand(v, path, alts); err != nil {
 				return nil, err
 			}
-			for _, outer := range alts {
-				for _, inner := range sub {
-					next = append(next, refOverride(outer, inner))
-				}
-			}
+		default:
+			return nil, fmt.Errorf("field %q is neither a list nor an object", m.key)
 		}
-		alts = next
 	}
 	return alts, nil
 }
 
-// refCollect gathers the fields of obj, including those of nested objects,
-// and its $ors, in document order.
-func refCollect(obj refObject, prefix []string, conds *[]refCond, ors *[]refOr) error {
-	for _, m := range obj {
-		switch v := m.val.(type) {
-		case []any:
-			if m.key == "$or" {
-				or := refOr{prefix: prefix}
-				for _, b := range v {
-					bo, ok := b.(refObject)
-					if !ok {
-						return errors.New("$or branch is not an object")
-					}
-					or.branches = append(or.branches, bo)
-				}
-				*ors = append(*ors, or)
-				continue
-			}
-			*conds = append(*conds, refCond{path: append(slices.Clip(prefix), m.key), values: v})
-		case refObject:
-			if err := refCollect(v, append(slices.Clip(prefix), m.key), conds, ors); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("field %q is neither a list nor an object", m.key)
-		}
-	}
-	return nil
-}
-
-// refOverride is outer with every field that inner names replaced by inner's.
-func refOverride(outer, inner []refCond) []refCond {
+// refWithout is a copy of alt without a condition on path.
+func refWithout(alt []refCond, path []string) []refCond {
 	var out []refCond
-	for _, o := range outer {
-		if !slices.ContainsFunc(inner, func(i refCond) bool { return slices.Equal(i.path, o.path) }) {
-			out = append(out, o)
+	for _, c := range alt {
+		if !slices.Equal(c.path, path) {
+			out = append(out, c)
 		}
 	}
-	return append(out, inner...)
+	return out
 }
 
 // refMatchAlt decides one alternative by search: each condition takes a leaf

@@ -446,16 +446,12 @@ func compileNumeric(arg gjson.Result) (numRange, error) {
 			if hasHi {
 				return r, fmt.Errorf("two upper bounds")
 			}
+			// An upper bound first is judged with the second operator:
+			// a lower one then comes after it, or there are two upper.
 			r.hi, r.hiIncl, hasHi = x, op.Str == "<=", true
-			if i == 0 && len(items) == 4 {
-				return r, fmt.Errorf("lower bound must come before upper")
-			}
 		default:
 			return r, fmt.Errorf("unknown operator %q (use =, <, <=, >, >=)", op.Str)
 		}
-	}
-	if len(items) == 4 && !hasLo {
-		return r, fmt.Errorf("two upper bounds")
 	}
 	if hasLo && hasHi && r.lo >= r.hi {
 		return r, fmt.Errorf("lower bound %v must be below upper bound %v", r.lo, r.hi)

@@ -142,11 +142,19 @@ func TestTestPatternExplain(t *testing.T) {
 	}
 }
 
-// TestTestPatternConformance is the acceptance check: the shared vectors
-// through the binary, each line's Result equal to its "match", or an Error
-// where match is "error".
+// TestTestPatternConformance is the acceptance check: the EventBridge
+// vectors, the shared ones and the audit's, through the binary, each line's
+// Result equal to its "match", or an Error where match is "error".
 func TestTestPatternConformance(t *testing.T) {
-	cases := "../../rules/testdata/conformance.jsonl"
+	for file, least := range map[string]int{"conformance.jsonl": 800, "audit.jsonl": 1} {
+		t.Run(file, func(t *testing.T) { testPatternCases(t, "../../rules/testdata/"+file, least) })
+	}
+}
+
+// testPatternCases runs a vector file, of at least least lines, through
+// test-pattern --cases.
+func testPatternCases(t *testing.T, cases string, least int) {
+	t.Helper()
 	r := run(t, "", "test-pattern", "--cases", cases)
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
@@ -162,7 +170,7 @@ func TestTestPatternConformance(t *testing.T) {
 		Error  *string
 	}
 	wants, gots := decode[line](t, string(in)), decode[line](t, r.stdout)
-	if len(wants) < 800 || len(gots) != len(wants) {
+	if len(wants) < least || len(gots) != len(wants) {
 		t.Fatalf("%d vectors in, %d lines out", len(wants), len(gots))
 	}
 	for i, want := range wants {

@@ -12,13 +12,18 @@ import (
 	"testing"
 )
 
-// TestConformance runs the shared EventBridge vectors through Batch, as
+// TestConformance runs the EventBridge vectors, the shared ones and the
+// audit's, through Batch, as
 // `routerctl test-pattern --cases` does: every line must come back with its
 // id, and a Result equal to its "match", or an Error where match is "error".
 func TestConformance(t *testing.T) {
-	in, err := os.ReadFile("../../rules/testdata/conformance.jsonl")
-	if err != nil {
-		t.Fatal(err)
+	var in []byte
+	for _, name := range []string{"conformance.jsonl", "audit.jsonl"} {
+		b, err := os.ReadFile("../../rules/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, b...)
 	}
 	var out bytes.Buffer
 	if err := Batch(bytes.NewReader(in), &out, false); err != nil {
