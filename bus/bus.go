@@ -335,6 +335,18 @@ func (e *PublishError) StoredNone() bool {
 	return true
 }
 
+// Unwrap gives the errors of the messages not stored, so that errors.Is
+// finds ErrStorageFull when the bus refused any for lack of room.
+func (e *PublishError) Unwrap() []error {
+	var errs []error
+	for _, err := range e.Errs {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 func (e *PublishError) Error() string {
 	failed, first := 0, error(nil)
 	for _, err := range e.Errs {

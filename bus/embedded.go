@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,10 @@ type EmbeddedOptions struct {
 	// then survives a power cut, not only a process crash, at a cost in
 	// throughput. Off, the store syncs every two minutes.
 	SyncAlways bool
+	// MaxStore bounds, in bytes, what JetStream stores under DataDir: past
+	// it, publishes are refused with ErrStorageFull until consumers take
+	// their messages or dead letters are purged. 0 takes DefaultMaxStore.
+	MaxStore int64
 	// Token or User/Password protect the client port.
 	Token, User, Password string
 	// ServerName identifies this node in a cluster; default "routerd".
@@ -50,7 +55,7 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	opts := &server.Options{
 		ServerName:    o.ServerName,
 		JetStream:     true,
-		StoreDir:      filepath.Join(o.DataDir, "jetstream"),
+		StoreDir:      storeDir(o.DataDir),
 		SyncAlways:    o.SyncAlways,
 		NoSigs:        true,
 		NoLog:         true,
@@ -61,6 +66,10 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "routerd"
+	}
+	if opts.JetStreamMaxStore = o.MaxStore; o.MaxStore <= 0 {
+		// Where the free space cannot be told, NATS's own default holds.
+		opts.JetStreamMaxStore, _ = DefaultMaxStore(o.DataDir)
 	}
 	if o.Listen == "" {
 		opts.DontListen = true
@@ -153,7 +162,41 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		unlock()
 		return nil, nil, err
 	}
+	b.maxStore = srv.JetStreamConfig().MaxStore
+	b.logStoreBound(o)
 	return b, srv, nil
+}
+
+// logStoreBound says at start how much JetStream may store, and warns
+// when a bound set in the options leaves the disk too little room
+// (DefaultMaxStore says why).
+func (b *JetStream) logStoreBound(o EmbeddedOptions) {
+	room, known := storeRoom(o.DataDir)
+	set := "bus.nats.max_store"
+	if o.MaxStore <= 0 {
+		set = "default: half the free space of data_dir"
+	}
+	b.log.Info("bus: JetStream may store up to "+FormatBytes(b.maxStore)+" ("+set+"); past it, ingest answers 503",
+		"data_dir", o.DataDir)
+	if known && o.MaxStore > 0 && o.MaxStore > room/2 {
+		b.log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",
+			"max_store", FormatBytes(o.MaxStore), "free", FormatBytes(room), "data_dir", o.DataDir)
+	}
+}
+
+// FormatBytes writes n bytes as bus.nats.max_store is written, in the
+// largest unit of 1024 that leaves at least 1, to a tenth (1.5GB).
+func FormatBytes(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	f, i := float64(n)/1024, 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0") + units[i:i+1] + "B"
 }
 
 // Connect opens a JetStream bus on an external NATS server or cluster.

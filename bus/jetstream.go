@@ -52,6 +52,8 @@ type JetStream struct {
 
 	seal *Seal
 
+	maxStore int64 // the embedded server's storage bound; 0 for an external server
+
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
 	anyBack    atomic.Bool         // handedBack is not empty: most deliveries skip the lock
@@ -250,7 +252,7 @@ func (b *JetStream) answered(m *nats.Msg, err error) {
 	}
 	delete(b.waiting, m)
 	if err != nil {
-		p.w.fail(p.i, fmt.Errorf("bus: publish to %s: %w", m.Subject, err))
+		p.w.fail(p.i, publishError(m.Subject, err))
 	}
 	if p.w.left--; p.w.left == 0 {
 		close(p.w.done)

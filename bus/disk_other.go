@@ -1,0 +1,7 @@
+//go:build !(linux || darwin || freebsd)
+
+package bus
+
+// diskFree cannot tell here: the embedded server then keeps NATS's own
+// default bound (see DefaultMaxStore).
+func diskFree(string) (int64, bool) { return 0, false }

@@ -1,0 +1,126 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrStorageFull is wrapped by the publish errors of messages the bus
+// refused for lack of room: JetStream's storage bound (bus.nats.max_store
+// on the embedded server) or its account's is reached. Nothing is lost:
+// the message was not stored, and the publisher knows it. Room comes back
+// as consumers take their messages, or when dead letters are purged.
+var ErrStorageFull = errors.New("bus storage is full")
+
+// JetStream's error codes for a message refused for lack of room.
+const (
+	jsInsufficientResources = 10023 // the server's storage bound
+	jsAccountResources      = 10002 // the account's storage bound
+	jsStorageResources      = 10047 // no room to reserve for a stream
+	jsStoreFailed           = 10077 // a stream's own limits (max bytes, max messages)
+)
+
+// storageFull reports whether err is JetStream refusing a message for lack
+// of room.
+func storageFull(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode {
+	case jsInsufficientResources, jsAccountResources, jsStorageResources:
+		return true
+	case jsStoreFailed:
+		return strings.Contains(api.Description, "maximum bytes") || strings.Contains(api.Description, "maximum messages")
+	}
+	return false
+}
+
+// publishError is the error of one message the broker did not store.
+func publishError(subject string, err error) error {
+	if storageFull(err) {
+		return fmt.Errorf("bus: publish to %s: %w: %w", subject, ErrStorageFull, err)
+	}
+	return fmt.Errorf("bus: publish to %s: %w", subject, err)
+}
+
+// Storage is how much a bus stores and may store, in bytes.
+type Storage struct {
+	Used int64
+	// Limit is the bound past which publishes are refused with
+	// ErrStorageFull; 0 when the bus knows none.
+	Limit int64
+}
+
+// StorageReporter is a bus that can tell its Storage.
+type StorageReporter interface {
+	Storage(ctx context.Context) (Storage, error)
+}
+
+var _ StorageReporter = (*JetStream)(nil)
+
+// Storage reports what the bus's JetStream account stores in files and
+// the bound it is held to: the embedded server's (bus.nats.max_store), or
+// else the account's own limit, if it has one.
+func (b *JetStream) Storage(ctx context.Context) (Storage, error) {
+	info, err := b.js.AccountInfo(ctx)
+	if err != nil {
+		return Storage{}, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	s := Storage{Used: int64(info.Store), Limit: b.maxStore}
+	if s.Limit <= 0 && info.Limits.MaxStore > 0 {
+		s.Limit = info.Limits.MaxStore
+	}
+	return s, nil
+}
+
+// DefaultMaxStore is the storage bound of an embedded server whose
+// options set none: half of what the file system of dataDir has free,
+// counting what the store there already holds as free. JetStream counts
+// the bytes of the messages it holds, and its files hold more: a file
+// block is compacted only once more than half of it is deleted, so while
+// one consumer lags behind the others, its queue's blocks can take about
+// twice what JetStream counts. NATS's own default, three quarters of the
+// free space at start, then lets the disk fill before the bound refuses
+// anything; a full disk makes the server fail writes it has answered for
+// (acknowledgements are lost, so deliveries repeat) and then refuse to
+// start at all. ok is false when the free space cannot be told.
+func DefaultMaxStore(dataDir string) (int64, bool) {
+	room, ok := storeRoom(dataDir)
+	return room / 2, ok
+}
+
+// storeRoom is the space JetStream may count on under dataDir: what the
+// file system has free plus what the store's files already take.
+func storeRoom(dataDir string) (int64, bool) {
+	// The directory may not be made yet: its nearest parent is on the
+	// same file system, most likely.
+	dir := filepath.Clean(dataDir)
+	free, ok := diskFree(dir)
+	for !ok && filepath.Dir(dir) != dir {
+		dir = filepath.Dir(dir)
+		free, ok = diskFree(dir)
+	}
+	if !ok {
+		return 0, false
+	}
+	var held int64
+	filepath.WalkDir(storeDir(dataDir), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				held += fi.Size()
+			}
+		}
+		return nil
+	})
+	return free + held, true
+}
+
+// storeDir is where the embedded server keeps JetStream's files.
+func storeDir(dataDir string) string { return filepath.Join(dataDir, "jetstream") }

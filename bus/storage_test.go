@@ -1,0 +1,120 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStorageFull fills an embedded server held to 1 MiB: the publish it
+// refuses fails at once with ErrStorageFull, naming the topic; messages
+// stored before stay; and once a consumer has taken some, there is room
+// again.
+func TestStorageFull(t *testing.T) {
+	const limit = 1 << 20
+	b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: t.TempDir(), MaxStore: limit}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	payload := []byte(`{"pad":"` + strings.Repeat("x", 60<<10) + `"}`)
+	stored := 0
+	var refused error
+	for i := 0; i < 2*limit/len(payload) && refused == nil; i++ {
+		start := time.Now()
+		refused = b.PublishAll([]Outgoing{{Topic: "deliver.slow", UUID: fmt.Sprint("m", i), Payload: payload}})
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("publish %d took %s", i, took)
+		}
+		if refused == nil {
+			stored++
+		}
+	}
+	if !errors.Is(refused, ErrStorageFull) || !strings.Contains(refused.Error(), "publish to deliver.slow: bus storage is full") {
+		t.Fatalf("after %d stored, publish error %v; want ErrStorageFull naming the topic", stored, refused)
+	}
+	if stored < limit/len(payload)-1 {
+		t.Errorf("refused after %d messages of %d bytes, limit %d", stored, len(payload), limit)
+	}
+	st, err := b.Storage(context.Background())
+	if err != nil || st.Limit != limit || st.Used < limit-int64(len(payload)) {
+		t.Errorf("Storage() = %+v, %v; want about %d of %d used", st, err, limit, limit)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Consume(ctx, "deliver.slow", ConsumeOptions{Durable: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		receive(t, ch).Ack()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := b.PublishAll([]Outgoing{{Topic: "deliver.slow", UUID: "after", Payload: payload}})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no room after three messages were taken: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDefaultMaxStore checks that an embedded server started without a
+// bound gets half the room of its data directory, not NATS's three
+// quarters of it.
+func TestDefaultMaxStore(t *testing.T) {
+	dir := t.TempDir()
+	want, ok := DefaultMaxStore(dir)
+	if !ok {
+		t.Skip("free disk space cannot be told here")
+	}
+	b := newEmbedded(t, dir)
+	free, _ := diskFree(dir)
+	if b.maxStore <= 0 || b.maxStore > free/2+free/10 || b.maxStore < want-want/10 {
+		t.Errorf("bound %d with %d free; DefaultMaxStore said %d", b.maxStore, free, want)
+	}
+	if st, err := b.Storage(context.Background()); err != nil || st.Limit != b.maxStore {
+		t.Errorf("Storage() = %+v, %v", st, err)
+	}
+	if got, _ := DefaultMaxStore(dir + "/not/made/yet"); got <= 0 {
+		t.Errorf("DefaultMaxStore of a directory not made yet = %d", got)
+	}
+}
+
+func TestStorageFullErrors(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		full bool
+	}{
+		{&jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}, true},
+		{&jetstream.APIError{Code: 400, ErrorCode: 10002, Description: "resource limits exceeded for account"}, true},
+		{&jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "maximum bytes exceeded"}, true},
+		{&jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "write: input/output error"}, false},
+		{&jetstream.APIError{Code: 400, ErrorCode: 10054, Description: "message size exceeds maximum allowed"}, false},
+		{errors.New("nats: timeout"), false},
+	} {
+		err := publishError("deliver.x", c.err)
+		if errors.Is(err, ErrStorageFull) != c.full || !errors.Is(err, c.err) {
+			t.Errorf("%v: wrapped as %v, storage full %v", c.err, err, !c.full)
+		}
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		512: "512B", 1024: "1KB", 1536: "1.5KB", 10 << 30: "10GB", 48<<20 + 1: "48MB", 3 << 60: "3EB",
+	} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
