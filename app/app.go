@@ -250,6 +250,7 @@ func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus
 			Listen:        n.Listen,
 			DataDir:       filepath.Clean(cfg.Bus.DataDir),
 			SyncAlways:    cfg.Bus.Sync == config.SyncAlways,
+			MaxStore:      int64(n.MaxStore),
 			Token:         n.Token,
 			User:          n.User,
 			Password:      n.Password,
@@ -591,7 +592,7 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
 	next.HTTP.Auth, next.HTTP.Throttle, next.HTTP.SNS = cfg.HTTP.Auth, cfg.HTTP.Throttle, cfg.HTTP.SNS
 	door := a.frontDoor(&next)
 	a.handler.Store(&door)
-	if old.HTTP.Listen != cfg.HTTP.Listen || old.Bus.Type != cfg.Bus.Type || old.Account != cfg.Account || old.Region != cfg.Region {
+	if old.HTTP.Listen != cfg.HTTP.Listen || !reflect.DeepEqual(old.Bus, cfg.Bus) || old.Account != cfg.Account || old.Region != cfg.Region {
 		a.log.Warn("reload: listener, bus, account and region changes take effect on restart")
 	}
 	cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = next.HTTP, old.Bus, old.Account, old.Region

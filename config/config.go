@@ -262,7 +262,24 @@ type NATS struct {
 	// Cluster joins embedded servers of several routerd nodes into one NATS
 	// cluster, so they share durable consumers.
 	Cluster Cluster `mapstructure:"cluster"`
+	// MaxStore bounds what the embedded server's JetStream stores under
+	// data_dir: a size such as 10GB or 512MB (units of 1024, as NATS reads
+	// them) or a number of bytes, at least 1MB. Past it, ingest answers 503
+	// and the router waits for room; consumers keep delivering, which makes
+	// room. 0 (default): half the space free for data_dir at start,
+	// counting what the store holds already (bus.DefaultMaxStore says why
+	// half). For nats-embedded only: an external server has its own
+	// max_file_store.
+	MaxStore ByteSize `mapstructure:"max_store"`
 }
+
+// ByteSize is a size in bytes, written as a number of bytes or with a unit
+// of 1024: 512KB, 10GB (also 10G, 10GiB).
+type ByteSize int64
+
+// MinMaxStore is the smallest bus.nats.max_store: one event of the
+// largest size, with its deliveries, must fit.
+const MinMaxStore = 1 << 20
 
 // Cluster configures clustering of the embedded NATS server.
 type Cluster struct {

@@ -175,7 +175,7 @@ func TestFull(t *testing.T) {
 	if js, _ := c.Schemas[1].InlineJSON(); !strings.Contains(string(js), `"additionalProperties":false`) {
 		t.Errorf("schema keys lost their case: %s", js)
 	}
-	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 {
+	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.MaxStore != 10<<30 {
 		t.Errorf("bus: %+v", c.Bus)
 	}
 	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {
@@ -254,6 +254,30 @@ consumers:
 	check("bare sink type", c.Consumers["bare"].Sink.Type, "log")
 	check("region (not overridden)", c.Region, "local")
 	check("http.sns", c.HTTP.SNS, SNS{VerifySignatures: false, CertHosts: []string{"sns.a.example", "sns.b.example"}})
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[any]ByteSize{
+		"10GB": 10 << 30, "10 GB": 10 << 30, "10gib": 10 << 30, "10G": 10 << 30, "512MB": 512 << 20,
+		"1.5T": 3 << 39, "64KiB": 64 << 10, "2048": 2048, "2048B": 2048, 4096: 4096, float64(8192): 8192, nil: 0,
+	} {
+		if got, err := toByteSize(in); err != nil || got != want {
+			t.Errorf("toByteSize(%#v) = %v, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []any{"", "GB", "10XB", "10 GBB", "1.3B", "ten", "10I", 2.5, true} {
+		if got, err := toByteSize(in); err == nil {
+			t.Errorf("toByteSize(%#v) = %v, want an error", in, got)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("bus: {data_dir: ./data}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_MAX_STORE", "512MiB")
+	if c, err := Load(path); err != nil || c.Bus.NATS.MaxStore != 512<<20 {
+		t.Errorf("EVENTROUTER_BUS_NATS_MAX_STORE=512MiB: %v", err)
+	}
 }
 
 func TestEnvOverrideInvalid(t *testing.T) {

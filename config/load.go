@@ -520,7 +520,10 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
+)
 
 // decodeHook converts what YAML and the environment give into the field
 // types: durations from "24h" or a number of seconds, numbers and bools
@@ -529,6 +532,9 @@ var durationType = reflect.TypeFor[time.Duration]()
 func decodeHook(_, to reflect.Type, data any) (any, error) {
 	if to == durationType {
 		return toDuration(data)
+	}
+	if to == byteSizeType {
+		return toByteSize(data)
 	}
 	if to.Kind() == reflect.String {
 		// YAML reads 8080 or 000000000000 as numbers; take them as written
@@ -624,6 +630,55 @@ func toDuration(data any) (any, error) {
 		return time.Duration(0), nil
 	}
 	return nil, fmt.Errorf("invalid duration: expected a string like 24h or 500ms, got %s", describeValue(data))
+}
+
+// byteUnits are the units of a ByteSize, powers of 1024 as NATS reads
+// them, by the first letter of the unit (b for none).
+var byteUnits = map[byte]int64{'b': 1, 'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30, 't': 1 << 40}
+
+// toByteSize accepts a number of bytes or a number with a unit: 10GB,
+// 512MB, 1.5G, 64KiB.
+func toByteSize(data any) (any, error) {
+	const hint = "use e.g. 10GB, 512MB or a number of bytes"
+	var f float64
+	switch d := data.(type) {
+	case ByteSize:
+		return d, nil
+	case int:
+		f = float64(d)
+	case int64:
+		f = float64(d)
+	case uint64:
+		f = float64(d)
+	case float64:
+		f = d
+	case nil:
+		return ByteSize(0), nil
+	case string:
+		s := strings.ToLower(strings.TrimSpace(d))
+		num := strings.TrimRight(s, "kmgtibB ")
+		unit := strings.TrimSpace(s[len(num):])
+		scale, ok := int64(1), true
+		if unit != "" {
+			scale, ok = byteUnits[unit[0]]
+			rest := unit[1:]
+			if unit[0] != 'b' {
+				rest = strings.TrimPrefix(strings.TrimPrefix(rest, "i"), "b")
+			}
+			ok = ok && rest == ""
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if !ok || err != nil || num == "" {
+			return nil, fmt.Errorf("invalid size %q (%s)", d, hint)
+		}
+		f = v * float64(scale)
+	default:
+		return nil, fmt.Errorf("invalid size: expected a string like 10GB or a number of bytes, got %s", describeValue(data))
+	}
+	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return nil, fmt.Errorf("invalid size %s (%s)", describeValue(data), hint)
+	}
+	return ByteSize(f), nil
 }
 
 func secondsToDuration(f float64) time.Duration {
@@ -722,6 +777,9 @@ func describeType(t reflect.Type) string {
 	case reflect.Int, reflect.Int64:
 		if t == durationType {
 			return "a duration"
+		}
+		if t == byteSizeType {
+			return "a size"
 		}
 		return "an integer"
 	case reflect.Float64:

@@ -324,6 +324,9 @@ func (c *Config) validateBus(p *problems) {
 		if strings.TrimSpace(b.DataDir) == "" {
 			p.add("bus.data_dir", "is required for bus type %s", BusNATSEmbedded)
 		}
+		if n.MaxStore != 0 && n.MaxStore < MinMaxStore {
+			p.add("bus.nats.max_store", "must be at least 1MB, got %d bytes (leave it out for half the free space of data_dir)", n.MaxStore)
+		}
 		if n.Listen == "" { // no client port: only routerd itself uses the server
 			c.validateCluster(p)
 			break
@@ -345,10 +348,14 @@ func (c *Config) validateBus(p *problems) {
 		if n.Cluster.Enabled() {
 			p.add("bus.nats.cluster", "applies to bus type %s only; an external server is clustered in its own config", BusNATSEmbedded)
 		}
+
 	case BusMemory:
 		if b.Replicas > 1 {
 			p.add("bus.replicas", "the memory bus has no replicas")
 		}
+	}
+	if n.MaxStore != 0 && b.Type != BusNATSEmbedded {
+		p.add("bus.nats.max_store", "applies to bus type %s only; an external NATS server bounds its storage in its own config (jetstream max_file_store)", BusNATSEmbedded)
 	}
 }
 
