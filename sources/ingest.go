@@ -23,6 +23,11 @@ type Publisher interface {
 // ErrUnavailable wraps a bus failure: nothing can be accepted (HTTP 503).
 var ErrUnavailable = errors.New("event bus unavailable")
 
+// ErrStorageFull is the bus's refusal for lack of room (bus.ErrStorageFull),
+// which Put's ErrUnavailable errors and an entry's ThrottlingException
+// wrap: the client should send again later.
+var ErrStorageFull = bus.ErrStorageFull
+
 // Ingester normalises entries and publishes them on the bus.
 type Ingester struct {
 	Pub     Publisher
@@ -56,8 +61,10 @@ type Result struct {
 // Put validates and publishes entries, returning one Result per entry in
 // order. Entries that fail validation are refused individually; the others
 // are on the bus when Put returns nil, but for those the bus did not store
-// while it stored others (their Err is InternalFailure). A bus failure that
-// stored none returns an error wrapping ErrUnavailable.
+// while it stored others (their Err is ThrottlingException when the bus's
+// storage is full, else InternalFailure). A bus failure that stored none
+// returns an error wrapping ErrUnavailable, and ErrStorageFull when that
+// was the cause.
 func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entry) ([]Result, error) {
 	results := make([]Result, len(entries))
 	out := make([]bus.Outgoing, 0, len(entries))
@@ -107,12 +114,17 @@ func (in *Ingester) Put(ctx context.Context, source string, entries []event.Entr
 			var pe *bus.PublishError
 			if !errors.As(err, &pe) || pe.StoredNone() {
 				in.Metrics.count(source, "rejected", len(entries))
-				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			// Some are stored: they are accepted, and the client hears
 			// which others to send again, as from PutEvents on AWS.
 			for j, perr := range pe.Errs {
-				if perr != nil {
+				switch {
+				case perr == nil:
+				case errors.Is(perr, ErrStorageFull):
+					// EventBridge's retryable code for "not now".
+					results[outEntry[j]] = Result{Err: &event.EntryError{Code: "ThrottlingException", Message: "not stored: the event bus's storage is full; send it again later"}}
+				default:
 					results[outEntry[j]] = Result{Err: &event.EntryError{Code: "InternalFailure", Message: "not stored on the event bus; send it again: " + perr.Error()}}
 				}
 			}

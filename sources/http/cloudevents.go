@@ -168,7 +168,7 @@ func (s *server) acceptCloudEvents(r *http.Request, source string) (putEventsRes
 	}
 	resp, err := s.ingest(r, source, entries, bad, cloudEventsMessage(mode))
 	if err != nil {
-		return putEventsResponse{}, errUnavailable()
+		return putEventsResponse{}, errUnavailable(err)
 	}
 	return resp, nil
 }

@@ -1,6 +1,7 @@
 package httpsrc
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -45,7 +46,7 @@ func (s *server) accept(r *http.Request, source string, parse parseFunc,
 	}
 	resp, err := s.ingest(r, source, entries, bad, message)
 	if err != nil {
-		return putEventsResponse{}, errUnavailable()
+		return putEventsResponse{}, errUnavailable(err)
 	}
 	return resp, nil
 }
@@ -72,8 +73,13 @@ func (s *server) ingest(r *http.Request, source string, entries []event.Entry, b
 		var err error
 		results, err = s.in.Put(r.Context(), source, good)
 		if err != nil {
-			s.log.Warn("http: ingest failed, answering 503", "source", source, "entries", len(good),
-				"request_id", requestID(r.Context()), "err", err)
+			if !errors.Is(err, sources.ErrStorageFull) {
+				s.log.Warn("http: ingest failed, answering 503", "source", source, "entries", len(good),
+					"request_id", requestID(r.Context()), "err", err)
+			} else if ok, skipped := s.fullLog.Allow(s.now()); ok {
+				s.log.Warn("http: the event bus's storage is full, answering 503 (bus.nats.max_store; see routerctl dlq list and the consumers' backlog)",
+					"source", source, "entries", len(good), "request_id", requestID(r.Context()), "refused_since_last", skipped, "err", err)
+			}
 			return putEventsResponse{}, err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/eventrouter/eventrouter/sources"
 )
 
 // Content types of answers: AWS JSON 1.1 for the AWS protocol on "/",
@@ -43,9 +45,16 @@ func errTooLarge(max int64) *apiError {
 		msg: fmt.Sprintf("request body is larger than the limit of %d bytes", max)}
 }
 
-// errUnavailable leaves the bus's own error to the log: it may name
-// internal addresses, and the client can only retry anyway.
-func errUnavailable() *apiError {
+// errUnavailable answers a request the bus did not take (err, from the
+// Ingester): 503, which clients and the AWS SDKs retry. It names the cause
+// when the bus's storage is full, and leaves other bus errors to the log:
+// they may name internal addresses, and the client can only retry anyway.
+func errUnavailable(err error) *apiError {
+	if errors.Is(err, sources.ErrStorageFull) {
+		// Room comes back as consumers deliver: seconds, not at once.
+		return &apiError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException",
+			msg: "the event bus's storage is full and nothing was accepted; retry later", retryAfter: "5"}
+	}
 	return &apiError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException",
 		msg: "the event bus is unavailable and nothing was accepted; retry later", retryAfter: "1"}
 }

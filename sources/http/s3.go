@@ -125,7 +125,7 @@ func (s *server) s3Records(w http.ResponseWriter, r *http.Request, source, bus s
 	}
 	resp, err := s.ingest(r, source, p.Entries, bad, s3EntryMessage(records))
 	if err != nil {
-		writeError(w, r, errUnavailable())
+		writeError(w, r, errUnavailable(err))
 		return
 	}
 	writeOutcome(w, resp)

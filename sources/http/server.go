@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventrouter/eventrouter/internal/every"
 	"github.com/eventrouter/eventrouter/sources"
 )
 
@@ -90,6 +91,9 @@ type server struct {
 	// Options.SNSSkipVerify.
 	snsSignatures *snsVerifier
 	snsTopics     []string // Options.SNSTopics
+	// fullLog thins out the warning of requests refused while the bus's
+	// storage is full, which every client retry would repeat.
+	fullLog every.Limiter
 }
 
 // route is one line of the route table. Ingest routes take client events
@@ -112,6 +116,7 @@ func New(opts Options) http.Handler {
 		now:     opts.Now,
 
 		snsTopics: slices.Clone(opts.SNSTopics),
+		fullLog:   every.Limiter{Period: 10 * time.Second},
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
