@@ -8,9 +8,11 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/every"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -135,6 +138,9 @@ type Router struct {
 	routes atomic.Pointer[Routes]
 	opts   Options
 	log    *slog.Logger
+
+	partial  partials
+	retryLog every.Limiter // "cannot queue deliveries", which a full bus repeats for every event
 }
 
 // New returns a router over b with the given routes.
@@ -145,7 +151,7 @@ func New(b Bus, routes *Routes, opts Options) *Router {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	r := &Router{bus: b, opts: opts, log: opts.Logger}
+	r := &Router{bus: b, opts: opts, log: opts.Logger, retryLog: every.Limiter{Period: 10 * time.Second}}
 	r.routes.Store(routes)
 	return r
 }
@@ -247,12 +253,12 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	routes := r.routes.Load()
 	br := routes.buses[busName]
 	if br == nil {
-		bus.Ack(m) // no rule on this bus: like EventBridge, the event ends here
+		r.ack(m) // no rule on this bus: like EventBridge, the event ends here
 		return
 	}
 	s.matches = br.table.AppendMatches(s.matches[:0], env)
 	if len(s.matches) == 0 {
-		bus.Ack(m)
+		r.ack(m)
 		return
 	}
 
@@ -265,22 +271,140 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 		meta = append(meta, bus.EventIDKey, id, bus.RuleKey, strings.Join(g.rules, ","), bus.IngestedKey, at)
 		out = append(out, bus.Outgoing{Topic: g.topic, UUID: id + ":" + g.consumer, Payload: env, Metadata: meta[n:len(meta):len(meta)]})
 	}
+	// A retry queues only the deliveries not stored before.
+	if r.partial.any() {
+		out = r.partial.skip(queuedKey(m), out)
+	}
 	// All at once: the event waits one round trip to the bus, not one per
 	// consumer.
 	err := r.bus.PublishAll(out)
+	if err != nil {
+		r.partial.add(queuedKey(m), out, err, time.Now())
+	}
 	clear(out) // hold nothing past its hand-off
 	clear(meta)
 	s.out, s.meta = out[:0], meta[:0]
 	if err != nil {
-		// The deliveries already stored de-duplicate the retry, a second
-		// from now: DELIVER's window (5 s) covers it.
-		r.log.Warn("router: cannot queue deliveries; event will be retried", "event_id", id, "err", err)
-		bus.NackAfter(m, time.Second)
+		delay := retryDelay(bus.Delivered(m))
+		if ok, skipped := r.retryLog.Allow(time.Now()); ok {
+			msg := "router: cannot queue deliveries; event will be retried"
+			if errors.Is(err, bus.ErrStorageFull) {
+				msg = "router: the bus's storage is full; events wait on the bus and are queued for their consumers once there is room"
+			}
+			r.log.Warn(msg, "event_id", id, "retry_in", delay, "failed_since_last", skipped, "err", err)
+		}
+		bus.NackAfter(m, delay)
 		return
 	}
 	// Counted once queued, so that an event retried is counted once.
 	r.opts.Metrics.matched(busName, s.matches)
+	r.ack(m)
+}
+
+// ack acknowledges an event routed (or that needs no routing), forgetting
+// which of its deliveries a failed attempt stored.
+func (r *Router) ack(m *message.Message) {
+	if r.partial.any() {
+		r.partial.forget(queuedKey(m))
+	}
 	bus.Ack(m)
+}
+
+// retryDelay is the wait before routing again an event whose deliveries
+// could not all be queued on its attempt-th try: a second, doubling up to
+// half a minute, so that a bus without room is not asked again for every
+// event every second.
+func retryDelay(attempt int) time.Duration {
+	return min(time.Second<<min(max(attempt-1, 0), 5), 30*time.Second)
+}
+
+// queuedKey names one stored event: its message id and when it was
+// stored. Its redeliveries have the same key.
+func queuedKey(m *message.Message) string {
+	return m.UUID + "@" + strconv.FormatInt(bus.Stored(m).UnixNano(), 10)
+}
+
+// partials remembers, for each event whose deliveries were queued in part
+// (some stored, others not: the bus full, say), the topics that hold its
+// delivery, so that its retries queue only the others. DELIVER's
+// de-duplication window (5 s) would hide a repeat a second later, but
+// not one that waits longer for room: every consumer whose delivery was
+// stored would get the event once more per retry. It lives in memory: a
+// crash between two tries may still repeat a delivery, as at-least-once
+// allows.
+type partials struct {
+	n     atomic.Int64 // entries in m: most events skip the lock
+	mu    sync.Mutex
+	m     map[string]partial
+	swept time.Time
+}
+
+type partial struct {
+	topics []string
+	last   time.Time // the last try
+}
+
+// forgottenAfter is how long an entry may go without a retry before it is
+// dropped: its event was taken by another routerd of a cluster, or
+// deleted. Retries come at least every 30 s (retryDelay).
+const forgottenAfter = 10 * time.Minute
+
+func (p *partials) any() bool { return p.n.Load() > 0 }
+
+// add records the deliveries of out that err (PublishAll's) says were
+// stored.
+func (p *partials) add(key string, out []bus.Outgoing, err error, now time.Time) {
+	var pe *bus.PublishError
+	if !errors.As(err, &pe) || pe.StoredNone() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]partial{}
+	}
+	e := p.m[key]
+	for i, o := range out {
+		if i < len(pe.Errs) && pe.Errs[i] == nil {
+			e.topics = append(e.topics, o.Topic)
+		}
+	}
+	e.last = now
+	p.m[key] = e
+	if now.Sub(p.swept) > time.Minute {
+		p.swept = now
+		for k, e := range p.m {
+			if now.Sub(e.last) > forgottenAfter {
+				delete(p.m, k)
+			}
+		}
+	}
+	p.n.Store(int64(len(p.m)))
+}
+
+// skip removes from out the deliveries stored by an earlier try.
+func (p *partials) skip(key string, out []bus.Outgoing) []bus.Outgoing {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.m[key]
+	if !ok {
+		return out
+	}
+	kept := out[:0]
+	for _, o := range out {
+		if !slices.Contains(e.topics, o.Topic) {
+			kept = append(kept, o)
+		}
+	}
+	clear(out[len(kept):])
+	return kept
+}
+
+func (p *partials) forget(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, key)
+	p.n.Store(int64(len(p.m)))
 }
 
 // legacyMark is what routerd put in EnvelopeKey before envelopes were
