@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/bus"
-	"github.com/eventrouter/eventrouter/consumers"
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/router"
 )
@@ -153,7 +152,7 @@ func (a *App) serveDLQReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	replayed := 0
 	for _, k := range kept {
-		var dl consumers.DeadLetter
+		var dl event.DeadLetter
 		if err := json.Unmarshal(k.Payload, &dl); err != nil || len(dl.Event) == 0 {
 			adminError(w, http.StatusConflict, "dead letter %d is not a record this routerd wrote; %d replayed before it", k.Seq, replayed)
 			return

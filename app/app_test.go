@@ -22,7 +22,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/config"
-	"github.com/eventrouter/eventrouter/consumers"
+	"github.com/eventrouter/eventrouter/event"
 )
 
 // orderConfig writes a routerd config for the order flow with file sinks
@@ -327,7 +327,7 @@ func TestOutage(t *testing.T) {
 	}
 }
 
-func readDLQ(t *testing.T, b bus.Bus, consumer string, n int) []consumers.DeadLetter {
+func readDLQ(t *testing.T, b bus.Bus, consumer string, n int) []event.DeadLetter {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -335,12 +335,12 @@ func readDLQ(t *testing.T, b bus.Bus, consumer string, n int) []consumers.DeadLe
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []consumers.DeadLetter
+	var out []event.DeadLetter
 	timeout := time.After(15 * time.Second)
 	for len(out) < n {
 		select {
 		case m := <-ch:
-			var d consumers.DeadLetter
+			var d event.DeadLetter
 			if err := json.Unmarshal(m.Payload, &d); err != nil {
 				t.Fatal(err)
 			}
@@ -547,7 +547,7 @@ func TestDLQAdmin(t *testing.T) {
 		adminCall(t, "GET", "http://"+a.Addr()+"/admin/dlq/hook", &list)
 		return list.Total == 3
 	})
-	var rec consumers.DeadLetter
+	var rec event.DeadLetter
 	if err := json.Unmarshal(list.Entries[0].Record, &rec); err != nil || rec.ErrorCode != "HTTP_404" || rec.Consumer != "hook" {
 		t.Fatalf("record %s (%v)", list.Entries[0].Record, err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
-	"github.com/eventrouter/eventrouter/internal/jsontext"
 	"github.com/eventrouter/eventrouter/sinks"
 )
 
@@ -330,20 +329,6 @@ func (c *Consumer) backoff(attempt int) time.Duration {
 	return d
 }
 
-// DeadLetter is a dead-lettered event with EventBridge's DLQ attributes.
-type DeadLetter struct {
-	Event        json.RawMessage `json:"event"`
-	Rule         string          `json:"rule"`
-	Consumer     string          `json:"consumer"`
-	ErrorCode    string          `json:"error_code"`
-	ErrorMessage string          `json:"error_message"`
-	Reason       string          `json:"reason"` // permanent_error, max_attempts, max_event_age
-	Attempts     int             `json:"attempts"`
-	FirstAttempt time.Time       `json:"first_attempt"`
-	LastAttempt  time.Time       `json:"last_attempt"`
-	Ingested     time.Time       `json:"ingested"`
-}
-
 func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error, reason string, ingested, last time.Time, log *slog.Logger) {
 	code := sinks.CodeOf(cause)
 	if !c.policy.DLQ {
@@ -364,17 +349,11 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 			first = last
 		}
 	}
-	rec := DeadLetter{
+	payload := event.DeadLetter{
 		Event: json.RawMessage(d.Event), Rule: d.Rule, Consumer: c.name,
 		ErrorCode: code, ErrorMessage: truncate(cause.Error(), 2048), Reason: reason,
 		Attempts: d.Attempt, FirstAttempt: first.UTC(), LastAttempt: last.UTC(), Ingested: ingested.UTC(),
-	}
-	// Not json.Marshal, which would escape <, > and & in the event.
-	payload, err := jsontext.Marshal(rec)
-	if err != nil { // the payload came off the bus as JSON; keep it as a string
-		rec.Event, _ = json.Marshal(string(d.Event))
-		payload, _ = jsontext.Marshal(rec)
-	}
+	}.Marshal()
 	// The DLQ remembers ids for a while (the bus's de-duplication window).
 	// This one names the queued delivery, its message id and when it was
 	// queued, so that a crash between this write and the ack below stores

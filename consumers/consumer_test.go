@@ -101,11 +101,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func dlqRecords(t *testing.T, b bus.Bus, consumer string, n int) []DeadLetter {
+func dlqRecords(t *testing.T, b bus.Bus, consumer string, n int) []event.DeadLetter {
 	t.Helper()
-	var out []DeadLetter
+	var out []event.DeadLetter
 	for _, m := range deadLetters(t, b, consumer, n) {
-		var d DeadLetter
+		var d event.DeadLetter
 		if err := json.Unmarshal(m.Payload, &d); err != nil {
 			t.Fatal(err)
 		}
