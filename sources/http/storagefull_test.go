@@ -28,9 +28,11 @@ func TestStorageFull(t *testing.T) {
 	h.pub.setFail(&bus.PublishError{Errs: []error{errFull}})
 	entry := `{"Source":"s","DetailType":"d","Detail":"{}"}`
 	for name, do := range map[string]func() *httptest.ResponseRecorder{
-		"PutEvents":       func() *httptest.ResponseRecorder { return h.putEvents(`{"Entries":[` + entry + `]}`) },
-		"/v1/events":      func() *httptest.ResponseRecorder { return h.events(`{"source":"s","detail-type":"d","detail":{}}`) },
-		"/v1/cloudevents": func() *httptest.ResponseRecorder { return h.cloudEvents(`{"specversion":"1.0","type":"t","source":"/s","id":"1","data":{}}`, "Content-Type", ceStructuredType) },
+		"PutEvents":  func() *httptest.ResponseRecorder { return h.putEvents(`{"Entries":[` + entry + `]}`) },
+		"/v1/events": func() *httptest.ResponseRecorder { return h.events(`{"source":"s","detail-type":"d","detail":{}}`) },
+		"/v1/cloudevents": func() *httptest.ResponseRecorder {
+			return h.cloudEvents(`{"specversion":"1.0","type":"t","source":"/s","id":"1","data":{}}`, "Content-Type", ceStructuredType)
+		},
 	} {
 		rec := do()
 		msg := wantError(t, rec, http.StatusServiceUnavailable, "ServiceUnavailableException")
