@@ -193,7 +193,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.router = router.New(a.bus, routes, router.Options{
 		Stamp: stamp, Ingest: a.ingestM.Events, Metrics: a.routerM, Logger: a.log, Schemas: &a.schemas,
-		MaxEventBytes: bus.MaxEventBytes(a.bus),
+		MaxEventBytes: bus.MaxEventBytes(a.bus), DeadLettered: a.deliverM.DeadLettered,
 	})
 	a.routerRun = make(chan struct{})
 	routerCtx, stopRouter := context.WithCancel(runCtx)
@@ -457,7 +457,13 @@ func buildRoutes(cfg *config.Config) (*router.Routes, error) {
 		}
 		rs = append(rs, router.Rule{Name: r.Name, Bus: r.Bus, Pattern: r.Compiled, Targets: r.Targets})
 	}
-	return router.NewRoutes(rs)
+	queues := map[string]router.Queue{}
+	for name, c := range cfg.Consumers {
+		if c.MaxBacklog > 0 {
+			queues[name] = router.Queue{MaxBacklog: c.MaxBacklog}
+		}
+	}
+	return router.NewRoutes(rs, queues)
 }
 
 // compileSchemas compiles the config's detail schemas; schema files are

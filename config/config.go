@@ -371,6 +371,16 @@ type Consumer struct {
 	// dead-letter queue (default true); false drops them, with a log line
 	// and a metric.
 	DLQ bool `mapstructure:"dlq"`
+	// MaxBacklog bounds the events waiting in the consumer's queue (new,
+	// in flight, or waiting for a retry). Past it, the router puts the
+	// consumer's new events in its dead-letter queue at once (reason
+	// max_backlog), so that a consumer down for long keeps a bounded
+	// queue of its oldest events and its overflow waits, untried, to be
+	// replayed or purged. The bound is checked against a count taken every
+	// second: the queue may pass it by what is routed meanwhile. 0
+	// (default): no bound but the bus's storage (bus.nats.max_store).
+	// Needs dlq: true.
+	MaxBacklog int `mapstructure:"max_backlog"`
 }
 
 // Sink is a consumer's transport: its type and the type's own keys.

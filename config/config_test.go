@@ -169,6 +169,9 @@ func TestFull(t *testing.T) {
 	if inv.Retry != wantRetry || inv.Concurrency != 64 || inv.Timeout != 7*time.Second || inv.DLQ {
 		t.Errorf("consumer: %+v", inv)
 	}
+	if n := c.Consumers["notification"].MaxBacklog; n != 100000 {
+		t.Errorf("notification max_backlog %d", n)
+	}
 	if got := c.Rules[0].Compiled.String(); !strings.Contains(got, `"customerId"`) {
 		t.Errorf("pattern keys lost their case: %s", got)
 	}

@@ -534,5 +534,11 @@ func (c *Config) validateConsumers(p *problems) {
 		if cs.Timeout < 0 {
 			p.add(path+".timeout", "must not be negative")
 		}
+		switch {
+		case cs.MaxBacklog < 0:
+			p.add(path+".max_backlog", "must not be negative (0: no bound), got %d", cs.MaxBacklog)
+		case cs.MaxBacklog > 0 && !cs.DLQ:
+			p.add(path+".max_backlog", "needs dlq: true: the events past the bound go to the dead-letter queue")
+		}
 	}
 }

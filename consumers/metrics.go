@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"consumer"}),
 		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_dlq_events_total",
-			Help: "Events that could not be delivered, by reason (permanent_error, max_attempts, max_event_age; dropped_* without a DLQ).",
+			Help: "Events that could not be delivered, by reason (permanent_error, max_attempts, max_event_age, max_backlog; dropped_* without a DLQ).",
 		}, []string{"consumer", "reason"}),
 	}
 	if reg != nil {
@@ -60,7 +60,7 @@ func (m *Metrics) init(consumer string) {
 	for _, r := range []string{"success", "retry", "error"} {
 		m.Attempts.WithLabelValues(consumer, r)
 	}
-	for _, r := range []string{"permanent_error", "max_attempts", "max_event_age"} {
+	for _, r := range []string{"permanent_error", "max_attempts", "max_event_age", "max_backlog"} {
 		m.DLQ.WithLabelValues(consumer, r)
 	}
 	m.Duration.WithLabelValues(consumer)
@@ -92,6 +92,11 @@ func (m *Metrics) failed(consumer string) {
 		m.Attempts.WithLabelValues(consumer, "error").Inc()
 	}
 }
+
+// DeadLettered counts an event put in a consumer's DLQ, or dropped for
+// want of one (reason dropped_*), by someone else than the consumer: the
+// router, when the consumer's queue is at its max_backlog.
+func (m *Metrics) DeadLettered(consumer, reason string) { m.dlq(consumer, reason) }
 
 func (m *Metrics) dlq(consumer, reason string) {
 	if m == nil {

@@ -16,10 +16,12 @@ type DeadLetter struct {
 	Consumer     string          `json:"consumer"`
 	ErrorCode    string          `json:"error_code"`
 	ErrorMessage string          `json:"error_message"`
-	Reason       string          `json:"reason"` // permanent_error, max_attempts, max_event_age
+	Reason       string          `json:"reason"` // permanent_error, max_attempts, max_event_age, max_backlog
 	Attempts     int             `json:"attempts"`
-	FirstAttempt time.Time       `json:"first_attempt"`
-	LastAttempt  time.Time       `json:"last_attempt"`
+	// FirstAttempt and LastAttempt are left out of an event that was never
+	// tried (max_backlog).
+	FirstAttempt time.Time `json:"first_attempt,omitzero"`
+	LastAttempt  time.Time `json:"last_attempt,omitzero"`
 	Ingested     time.Time       `json:"ingested"`
 }
 

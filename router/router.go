@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -61,10 +62,20 @@ type busRoutes struct {
 type target struct {
 	consumer, topic string
 	id              int
+	maxBacklog      int // Queue.MaxBacklog
+}
+
+// Queue is what the router knows of a consumer's queue.
+type Queue struct {
+	// MaxBacklog bounds the events the queue holds: past it, the
+	// consumer's new events go to its DLQ (reason max_backlog). 0: no
+	// bound.
+	MaxBacklog int
 }
 
 // NewRoutes builds the table. Rules without a bus are on the default bus.
-func NewRoutes(rs []Rule) (*Routes, error) {
+// queues holds the settings of the consumers' queues that have any.
+func NewRoutes(rs []Rule, queues map[string]Queue) (*Routes, error) {
 	byBus := map[string][]Rule{}
 	for _, r := range rs {
 		if r.Bus == "" {
@@ -86,7 +97,7 @@ func NewRoutes(rs []Rule) (*Routes, error) {
 					id = len(ids)
 					ids[c] = id
 				}
-				ts[i] = target{consumer: c, topic: bus.DeliverTopic(c), id: id}
+				ts[i] = target{consumer: c, topic: bus.DeliverTopic(c), id: id, maxBacklog: queues[c].MaxBacklog}
 			}
 			br.targets[r.Name] = ts
 		}
@@ -130,6 +141,13 @@ type Options struct {
 	// MaxEventBytes refuses raw NATS entries whose envelope is larger than
 	// the bus carries (bus.MaxEventBytes); 0 takes any size.
 	MaxEventBytes int
+	// DeadLettered counts an event put in a consumer's DLQ because its
+	// queue was at its max_backlog (consumers.Metrics.DeadLettered); nil
+	// counts nothing.
+	DeadLettered func(consumer, reason string)
+	// BacklogEvery is how often the queues with a max_backlog are counted
+	// (default 1 s).
+	BacklogEvery time.Duration
 }
 
 // Router moves events from their bus to the consumers' queues.
@@ -141,6 +159,7 @@ type Router struct {
 
 	partial  partials
 	retryLog every.Limiter // "cannot queue deliveries", which a full bus repeats for every event
+	backlogs backlogs
 }
 
 // New returns a router over b with the given routes.
@@ -150,6 +169,9 @@ func New(b Bus, routes *Routes, opts Options) *Router {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.BacklogEvery <= 0 {
+		opts.BacklogEvery = time.Second
 	}
 	r := &Router{bus: b, opts: opts, log: opts.Logger, retryLog: every.Limiter{Period: 10 * time.Second}}
 	r.routes.Store(routes)
@@ -180,6 +202,13 @@ func (r *Router) Run(ctx context.Context) error {
 		return fmt.Errorf("router: %w", err)
 	}
 	var wg sync.WaitGroup
+	if c, ok := r.bus.(counter); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.countBacklogs(ctx, c)
+		}()
+	}
 	for i := 0; i < r.opts.Workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -262,13 +291,23 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 		return
 	}
 
-	// One message per consumer, naming every rule that chose it.
+	// One message per consumer, naming every rule that chose it; to the
+	// consumer's DLQ when its queue is at its max_backlog.
 	s.group(br)
 	at := ingested.UTC().Format(time.RFC3339Nano)
 	out, meta := s.out[:0], slices.Grow(s.meta[:0], 6*len(s.groups))
+	bounded := false // some queue has a max_backlog: count what is stored
 	for _, g := range s.groups {
 		n := len(meta)
-		meta = append(meta, bus.EventIDKey, id, bus.RuleKey, strings.Join(g.rules, ","), bus.IngestedKey, at)
+		rules := strings.Join(g.rules, ",")
+		bounded = bounded || g.maxBacklog > 0
+		if g.maxBacklog > 0 && r.backlogs.full(g.topic, g.maxBacklog) {
+			meta = append(meta, bus.EventIDKey, id, bus.RuleKey, rules)
+			out = append(out, bus.Outgoing{Topic: bus.DLQTopic(g.consumer), UUID: id + ":" + g.consumer,
+				Payload: overflow(env, g, rules, ingested), Metadata: meta[n:len(meta):len(meta)]})
+			continue
+		}
+		meta = append(meta, bus.EventIDKey, id, bus.RuleKey, rules, bus.IngestedKey, at)
 		out = append(out, bus.Outgoing{Topic: g.topic, UUID: id + ":" + g.consumer, Payload: env, Metadata: meta[n:len(meta):len(meta)]})
 	}
 	// A retry queues only the deliveries not stored before.
@@ -280,6 +319,9 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	err := r.bus.PublishAll(out)
 	if err != nil {
 		r.partial.add(queuedKey(m), out, err, time.Now())
+	}
+	if bounded {
+		r.counted(out, err)
 	}
 	clear(out) // hold nothing past its hand-off
 	clear(meta)
@@ -299,6 +341,38 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	// Counted once queued, so that an event retried is counted once.
 	r.opts.Metrics.matched(busName, s.matches)
 	r.ack(m)
+}
+
+// counted adds the deliveries of out that PublishAll (whose error is err)
+// stored to the counts of their bounded queues, and counts and says the
+// events sent to a DLQ instead.
+func (r *Router) counted(out []bus.Outgoing, err error) {
+	var pe *bus.PublishError
+	if err != nil && (!errors.As(err, &pe) || len(pe.Errs) != len(out)) {
+		return // none stored
+	}
+	for i, o := range out {
+		if pe != nil && pe.Errs[i] != nil {
+			continue
+		}
+		if consumer, ok := strings.CutPrefix(o.Topic, bus.DLQPrefix); ok {
+			r.overflowed(consumer)
+		} else {
+			r.backlogs.queued(o.Topic)
+		}
+	}
+}
+
+// overflowed counts and says an event sent to consumer's DLQ for its
+// max_backlog, saying it at most every 10 s per consumer.
+func (r *Router) overflowed(consumer string) {
+	if r.opts.DeadLettered != nil {
+		r.opts.DeadLettered(consumer, reasonMaxBacklog)
+	}
+	if ok, skipped := r.backlogs.logLimiter(consumer).Allow(time.Now()); ok {
+		r.log.Warn("router: the consumer's queue is at its max_backlog; its new events go to its dead-letter queue",
+			"consumer", consumer, "dead_lettered_since_last", skipped+1)
+	}
 }
 
 // ack acknowledges an event routed (or that needs no routing), forgetting
@@ -405,6 +479,118 @@ func (p *partials) forget(key string) {
 	defer p.mu.Unlock()
 	delete(p.m, key)
 	p.n.Store(int64(len(p.m)))
+}
+
+// reasonMaxBacklog is the DLQ reason of an event a consumer's queue had
+// no place for.
+const reasonMaxBacklog = "max_backlog"
+
+// overflow is the dead letter of an event for g, whose queue is at its
+// max_backlog: EventBridge's DLQ attributes, never tried.
+func overflow(env []byte, g group, rules string, ingested time.Time) []byte {
+	return event.DeadLetter{
+		Event: env, Rule: rules, Consumer: g.consumer,
+		ErrorCode:    "BacklogFull",
+		ErrorMessage: fmt.Sprintf("the queue of consumer %s holds its max_backlog of %d events: the event was not queued for it", g.consumer, g.maxBacklog),
+		Reason:       reasonMaxBacklog, Ingested: ingested.UTC(),
+	}.Marshal()
+}
+
+// counter is a bus that can count the messages of a topic (bus.Store).
+type counter interface {
+	List(ctx context.Context, topic string, limit int) ([]bus.Kept, int, error)
+}
+
+// backlogs holds the depth of each queue with a max_backlog: as counted on
+// the bus every Options.BacklogEvery, plus the deliveries queued since.
+type backlogs struct {
+	mu    sync.Mutex
+	depth map[string]*atomic.Int64 // by topic
+	logs  map[string]*every.Limiter
+}
+
+func (b *backlogs) of(topic string) *atomic.Int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.depth == nil {
+		b.depth = map[string]*atomic.Int64{}
+	}
+	d := b.depth[topic]
+	if d == nil {
+		d = new(atomic.Int64)
+		b.depth[topic] = d
+	}
+	return d
+}
+
+// full reports whether the queue holds max events or more.
+func (b *backlogs) full(topic string, max int) bool { return b.of(topic).Load() >= int64(max) }
+
+// queued counts one more delivery on a bounded queue's topic.
+func (b *backlogs) queued(topic string) {
+	b.mu.Lock()
+	d := b.depth[topic]
+	b.mu.Unlock()
+	if d != nil {
+		d.Add(1)
+	}
+}
+
+func (b *backlogs) logLimiter(consumer string) *every.Limiter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.logs == nil {
+		b.logs = map[string]*every.Limiter{}
+	}
+	l := b.logs[consumer]
+	if l == nil {
+		l = &every.Limiter{Period: 10 * time.Second}
+		b.logs[consumer] = l
+	}
+	return l
+}
+
+// countBacklogs counts, until ctx ends, the queues of the routes in force
+// that have a max_backlog.
+func (r *Router) countBacklogs(ctx context.Context, c counter) {
+	t := time.NewTicker(r.opts.BacklogEvery)
+	defer t.Stop()
+	for {
+		for topic := range r.routes.Load().bounded() {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, n, err := c.List(cctx, topic, 0)
+			cancel()
+			if err == nil {
+				r.backlogs.of(topic).Store(int64(n))
+			} else if ctx.Err() == nil {
+				r.log.Debug("router: cannot count a queue for its max_backlog", "topic", topic, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// bounded yields the topics of the queues that have a max_backlog.
+func (r *Routes) bounded() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		seen := map[string]bool{}
+		for _, br := range r.buses {
+			for _, ts := range br.targets {
+				for _, t := range ts {
+					if t.maxBacklog > 0 && !seen[t.topic] {
+						seen[t.topic] = true
+						if !yield(t.topic) {
+							return
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // legacyMark is what routerd put in EnvelopeKey before envelopes were

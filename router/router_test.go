@@ -15,13 +15,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+var orderRules = []Rule{
+	{Name: "order-created", Pattern: rules.MustCompile(`{"source":["orders.service"],"detail-type":["OrderCreated"]}`), Targets: []string{"inventory", "notification", "analytics"}},
+	{Name: "order-created-vip", Pattern: rules.MustCompile(`{"detail-type":["OrderCreated"],"detail":{"total":[{"numeric":[">=",1000]}]}}`), Targets: []string{"vip-alerts", "analytics"}},
+	{Name: "audit", Bus: "audit", Pattern: rules.MustCompile(`{"source":[{"prefix":""}]}`), Targets: []string{"auditor"}},
+}
+
 func orderRoutes(t *testing.T) *Routes {
 	t.Helper()
-	r, err := NewRoutes([]Rule{
-		{Name: "order-created", Pattern: rules.MustCompile(`{"source":["orders.service"],"detail-type":["OrderCreated"]}`), Targets: []string{"inventory", "notification", "analytics"}},
-		{Name: "order-created-vip", Pattern: rules.MustCompile(`{"detail-type":["OrderCreated"],"detail":{"total":[{"numeric":[">=",1000]}]}}`), Targets: []string{"vip-alerts", "analytics"}},
-		{Name: "audit", Bus: "audit", Pattern: rules.MustCompile(`{"source":[{"prefix":""}]}`), Targets: []string{"auditor"}},
-	})
+	r, err := NewRoutes(orderRules, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestSwapRoutes(t *testing.T) {
 	defer b.Close()
 	r := New(b, orderRoutes(t), Options{})
 	run(t, b, r)
-	next, err := NewRoutes([]Rule{{Name: "all", Pattern: rules.MustCompile(`{"source":["payments"]}`), Targets: []string{"ledger"}}})
+	next, err := NewRoutes([]Rule{{Name: "all", Pattern: rules.MustCompile(`{"source":["payments"]}`), Targets: []string{"ledger"}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

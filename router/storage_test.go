@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +103,76 @@ func TestRetryDelay(t *testing.T) {
 		if got := retryDelay(attempt); got != want {
 			t.Errorf("retryDelay(%d) = %s, want %s", attempt, got, want)
 		}
+	}
+}
+
+// TestMaxBacklog checks that once a consumer's queue holds its
+// max_backlog, the router puts that consumer's new events in its DLQ,
+// each a dead letter that says why, while the other consumers get every
+// event; and that the queue takes events again once it has room.
+func TestMaxBacklog(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	routes, err := NewRoutes(orderRules, map[string]Queue{"inventory": {MaxBacklog: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	dead := map[string]int{}
+	run(t, b, New(b, routes, Options{BacklogEvery: 20 * time.Millisecond, DeadLettered: func(consumer, reason string) {
+		mu.Lock()
+		dead[consumer+" "+reason]++
+		mu.Unlock()
+	}}))
+	notification := bus.DeliverTopic("notification")
+	send := func(total int) string {
+		t.Helper()
+		before := b.Len(notification)
+		id := publishEnvelope(t, b, "default", event.Entry{Source: "orders.service", DetailType: "OrderCreated", Detail: json.RawMessage(fmt.Sprintf(`{"total":%d}`, total))})
+		for deadline := time.Now().Add(5 * time.Second); b.Len(notification) == before; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("event %d not routed", total)
+			}
+		}
+		return id
+	}
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, send(i))
+	}
+	if n := b.Len(bus.DeliverTopic("inventory")); n != 2 {
+		t.Errorf("inventory's queue holds %d events, want its max_backlog, 2", n)
+	}
+	if n := b.Len(notification); n != 5 {
+		t.Errorf("notification's queue holds %d events, want all 5", n)
+	}
+	recs := take(t, b, bus.DLQTopic("inventory"), 3)
+	for i, m := range recs {
+		var dl event.DeadLetter
+		if err := json.Unmarshal(m.Payload, &dl); err != nil {
+			t.Fatal(err)
+		}
+		var env event.Envelope
+		json.Unmarshal(dl.Event, &env)
+		if dl.Reason != "max_backlog" || dl.ErrorCode != "BacklogFull" || dl.Consumer != "inventory" || dl.Rule != "order-created" ||
+			dl.ErrorMessage != "the queue of consumer inventory holds its max_backlog of 2 events: the event was not queued for it" ||
+			dl.Attempts != 0 || dl.Ingested.IsZero() || env.ID != ids[2+i] || m.Metadata.Get(bus.EventIDKey) != env.ID {
+			t.Errorf("dead letter %d: %s", i, m.Payload)
+		}
+		if strings.Contains(string(m.Payload), "first_attempt") {
+			t.Errorf("an event never tried has a first attempt: %s", m.Payload)
+		}
+	}
+	mu.Lock()
+	if dead["inventory max_backlog"] != 3 || len(dead) != 1 {
+		t.Errorf("dead letters counted: %v", dead)
+	}
+	mu.Unlock()
+
+	take(t, b, bus.DeliverTopic("inventory"), 2) // the consumer is back
+	time.Sleep(100 * time.Millisecond)           // and the queue counted again
+	id := send(5)
+	if got := take(t, b, bus.DeliverTopic("inventory"), 1)[0]; got.Metadata.Get(bus.EventIDKey) != id {
+		t.Errorf("after room came back, inventory got %s, want %s", got.Metadata.Get(bus.EventIDKey), id)
 	}
 }
