@@ -150,6 +150,7 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 	if o.ClusterName == "" && o.ClusterListen == "" && js.SealKeyFile == "" {
 		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
 	}
+	js.maxStore = srv.JetStreamConfig().MaxStore
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -162,7 +163,6 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		unlock()
 		return nil, nil, err
 	}
-	b.maxStore = srv.JetStreamConfig().MaxStore
 	b.logStoreBound(o)
 	return b, srv, nil
 }
@@ -176,7 +176,7 @@ func (b *JetStream) logStoreBound(o EmbeddedOptions) {
 	if o.MaxStore <= 0 {
 		set = "default: half the free space of data_dir"
 	}
-	b.log.Info("bus: JetStream may store up to "+FormatBytes(b.maxStore)+" ("+set+"); past it, ingest answers 503",
+	b.log.Info("bus: JetStream may store up to "+FormatBytes(b.maxStore)+" ("+set+"); past "+strconv.Itoa(int(IngestShare*100))+"% of it, ingest answers 503",
 		"data_dir", o.DataDir)
 	if known && o.MaxStore > 0 && o.MaxStore > room/2 {
 		b.log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",

@@ -29,6 +29,9 @@ type JetStreamOptions struct {
 	// single node); "" keeps it in a key-value bucket, shared by every
 	// routerd on the NATS system.
 	SealKeyFile string
+
+	maxStore     int64         // the embedded server's storage bound (OpenEmbedded)
+	storageEvery time.Duration // how often to measure the store; default storageEvery (tests)
 }
 
 // JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
@@ -52,7 +55,9 @@ type JetStream struct {
 
 	seal *Seal
 
-	maxStore int64 // the embedded server's storage bound; 0 for an external server
+	maxStore int64         // the embedded server's storage bound; 0 for an external server
+	room     storeUse      // for IngestShare
+	stop     chan struct{} // closed by Close
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
@@ -103,7 +108,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.Logger = slog.Default()
 	}
 	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
-		waiting: map[*nats.Msg]pubPlace{}}
+		waiting: map[*nats.Msg]pubPlace{}, maxStore: opts.maxStore, stop: make(chan struct{})}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
@@ -142,6 +147,10 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 	if err != nil {
 		return nil, err
 	}
+	if opts.storageEvery <= 0 {
+		opts.storageEvery = storageEvery
+	}
+	go b.watchStorage(opts.storageEvery)
 	return b, nil
 }
 
@@ -197,7 +206,17 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 	// Every message counts from the start: the first acknowledgement may
 	// come before the last message is sent.
 	w := &pubWait{n: len(out), left: len(out), done: make(chan struct{})}
+	full := b.room.full()
 	for i, o := range out {
+		if full && strings.HasPrefix(o.Topic, EventsPrefix) {
+			b.pubMu.Lock()
+			w.fail(i, fmt.Errorf("bus: publish to %s: %w: new events wait until it holds less than %d%% of its bound", o.Topic, ErrStorageFull, int(IngestShare*100)))
+			if w.left--; w.left == 0 {
+				close(w.done)
+			}
+			b.pubMu.Unlock()
+			continue
+		}
 		// De-duplication is per stream in JetStream; scope the id to the
 		// topic so that one id on two topics is two messages, as in memory.
 		idHeader := nats.MsgIdHdr
@@ -210,6 +229,7 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		}
 		om.setHeader(idHeader, o.Topic+" "+o.UUID)
 		nm := &om.Msg
+		b.room.add(len(o.Topic) + len(o.Payload) + 64*len(om.Header))
 		// Waited for before it is sent: its acknowledgement may come first.
 		b.pubMu.Lock()
 		b.waiting[nm] = pubPlace{w, i}
@@ -432,6 +452,7 @@ func (b *JetStream) Close() error {
 		return nil
 	}
 	b.closed = true
+	close(b.stop)
 	subs := make([]*jsSub, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -48,6 +50,76 @@ func publishError(subject string, err error) error {
 		return fmt.Errorf("bus: publish to %s: %w: %w", subject, ErrStorageFull, err)
 	}
 	return fmt.Errorf("bus: publish to %s: %w", subject, err)
+}
+
+// IngestShare is the share of its storage bound past which the bus
+// refuses new events (topics events.*) with ErrStorageFull. The rest is
+// kept for what the events already accepted still need: their deliveries
+// to every consumer, and dead letters. Without it, a store filled by one
+// consumer's queue would hold the last events accepted back from every
+// other consumer until room came back, and the room a consumer makes would
+// go to the full one's deliveries as often as to theirs. The share is
+// checked against the store's use as measured every storageEvery, plus
+// every message the bus has published since: an estimate on the safe side
+// (what consumers took meanwhile is not subtracted) that no burst of
+// events can overrun. NATS clients that publish to events.<bus> directly
+// are refused only at the bound itself.
+const IngestShare = 0.9
+
+// storageEvery is how often the bus measures its store for IngestShare.
+const storageEvery = 250 * time.Millisecond
+
+// storeUse is the store's use as the bus knows it, for IngestShare.
+type storeUse struct {
+	limit, used atomic.Int64 // as last measured; limit 0: no bound known
+	since       atomic.Int64 // bytes published since, roughly as the store counts them
+}
+
+// add counts a message published.
+func (r *storeUse) add(n int) { r.since.Add(int64(n)) }
+
+// measured records a measure of the store, which counts what was
+// published before it: a message published while it was taken counts
+// twice until the next, which errs on the safe side.
+func (r *storeUse) measured(s Storage) {
+	r.since.Store(0)
+	r.used.Store(s.Used)
+	r.limit.Store(s.Limit)
+}
+
+// full reports whether the store holds IngestShare of its bound.
+func (r *storeUse) full() bool {
+	limit := r.limit.Load()
+	return limit > 0 && float64(r.used.Load()+r.since.Load()) >= IngestShare*float64(limit)
+}
+
+// watchStorage measures the store every d until the bus closes.
+func (b *JetStream) watchStorage(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	was := false
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s, err := b.Storage(ctx)
+		cancel()
+		if err == nil {
+			b.room.measured(s)
+			full := b.room.full()
+			switch {
+			case full && !was:
+				b.log.Warn(fmt.Sprintf("bus: the store holds %d%% of its bound: new events are refused (503) until consumers make room; the rest is kept for the events accepted", int(IngestShare*100)),
+					"used", FormatBytes(s.Used), "bound", FormatBytes(s.Limit))
+			case was && !full:
+				b.log.Info("bus: room in the store again: new events are accepted", "used", FormatBytes(s.Used), "bound", FormatBytes(s.Limit))
+			}
+			was = full
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Storage is how much a bus stores and may store, in bytes.

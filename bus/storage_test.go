@@ -118,3 +118,47 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestNewEventsRefusedFirst checks that past IngestShare of its bound the
+// bus refuses new events while it still stores deliveries and dead
+// letters, and takes new events again once there is room.
+func TestNewEventsRefusedFirst(t *testing.T) {
+	const limit = 1 << 20
+	b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: t.TempDir(), MaxStore: limit}, JetStreamOptions{storageEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	payload := []byte(`{"pad":"` + strings.Repeat("x", 30<<10) + `"}`)
+	for i := 0; i*len(payload) < limit*95/100; i++ {
+		if err := b.PublishAll([]Outgoing{{Topic: "deliver.slow", UUID: fmt.Sprint("m", i), Payload: payload}}); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	event := func() error {
+		return b.PublishAll([]Outgoing{{Topic: "events.default", UUID: "e", Payload: []byte(`{}`), FreshID: true}})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for err := event(); !errors.Is(err, ErrStorageFull); err = event() {
+		if time.Now().After(deadline) {
+			t.Fatalf("new events still taken at 95%% of the bound: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := event(); err == nil || !strings.Contains(err.Error(), "publish to events.default: bus storage is full: new events wait until it holds less than 90% of its bound") {
+		t.Errorf("refusal says %v", err)
+	}
+	if err := b.PublishAll([]Outgoing{{Topic: "dlq.slow", UUID: "d", Payload: payload}, {Topic: "deliver.other", UUID: "o", Payload: []byte(`{}`)}}); err != nil {
+		t.Errorf("the room kept for deliveries and dead letters refused them: %v", err)
+	}
+	if _, err := b.Purge(context.Background(), "deliver.slow"); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for err := event(); err != nil; err = event() {
+		if time.Now().After(deadline) {
+			t.Fatalf("new events still refused with room: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
