@@ -9,12 +9,15 @@ import (
 )
 
 // backlogCollector reports, at each scrape, how many events wait in each
-// consumer's queue (in flight included) and in its dead-letter queue: the
-// figures that show a stuck consumer before anything fails.
+// consumer's queue (in flight included) and in its dead-letter queue, and
+// how full the bus's store is: the figures that show a stuck consumer, and
+// the room it is taking, before anything fails.
 type backlogCollector struct {
-	a       *App
-	backlog *prometheus.Desc
-	dlq     *prometheus.Desc
+	a          *App
+	backlog    *prometheus.Desc
+	dlq        *prometheus.Desc
+	storeUsed  *prometheus.Desc
+	storeLimit *prometheus.Desc
 }
 
 func newBacklogCollector(a *App) *backlogCollector {
@@ -26,12 +29,20 @@ func newBacklogCollector(a *App) *backlogCollector {
 		dlq: prometheus.NewDesc("eventrouter_dlq_depth_events",
 			"Events held in a consumer's dead-letter queue.",
 			[]string{"consumer"}, nil),
+		storeUsed: prometheus.NewDesc("eventrouter_bus_storage_used_bytes",
+			"Bytes of messages the bus's JetStream stores (events, deliveries, dead letters); its files can take up to twice as much.",
+			nil, nil),
+		storeLimit: prometheus.NewDesc("eventrouter_bus_storage_limit_bytes",
+			"The bus's storage bound (bus.nats.max_store, or the NATS account's): when used reaches it, ingest answers 503. Absent when the bus knows none.",
+			nil, nil),
 	}
 }
 
 func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.backlog
 	ch <- c.dlq
+	ch <- c.storeUsed
+	ch <- c.storeLimit
 }
 
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -47,6 +58,14 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	c.a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if sr, ok := c.a.bus.(bus.StorageReporter); ok {
+		if s, err := sr.Storage(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.storeUsed, prometheus.GaugeValue, float64(s.Used))
+			if s.Limit > 0 {
+				ch <- prometheus.MustNewConstMetric(c.storeLimit, prometheus.GaugeValue, float64(s.Limit))
+			}
+		}
+	}
 	for _, name := range names {
 		if _, n, err := st.List(ctx, bus.DeliverTopic(name), 0); err == nil {
 			ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(n), name)

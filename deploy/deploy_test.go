@@ -116,11 +116,20 @@ func stringLit(e ast.Expr) (string, bool) {
 }
 
 // metricDecl recognises prometheus.New{Counter,Gauge,Histogram,Summary}[Vec]
-// (XxxOpts{Namespace, Subsystem, Name}, []string{labels...}).
+// (XxxOpts{Namespace, Subsystem, Name}, []string{labels...}), and
+// prometheus.NewDesc("name", help, []string{labels...}, ...) of the
+// metrics a collector makes at each scrape.
 func metricDecl(call *ast.CallExpr) (string, metric, bool) {
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	if !ok || len(call.Args) == 0 {
 		return "", metric{}, false
+	}
+	if sel.Sel.Name == "NewDesc" && len(call.Args) >= 3 {
+		name, ok := stringLit(call.Args[0])
+		if !ok || name == "" {
+			return "", metric{}, false
+		}
+		return name, metric{kind: "Desc", labels: stringSet(call.Args[2])}, true
 	}
 	kind := strings.TrimSuffix(strings.TrimPrefix(sel.Sel.Name, "New"), "Vec")
 	if !slices.Contains([]string{"Counter", "Gauge", "Histogram", "Summary"}, kind) {
@@ -155,15 +164,23 @@ func metricDecl(call *ast.CallExpr) (string, metric, bool) {
 	}
 	m := metric{kind: kind, labels: map[string]bool{}}
 	if len(call.Args) > 1 {
-		if labels, ok := call.Args[1].(*ast.CompositeLit); ok {
-			for _, el := range labels.Elts {
-				if v, ok := stringLit(el); ok {
-					m.labels[v] = true
-				}
+		m.labels = stringSet(call.Args[1])
+	}
+	return strings.Join(fq, "_"), m, true
+}
+
+// stringSet is the string literals of a composite literal such as
+// []string{"consumer", "result"}; empty for anything else (nil).
+func stringSet(e ast.Expr) map[string]bool {
+	set := map[string]bool{}
+	if lit, ok := e.(*ast.CompositeLit); ok {
+		for _, el := range lit.Elts {
+			if v, ok := stringLit(el); ok {
+				set[v] = true
 			}
 		}
 	}
-	return strings.Join(fq, "_"), m, true
+	return set
 }
 
 // query is one PromQL expression and where it came from.
@@ -434,6 +451,8 @@ func TestSourceScanFindsSpecMetrics(t *testing.T) {
 		"eventrouter_invocations_total":               {"consumer", "result"},
 		"eventrouter_dlq_events_total":                {"consumer", "reason"},
 		"eventrouter_config_last_reload_successful":   {},
+		"eventrouter_consumer_backlog_events":         {"consumer"}, // a collector's NewDesc
+		"eventrouter_bus_storage_used_bytes":          {},
 	} {
 		m, ok := s.metrics[name]
 		if !ok {
