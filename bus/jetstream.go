@@ -229,7 +229,7 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		}
 		om.setHeader(idHeader, o.Topic+" "+o.UUID)
 		nm := &om.Msg
-		b.room.add(len(o.Topic) + len(o.Payload) + 64*len(om.Header))
+		b.room.add(storedSize(o.Topic, o.Payload, len(om.Header)))
 		// Waited for before it is sent: its acknowledgement may come first.
 		b.pubMu.Lock()
 		b.waiting[nm] = pubPlace{w, i}
@@ -564,8 +564,16 @@ type jsDelivery struct {
 func (d *jsDelivery) answer(ok bool, delay time.Duration) {
 	if ok {
 		d.s.bus.forgetHandBacks(d.at)
+		if d.at.stream == "EVENTS" || d.at.stream == "DELIVER" { // work queues: an ack removes the message
+			d.s.bus.room.add(-storedSize(d.jm.Subject(), d.jm.Data(), len(d.jm.Headers())))
+		}
 	}
 	d.s.answer(d.jm, d.m, ok, delay)
+}
+
+// storedSize is about what the store counts for a message, for storeUse.
+func storedSize(subject string, data []byte, headers int) int {
+	return len(subject) + len(data) + 64*headers
 }
 
 // storedAt is where a message is stored: its stream and sequence there.

@@ -60,10 +60,12 @@ func publishError(subject string, err error) error {
 // other consumer until room came back, and the room a consumer makes would
 // go to the full one's deliveries as often as to theirs. The share is
 // checked against the store's use as measured every storageEvery, plus
-// every message the bus has published since: an estimate on the safe side
-// (what consumers took meanwhile is not subtracted) that no burst of
-// events can overrun. NATS clients that publish to events.<bus> directly
-// are refused only at the bound itself.
+// the messages the bus has published since, less those acknowledged on a
+// work queue (EVENTS, DELIVER), which the store then removes: an estimate
+// close enough that a burst of events cannot overrun the share by much,
+// nor a fast flow through the store be taken for a full one. NATS clients
+// that publish to events.<bus> directly are refused only at the bound
+// itself.
 const IngestShare = 0.9
 
 // storageEvery is how often the bus measures its store for IngestShare.
@@ -72,15 +74,15 @@ const storageEvery = 250 * time.Millisecond
 // storeUse is the store's use as the bus knows it, for IngestShare.
 type storeUse struct {
 	limit, used atomic.Int64 // as last measured; limit 0: no bound known
-	since       atomic.Int64 // bytes published since, roughly as the store counts them
+	since       atomic.Int64 // bytes published since, less those acked on a work queue, roughly as the store counts them
 }
 
-// add counts a message published.
+// add counts a message published (n > 0) or removed (n < 0).
 func (r *storeUse) add(n int) { r.since.Add(int64(n)) }
 
 // measured records a measure of the store, which counts what was
-// published before it: a message published while it was taken counts
-// twice until the next, which errs on the safe side.
+// published and removed before it: a message published or removed while
+// it was taken may count twice, or not at all, until the next.
 func (r *storeUse) measured(s Storage) {
 	r.since.Store(0)
 	r.used.Store(s.Used)
