@@ -512,15 +512,7 @@ type backlogs struct {
 func (b *backlogs) of(topic string) *atomic.Int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.depth == nil {
-		b.depth = map[string]*atomic.Int64{}
-	}
-	d := b.depth[topic]
-	if d == nil {
-		d = new(atomic.Int64)
-		b.depth[topic] = d
-	}
-	return d
+	return entry(&b.depth, topic, func() *atomic.Int64 { return new(atomic.Int64) })
 }
 
 // full reports whether the queue holds max events or more.
@@ -539,15 +531,20 @@ func (b *backlogs) queued(topic string) {
 func (b *backlogs) logLimiter(consumer string) *every.Limiter {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.logs == nil {
-		b.logs = map[string]*every.Limiter{}
+	return entry(&b.logs, consumer, func() *every.Limiter { return &every.Limiter{Period: 10 * time.Second} })
+}
+
+// entry returns (*m)[key], made by mk (and the map too) if there is none.
+func entry[V any](m *map[string]V, key string, mk func() V) V {
+	if *m == nil {
+		*m = map[string]V{}
 	}
-	l := b.logs[consumer]
-	if l == nil {
-		l = &every.Limiter{Period: 10 * time.Second}
-		b.logs[consumer] = l
+	v, ok := (*m)[key]
+	if !ok {
+		v = mk()
+		(*m)[key] = v
 	}
-	return l
+	return v
 }
 
 // countBacklogs counts, until ctx ends, the queues of the routes in force
