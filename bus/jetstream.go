@@ -30,8 +30,8 @@ type JetStreamOptions struct {
 	// routerd on the NATS system.
 	SealKeyFile string
 
-	maxStore     int64         // the embedded server's storage bound (OpenEmbedded)
-	storageEvery time.Duration // how often to measure the store; default storageEvery (tests)
+	serverStore  func() (Storage, error) // the embedded server's own use and bound (OpenEmbedded)
+	storageEvery time.Duration           // how often to measure the store; default storageEvery (tests)
 }
 
 // JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
@@ -55,9 +55,8 @@ type JetStream struct {
 
 	seal *Seal
 
-	maxStore int64         // the embedded server's storage bound; 0 for an external server
-	room     storeUse      // for IngestShare
-	stop     chan struct{} // closed by Close
+	room storeUse      // for IngestShare
+	stop chan struct{} // closed by Close
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
@@ -108,7 +107,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.Logger = slog.Default()
 	}
 	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
-		waiting: map[*nats.Msg]pubPlace{}, maxStore: opts.maxStore, stop: make(chan struct{})}
+		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{})}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))

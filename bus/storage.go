@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -139,19 +140,36 @@ type StorageReporter interface {
 
 var _ StorageReporter = (*JetStream)(nil)
 
-// Storage reports what the bus's JetStream account stores in files and
-// the bound it is held to: the embedded server's (bus.nats.max_store), or
-// else the account's own limit, if it has one.
+// Storage reports what JetStream stores in files and the bound it is held
+// to: on the embedded server, the server's own (bus.nats.max_store, which
+// holds for what this server stores, replicas of a cluster's streams
+// included); on an external server, the account's use and its limit, if
+// it has one.
 func (b *JetStream) Storage(ctx context.Context) (Storage, error) {
+	if b.opts.serverStore != nil {
+		return b.opts.serverStore()
+	}
 	info, err := b.js.AccountInfo(ctx)
 	if err != nil {
 		return Storage{}, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	s := Storage{Used: int64(info.Store), Limit: b.maxStore}
-	if s.Limit <= 0 && info.Limits.MaxStore > 0 {
+	s := Storage{Used: int64(info.Store)}
+	if info.Limits.MaxStore > 0 {
 		s.Limit = info.Limits.MaxStore
 	}
 	return s, nil
+}
+
+// serverStore is what an embedded server stores and may store.
+func serverStore(srv *server.Server) (Storage, error) {
+	jsi, err := srv.Jsz(nil)
+	if err != nil {
+		return Storage{}, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if jsi.Disabled {
+		return Storage{}, errors.New("bus: jetstream is not running")
+	}
+	return Storage{Used: int64(jsi.Store), Limit: jsi.Config.MaxStore}, nil
 }
 
 // DefaultMaxStore is the storage bound of an embedded server whose
