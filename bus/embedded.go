@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -151,6 +152,7 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
+	logStoreBound(js.Logger, o, srv.JetStreamConfig().MaxStore)
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -163,23 +165,25 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		unlock()
 		return nil, nil, err
 	}
-	b.logStoreBound(o, srv.JetStreamConfig().MaxStore)
 	return b, srv, nil
 }
 
 // logStoreBound says at start how much JetStream may store, and warns
 // when a bound set in the options leaves the disk too little room
 // (DefaultMaxStore says why).
-func (b *JetStream) logStoreBound(o EmbeddedOptions, bound int64) {
+func logStoreBound(log *slog.Logger, o EmbeddedOptions, bound int64) {
+	if log == nil {
+		log = slog.Default()
+	}
 	room, known := storeRoom(o.DataDir)
 	set := "bus.nats.max_store"
 	if o.MaxStore <= 0 {
 		set = "default: half the free space of data_dir"
 	}
-	b.log.Info("bus: JetStream may store up to "+FormatBytes(bound)+" ("+set+"); past "+strconv.Itoa(int(IngestShare*100))+"% of it, ingest answers 503",
+	log.Info("bus: JetStream may store up to "+FormatBytes(bound)+" ("+set+"); past "+strconv.Itoa(int(IngestShare*100))+"% of it, ingest answers 503",
 		"data_dir", o.DataDir)
 	if known && o.MaxStore > 0 && o.MaxStore > room/2 {
-		b.log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",
+		log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",
 			"max_store", FormatBytes(o.MaxStore), "free", FormatBytes(room), "data_dir", o.DataDir)
 	}
 }
