@@ -253,6 +253,7 @@ func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus
 			Token:         n.Token,
 			User:          n.User,
 			Password:      n.Password,
+			ServerName:    n.Cluster.ServerName,
 			ClusterName:   n.Cluster.Name,
 			ClusterListen: n.Cluster.Listen,
 			Routes:        n.Cluster.Routes,

@@ -2,11 +2,15 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +32,11 @@ type EmbeddedOptions struct {
 	SyncAlways bool
 	// Token or User/Password protect the client port.
 	Token, User, Password string
-	// ServerName identifies this node in a cluster; default "routerd".
+	// ServerName identifies this node's server. Default: "routerd" alone;
+	// in a cluster, where each node needs a name of its own that stays the
+	// same across restarts (JetStream knows its peers by it), the one kept
+	// in DataDir/server_name, made at the first start from the host name
+	// and the cluster port (clusterServerName).
 	ServerName string
 	// ClusterName, ClusterListen and Routes join embedded servers of several
 	// routerd nodes into one JetStream cluster.
@@ -61,6 +69,13 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "routerd"
+		if o.clustered() {
+			name, err := clusterServerName(o.DataDir, o.ClusterListen)
+			if err != nil {
+				return nil, nil, err
+			}
+			opts.ServerName = name
+		}
 	}
 	if o.Listen == "" {
 		opts.DontListen = true
@@ -74,7 +89,7 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 			opts.Port = server.RANDOM_PORT
 		}
 	}
-	if o.ClusterName != "" || o.ClusterListen != "" {
+	if o.clustered() {
 		host, port, err := splitHostPort(o.ClusterListen)
 		if err != nil {
 			return nil, nil, fmt.Errorf("bus: nats cluster listen %q: %w", o.ClusterListen, err)
@@ -138,7 +153,7 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		unlock()
 		return nil, nil, err
 	}
-	if o.ClusterName == "" && o.ClusterListen == "" && js.SealKeyFile == "" {
+	if !o.clustered() && js.SealKeyFile == "" {
 		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
 	}
 	b, err := NewJetStream(ctx, nc, js, func() {
@@ -172,6 +187,75 @@ func Connect(ctx context.Context, url string, auth nats.Option, js JetStreamOpti
 		return nil, err
 	}
 	return b, nil
+}
+
+// clustered reports whether the server joins a cluster.
+func (o EmbeddedOptions) clustered() bool { return o.ClusterName != "" || o.ClusterListen != "" }
+
+// serverNameFile keeps a cluster node's server name in its data directory.
+const serverNameFile = "server_name"
+
+// clusterServerName returns the name a cluster node's server goes by when
+// none is configured: the one kept in dataDir, else a new one made of the
+// host name and the cluster port, kept there for the next starts. Every
+// node of a cluster needs a name of its own (the servers refuse routes
+// from a server with their own name, and JetStream never elects a leader),
+// and the same one after a restart: JetStream knows its peers by name, and
+// a node that came back under another would be a stranger holding a dead
+// peer's data. Keeping it makes it outlive a change of host name (a
+// container re-created on the same volume) or of port.
+func clusterServerName(dataDir, clusterListen string) (string, error) {
+	path := filepath.Join(dataDir, serverNameFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		name := strings.TrimSpace(string(b))
+		if !ValidServerName(name) {
+			return "", fmt.Errorf("bus: %s holds %q, which is not a server name (letters, digits, '.', '-', '_')", path, name)
+		}
+		return name, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("bus: server name: %w", err)
+	}
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if nameChar(r) {
+			return r
+		}
+		return '-'
+	}, host)
+	if host == "" {
+		host = "routerd"
+	}
+	name := host
+	if _, port, err := net.SplitHostPort(clusterListen); err == nil {
+		name += "-" + port
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("bus: server name: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(name+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("bus: server name: %w", err)
+	}
+	return name, nil
+}
+
+// ValidServerName reports whether name can name a NATS server: letters,
+// digits, '.', '-' and '_', at most 64 of them.
+func ValidServerName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !nameChar(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_'
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -341,10 +341,16 @@ func (c *Config) validateCluster(p *problems) {
 		if c.Bus.Replicas > 1 {
 			p.add("bus.replicas", "%d replicas need a cluster of at least as many nodes (bus.nats.cluster)", c.Bus.Replicas)
 		}
+		if cl.ServerName != "" {
+			p.add("bus.nats.cluster.server_name", "names a node of a cluster: set bus.nats.cluster's name, listen and routes too")
+		}
 		return
 	}
 	if !event.ValidName(cl.Name) {
 		p.add("bus.nats.cluster.name", "%q is not a valid cluster name (letters, digits, - and _)", cl.Name)
+	}
+	if cl.ServerName != "" && !ruleNameRE.MatchString(cl.ServerName) {
+		p.add("bus.nats.cluster.server_name", "%q is not a valid server name (letters, digits, '.', - and _, at most 64)", cl.ServerName)
 	}
 	checkListen(p, "bus.nats.cluster.listen", cl.Listen)
 	for i, r := range cl.Routes {

@@ -1,0 +1,126 @@
+package bus
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// freeAddrs returns n loopback addresses with ports free a moment ago, for
+// cluster routes, which must be known before the servers start.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
+}
+
+// clusterOptions returns the embedded options of an n-node cluster, as n
+// routerd configs would give them: each node routes to the others, and
+// none is given a server name.
+func clusterOptions(t *testing.T, n int) []EmbeddedOptions {
+	t.Helper()
+	addrs := freeAddrs(t, n)
+	opts := make([]EmbeddedOptions, n)
+	for i := range opts {
+		var routes []string
+		for j, a := range addrs {
+			if j != i {
+				routes = append(routes, "nats-route://"+a)
+			}
+		}
+		opts[i] = EmbeddedOptions{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ClusterName: "test", ClusterListen: addrs[i], Routes: routes}
+	}
+	return opts
+}
+
+// routedTo reports whether srv has a route to the server named name.
+func routedTo(srv *server.Server, name string) bool {
+	rz, err := srv.Routez(nil)
+	if err != nil {
+		return false
+	}
+	for _, r := range rz.Routes {
+		if r.RemoteName == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TestClusterNodeNames checks that the nodes of a cluster configured
+// without server names get names of their own, so that their servers
+// accept each other's routes (they were all "routerd", and refused them as
+// duplicates: no JetStream leader was ever elected), and that a node keeps
+// its name across restarts, in its data directory.
+func TestClusterNodeNames(t *testing.T) {
+	opts := clusterOptions(t, 2)
+	var srvs []*server.Server
+	for _, o := range opts {
+		nc, srv, err := StartEmbedded(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown() })
+		srvs = append(srvs, srv)
+	}
+	a, b := srvs[0], srvs[1]
+	if a.Name() == b.Name() {
+		t.Fatalf("both nodes are named %q", a.Name())
+	}
+	for _, s := range srvs {
+		if !ValidServerName(s.Name()) || !strings.HasSuffix(s.Name(), "-"+strings.Split(s.ClusterAddr().String(), ":")[1]) {
+			t.Errorf("server name %q: want the host name and the cluster port", s.Name())
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !routedTo(a, b.Name()) || !routedTo(b, a.Name()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no route between %s and %s after 15s", a.Name(), b.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The name is kept: a later start on another port keeps it.
+	name := a.Name()
+	srvs[0].Shutdown()
+	srvs[0].WaitForShutdown()
+	kept, err := os.ReadFile(filepath.Join(opts[0].DataDir, serverNameFile))
+	if err != nil || strings.TrimSpace(string(kept)) != name {
+		t.Fatalf("%s holds %q (%v), want %q", serverNameFile, kept, err, name)
+	}
+	again := opts[0]
+	again.ClusterListen = "127.0.0.1:0"
+	nc, srv, err := StartEmbedded(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown() }()
+	if srv.Name() != name {
+		t.Errorf("restarted as %q, want %q", srv.Name(), name)
+	}
+	// A configured name wins.
+	named := opts[0]
+	named.DataDir, named.ServerName, named.ClusterListen = t.TempDir(), "node-a", "127.0.0.1:0"
+	nc2, srv2, err := StartEmbedded(named)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { nc2.Close(); srv2.Shutdown(); srv2.WaitForShutdown() }()
+	if srv2.Name() != "node-a" {
+		t.Errorf("configured name node-a, server named %q", srv2.Name())
+	}
+}
+
