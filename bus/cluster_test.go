@@ -124,3 +124,28 @@ func TestClusterNodeNames(t *testing.T) {
 	}
 }
 
+// TestClusterNeedsClientPort checks that a cluster node without a client
+// port is refused at once: NATS opens the cluster port only after the
+// client port, so the server never became ready, and then hung in its
+// shutdown.
+func TestClusterNeedsClientPort(t *testing.T) {
+	o := clusterOptions(t, 1)[0]
+	o.Listen = ""
+	done := make(chan error, 1)
+	go func() {
+		nc, srv, err := StartEmbedded(o)
+		if err == nil {
+			nc.Close()
+			srv.Shutdown()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "needs a client port") {
+			t.Errorf("err = %v, want the client port asked for", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("StartEmbedded still running after 20s")
+	}
+}

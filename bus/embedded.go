@@ -78,6 +78,11 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 		}
 	}
 	if o.Listen == "" {
+		if o.clustered() {
+			// The server would wait for a client port before opening its
+			// cluster port, and neither start nor shut down.
+			return nil, nil, errors.New("bus: an embedded server in a cluster needs a client port (listen)")
+		}
 		opts.DontListen = true
 	} else {
 		host, port, err := splitHostPort(o.Listen)

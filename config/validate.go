@@ -308,6 +308,11 @@ func (c *Config) validateBus(p *problems) {
 			p.add("bus.data_dir", "is required for bus type %s", BusNATSEmbedded)
 		}
 		if n.Listen == "" { // no client port: only routerd itself uses the server
+			if n.Cluster.Enabled() {
+				// NATS opens the cluster port only once the client port is
+				// open: without one the server never starts.
+				p.add("bus.nats.listen", "is required in a cluster (bus.nats.cluster): the embedded server opens its cluster port only after its client port; e.g. 127.0.0.1:4222")
+			}
 			c.validateCluster(p)
 			break
 		}
