@@ -1,13 +1,16 @@
 package bus
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -147,5 +150,99 @@ func TestClusterNeedsClientPort(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("StartEmbedded still running after 20s")
+	}
+}
+
+// openNode opens one cluster node's bus, waiting for the cluster up to
+// ctx's end, and closes it when the test ends.
+func openNode(ctx context.Context, t *testing.T, o EmbeddedOptions, replicas int) (*JetStream, error) {
+	b, _, err := OpenEmbedded(ctx, o, JetStreamOptions{Replicas: replicas})
+	if err == nil {
+		t.Cleanup(func() { b.Close() })
+	}
+	return b, err
+}
+
+// TestClusterStartsInAnyOrder checks that the nodes of a cluster wait for
+// each other: a node alone says why it waits, and nodes started one after
+// another all come up (each gave up after 5s, before the cluster could
+// elect a leader). Then an event published on one node is consumed on
+// another, under the same seal, and after one node's loss too.
+func TestClusterStartsInAnyOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node NATS cluster")
+	}
+	opts := clusterOptions(t, 3)
+
+	// Alone, a node waits, and says what for.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err := openNode(ctx, t, opts[0], 3)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "no JetStream leader") || !strings.Contains(err.Error(), "connected to no other node") {
+		t.Fatalf("a node alone: err = %v, want it to say it has no leader and no other node", err)
+	}
+
+	// One after another, they all come up.
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nodes := make([]*JetStream, len(opts))
+	errs := make(chan error, len(opts))
+	var wg sync.WaitGroup
+	for i, o := range opts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := openNode(ctx, t, o, 3)
+			nodes[i] = b
+			errs <- err
+		}()
+		time.Sleep(time.Second)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("3 nodes up in %s", time.Since(start).Round(time.Millisecond))
+
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	tag := a.Seal().Tag("events.default", []byte("e"))
+	if !b.Seal().Valid("events.default", []byte("e"), tag) || !c.Seal().Valid("events.default", []byte("e"), tag) {
+		t.Error("the nodes have different seals")
+	}
+	ch, err := b.Consume(ctx, "deliver.x", ConsumeOptions{Durable: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, a, "deliver.x", "e1")
+	if got := receiveIDs(t, ch, 1, nil); got["e1"] != 1 {
+		t.Fatalf("got %v, want e1", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A stream or consumer whose leader was on c elects another one.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := a.Publish("deliver.x", message.NewMessage("e2", []byte(`{}`)))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish after a node's loss: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	select {
+	case m := <-ch:
+		if m.UUID != "e2" {
+			t.Errorf("got %s, want e2", m.UUID)
+		}
+		m.Ack()
+	case <-time.After(30 * time.Second):
+		t.Fatal("e2 not delivered within 30s of a node's loss")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,6 +162,13 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 	if !o.clustered() && js.SealKeyFile == "" {
 		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
 	}
+	if o.clustered() {
+		// The other nodes may not be up yet.
+		js.Wait = true
+		if js.Explain == nil {
+			js.Explain = func() string { return clusterState(srv) }
+		}
+	}
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -192,6 +200,33 @@ func Connect(ctx context.Context, url string, auth nats.Option, js JetStreamOpti
 		return nil, err
 	}
 	return b, nil
+}
+
+// clusterState says how a cluster node's server sees its cluster: which
+// nodes it is connected to, and whether JetStream has a leader, which
+// needs a majority of the cluster's nodes.
+func clusterState(srv *server.Server) string {
+	var peers []string
+	if rz, err := srv.Routez(nil); err == nil {
+		for _, r := range rz.Routes {
+			if r.RemoteName != "" && !slices.Contains(peers, r.RemoteName) {
+				peers = append(peers, r.RemoteName)
+			}
+		}
+	}
+	slices.Sort(peers)
+	seen := "no other node"
+	if len(peers) > 0 {
+		seen = fmt.Sprintf("%d other node(s): %s", len(peers), strings.Join(peers, ", "))
+	}
+	leader := ""
+	if jsz, err := srv.Jsz(&server.JSzOptions{}); err == nil && jsz.Meta != nil {
+		leader = jsz.Meta.Leader
+	}
+	if leader == "" {
+		return fmt.Sprintf("no JetStream leader: one needs a majority of the cluster's nodes up and connected; %s is connected to %s", srv.Name(), seen)
+	}
+	return fmt.Sprintf("JetStream leader %s; %s is connected to %s", leader, srv.Name(), seen)
 }
 
 // clustered reports whether the server joins a cluster.

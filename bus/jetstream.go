@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,17 @@ type JetStreamOptions struct {
 	// single node); "" keeps it in a key-value bucket, shared by every
 	// routerd on the NATS system.
 	SealKeyFile string
+	// Wait makes NewJetStream try again, until its context ends, when
+	// JetStream does not answer or refuses the streams, instead of failing:
+	// the nodes of a cluster start in any order, and JetStream answers
+	// only once a majority of them is up and has elected a leader.
+	Wait bool
+	// Waiting, when set, is told why each try failed while NewJetStream
+	// waits, and nil once the bus is ready.
+	Waiting func(error)
+	// Explain, when set, says what may keep JetStream from answering (an
+	// embedded cluster's state); waiting and Ping add it to their errors.
+	Explain func() string
 }
 
 // JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
@@ -109,8 +121,61 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
 	b.js = js
+	started := time.Now()
+	var reported time.Time
+	for {
+		err = b.provision(ctx)
+		if err == nil || !opts.Wait {
+			break
+		}
+		err = b.explain(err)
+		if opts.Waiting != nil {
+			opts.Waiting(err)
+		}
+		if time.Since(reported) >= waitReportEvery {
+			reported = time.Now()
+			b.log.Warn("bus: waiting for JetStream (the NATS cluster)", "waited", time.Since(started).Round(time.Second), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bus: gave up waiting for JetStream: %w", err)
+		case <-time.After(waitRetryEvery):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !reported.IsZero() {
+		b.log.Info("bus: JetStream answers; streams ready", "waited", time.Since(started).Round(time.Second))
+	}
+	if opts.Waiting != nil {
+		opts.Waiting(nil)
+	}
+	return b, nil
+}
+
+// How often NewJetStream tries again while it waits for JetStream, and how
+// often it says so in the log.
+const (
+	waitRetryEvery  = time.Second
+	waitReportEvery = 15 * time.Second
+)
+
+// Timeouts of the JetStream API calls that provision the bus. Creating a
+// stream replicated in a cluster is answered only once its replicas have
+// elected a leader, which takes NATS several seconds: more than the
+// client's default of 5s, after which each try started over. A look-up is
+// quick, or lost (no JetStream leader yet) and tried again.
+const (
+	createTimeout = 20 * time.Second
+	lookupTimeout = 5 * time.Second
+)
+
+// provision creates the streams, or updates those that differ from what
+// this version wants, and loads the seal.
+func (b *JetStream) provision(ctx context.Context) error {
 	storage := jetstream.FileStorage
-	if opts.Memory {
+	if b.opts.Memory {
 		storage = jetstream.MemoryStorage
 	}
 	streams := []jetstream.StreamConfig{
@@ -124,23 +189,65 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 	for _, sc := range streams {
 		sc.Duplicates = dedupWindows[sc.Name]
 		sc.Storage = storage
-		sc.Replicas = opts.Replicas
+		sc.Replicas = b.opts.Replicas
 		sc.AllowDirect = true
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
+		if err := b.ensureStream(ctx, sc); err != nil {
+			return err
 		}
 	}
-	if opts.SealKeyFile != "" {
-		b.seal, err = loadSealFile(opts.SealKeyFile)
+	if b.seal != nil {
+		return nil
+	}
+	var err error
+	if b.opts.SealKeyFile != "" {
+		b.seal, err = loadSealFile(b.opts.SealKeyFile)
 	} else {
-		b.seal, err = loadSeal(ctx, js, storage, opts.Replicas)
-		b.log.Info("bus: the seal of checked envelopes is kept in the key-value bucket " + sealBucket +
-			"; keep NATS clients that publish events to events.> with the server's permissions, or they can read it")
+		b.seal, err = loadSeal(ctx, b.js, storage, b.opts.Replicas)
+		if err == nil {
+			b.log.Info("bus: the seal of checked envelopes is kept in the key-value bucket " + sealBucket +
+				"; keep NATS clients that publish events to events.> with the server's permissions, or they can read it")
+		}
 	}
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// ensureStream creates the stream sc, or updates it if it differs. A
+// stream that is as wanted is left alone: in a cluster an update waits for
+// every replica, so a restart while a node is down would wait for nothing.
+func (b *JetStream) ensureStream(ctx context.Context, sc jetstream.StreamConfig) error {
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	s, err := b.js.Stream(lctx, sc.Name)
+	cancel()
+	switch {
+	case err == nil && sameStream(s.CachedInfo().Config, sc):
+		return nil
+	case err != nil && !errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
 	}
-	return b, nil
+	cctx, cancel := context.WithTimeout(ctx, createTimeout)
+	defer cancel()
+	if _, err := b.js.CreateOrUpdateStream(cctx, sc); err != nil {
+		return fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
+	}
+	return nil
+}
+
+// sameStream reports whether a stream's config has every setting want sets.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
+		have.Description == want.Description && have.Duplicates == want.Duplicates &&
+		have.Storage == want.Storage && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect
+}
+
+// explain adds what Options.Explain says to err.
+func (b *JetStream) explain(err error) error {
+	if b.opts.Explain == nil {
+		return err
+	}
+	if why := b.opts.Explain(); why != "" {
+		return fmt.Errorf("%w (%s)", err, why)
+	}
+	return err
 }
 
 // Seal is the mark of checked envelopes, shared through JetStream.
