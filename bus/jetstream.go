@@ -133,8 +133,14 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 			opts.Waiting(err)
 		}
 		if time.Since(reported) >= waitReportEvery {
+			// A cluster starting takes a few seconds: a warning once it
+			// takes longer.
+			level := slog.LevelWarn
+			if reported.IsZero() {
+				level = slog.LevelInfo
+			}
 			reported = time.Now()
-			b.log.Warn("bus: waiting for JetStream (the NATS cluster)", "waited", time.Since(started).Round(time.Second), "err", err)
+			b.log.Log(ctx, level, "bus: waiting for JetStream (the NATS cluster)", "waited", time.Since(started).Round(time.Second), "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -157,18 +163,20 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 // How often NewJetStream tries again while it waits for JetStream, and how
 // often it says so in the log.
 const (
-	waitRetryEvery  = time.Second
+	waitRetryEvery  = 500 * time.Millisecond
 	waitReportEvery = 15 * time.Second
 )
 
-// Timeouts of the JetStream API calls that provision the bus. Creating a
-// stream replicated in a cluster is answered only once its replicas have
-// elected a leader, which takes NATS several seconds: more than the
-// client's default of 5s, after which each try started over. A look-up is
-// quick, or lost (no JetStream leader yet) and tried again.
+// Timeouts of the JetStream API calls that provision the bus. A call that
+// times out is tried again, and finds what it created meanwhile: creating
+// a stream replicated in a cluster is answered only once its replicas have
+// elected a leader, which can take NATS longer, and of several nodes
+// creating one stream at once some never get an answer. JetStream answers
+// the first call, the gate, at once, also when it knows it has no leader;
+// one sent before the cluster formed gets no answer.
 const (
-	createTimeout = 20 * time.Second
-	lookupTimeout = 5 * time.Second
+	callTimeout = 5 * time.Second
+	gateTimeout = 2 * time.Second
 )
 
 // provision creates the streams, or updates those that differ from what
@@ -178,6 +186,12 @@ func (b *JetStream) provision(ctx context.Context) error {
 	if b.opts.Memory {
 		storage = jetstream.MemoryStorage
 	}
+	actx, cancel := context.WithTimeout(ctx, gateTimeout)
+	_, err := b.js.AccountInfo(actx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("bus: jetstream: %w", err)
+	}
 	streams := []jetstream.StreamConfig{
 		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
 			Description: "accepted events, one subject per event bus; removed once routed"},
@@ -186,27 +200,34 @@ func (b *JetStream) provision(ctx context.Context) error {
 		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy,
 			Description: "dead letters per consumer, kept until replayed or purged"},
 	}
-	for _, sc := range streams {
+	// All at once: in a cluster each new stream waits for its replicas to
+	// elect a leader, which can take NATS seconds.
+	errs := make([]error, len(streams)+1)
+	var wg sync.WaitGroup
+	for i, sc := range streams {
 		sc.Duplicates = dedupWindows[sc.Name]
 		sc.Storage = storage
 		sc.Replicas = b.opts.Replicas
 		sc.AllowDirect = true
-		if err := b.ensureStream(ctx, sc); err != nil {
-			return err
-		}
+		wg.Go(func() { errs[i] = b.ensureStream(ctx, sc) })
 	}
-	if b.seal != nil {
-		return nil
+	if b.seal == nil {
+		wg.Go(func() { errs[len(streams)] = b.loadSeal(ctx, storage) })
 	}
-	var err error
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadSeal loads the seal's key, from the file or the bucket.
+func (b *JetStream) loadSeal(ctx context.Context, storage jetstream.StorageType) (err error) {
 	if b.opts.SealKeyFile != "" {
 		b.seal, err = loadSealFile(b.opts.SealKeyFile)
-	} else {
-		b.seal, err = loadSeal(ctx, b.js, storage, b.opts.Replicas)
-		if err == nil {
-			b.log.Info("bus: the seal of checked envelopes is kept in the key-value bucket " + sealBucket +
-				"; keep NATS clients that publish events to events.> with the server's permissions, or they can read it")
-		}
+		return err
+	}
+	b.seal, err = loadSeal(ctx, b.js, storage, b.opts.Replicas)
+	if err == nil {
+		b.log.Info("bus: the seal of checked envelopes is kept in the key-value bucket " + sealBucket +
+			"; keep NATS clients that publish events to events.> with the server's permissions, or they can read it")
 	}
 	return err
 }
@@ -215,17 +236,15 @@ func (b *JetStream) provision(ctx context.Context) error {
 // stream that is as wanted is left alone: in a cluster an update waits for
 // every replica, so a restart while a node is down would wait for nothing.
 func (b *JetStream) ensureStream(ctx context.Context, sc jetstream.StreamConfig) error {
-	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	s, err := b.js.Stream(lctx, sc.Name)
-	cancel()
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	s, err := b.js.Stream(cctx, sc.Name)
 	switch {
 	case err == nil && sameStream(s.CachedInfo().Config, sc):
 		return nil
 	case err != nil && !errors.Is(err, jetstream.ErrStreamNotFound):
 		return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, createTimeout)
-	defer cancel()
 	if _, err := b.js.CreateOrUpdateStream(cctx, sc); err != nil {
 		return fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
 	}

@@ -118,7 +118,7 @@ func loadSeal(ctx context.Context, js jetstream.JetStream, storage jetstream.Sto
 	if err != nil {
 		return nil, fmt.Errorf("bus: key-value bucket %s: %w", sealBucket, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, createTimeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	fresh := newRandomSeal()
 	if _, err := kv.Create(ctx, sealKey, fresh.key); err == nil {
@@ -139,19 +139,16 @@ func loadSeal(ctx context.Context, js jetstream.JetStream, storage jetstream.Sto
 // sealBucketOf returns the bucket that keeps the seal's key, creating it
 // if need be. A bucket as wanted is left alone (see JetStream.ensureStream).
 func sealBucketOf(ctx context.Context, js jetstream.JetStream, storage jetstream.StorageType, replicas int) (jetstream.KeyValue, error) {
-	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	kv, err := js.KeyValue(lctx, sealBucket)
-	if err == nil && bucketReplicas(lctx, kv) == replicas {
-		cancel()
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, sealBucket)
+	if err == nil && bucketReplicas(ctx, kv) == replicas {
 		return kv, nil
 	}
-	cancel()
 	if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, createTimeout)
-	defer cancel()
-	return js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{
+	return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      sealBucket,
 		Description: "routerd's settings shared by its nodes: the key that marks checked envelopes",
 		Storage:     storage,
