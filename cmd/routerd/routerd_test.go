@@ -86,6 +86,14 @@ type daemon struct {
 
 func startDaemon(t *testing.T, cfg, addr string) *daemon {
 	t.Helper()
+	d := spawn(t, cfg)
+	d.waitReady(t, addr, 30*time.Second)
+	return d
+}
+
+// spawn starts routerd on cfg, killed when the test ends if still running.
+func spawn(t *testing.T, cfg string) *daemon {
+	t.Helper()
 	log := &syncWriter{}
 	cmd := exec.Command(binary, "--config", cfg)
 	cmd.Stdout = log
@@ -101,22 +109,28 @@ func startDaemon(t *testing.T, cfg, addr string) *daemon {
 			<-d.done
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	return d
+}
+
+// waitReady waits up to timeout for d's /readyz at addr to answer 200.
+func (d *daemon) waitReady(t *testing.T, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return d
+				return
 			}
 		}
 		select {
 		case err := <-d.done:
-			t.Fatalf("routerd exited during start: %v\n%s", err, log)
+			t.Fatalf("routerd exited during start: %v\n%s", err, d.log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("routerd not ready after 30s\n%s", log)
+			t.Fatalf("routerd not ready after %s\n%s", timeout, d.log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
