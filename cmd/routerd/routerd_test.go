@@ -154,10 +154,10 @@ func (s *syncWriter) String() string {
 	return s.buf.String()
 }
 
-// sender sends PutEvents batches and remembers every event id routerd
-// acknowledged, with whether it is a VIP order.
+// sender sends PutEvents batches, to each of addrs in turn, and remembers
+// every event id routerd acknowledged, with whether it is a VIP order.
 type sender struct {
-	addr  string
+	addrs []string
 	mu    sync.Mutex
 	acked map[string]bool // id → vip
 	n     int
@@ -165,6 +165,7 @@ type sender struct {
 
 func (s *sender) send() error {
 	var entries []map[string]any
+	addr := s.addrs[s.n/10%len(s.addrs)]
 	for i := 0; i < 10; i++ {
 		s.n++
 		total := (s.n * 37) % 2000
@@ -174,7 +175,7 @@ func (s *sender) send() error {
 		})
 	}
 	body, _ := json.Marshal(map[string]any{"Entries": entries})
-	req, _ := http.NewRequest("POST", "http://"+s.addr+"/", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+addr+"/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
 	resp, err := http.DefaultClient.Do(req)
@@ -228,6 +229,47 @@ func countIDs(t *testing.T, path string) map[string]int {
 	return out
 }
 
+// consumerFiles are the files of the consumers of writeConfig's order flow
+// (under out/), each with whether only VIP orders reach it.
+var consumerFiles = map[string]bool{"inventory": false, "notification": false, "analytics": false, "vip": true}
+
+// waitDelivered waits until every acknowledged event is in the file of
+// each consumer its rules name, in the out/ folder of any of dirs (the
+// nodes of a cluster each write their own), and returns each consumer's
+// duplicates. log gives routerd's output for a failure.
+func waitDelivered(t *testing.T, acked map[string]bool, timeout time.Duration, log func() string, dirs ...string) map[string]int {
+	t.Helper()
+	dups := map[string]int{}
+	deadline := time.Now().Add(timeout)
+	for name, vipOnly := range consumerFiles {
+		for {
+			got := map[string]int{}
+			for _, dir := range dirs {
+				for id, n := range countIDs(t, filepath.Join(dir, "out", name+".jsonl")) {
+					got[id] += n
+				}
+			}
+			var missing []string
+			for id, vip := range acked {
+				if (!vipOnly || vip) && got[id] == 0 {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) == 0 {
+				for _, n := range got {
+					dups[name] += n - 1
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d acknowledged events never delivered, e.g. %s\nlog:\n%s", name, len(missing), missing[0], tail(log(), 3000))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return dups
+}
+
 // TestKill9LosesNothing sends events, kills routerd with SIGKILL while it
 // works, restarts it on the same data directory and checks that every event
 // acknowledged to the client reached every consumer whose rule matched.
@@ -239,7 +281,7 @@ func TestKill9LosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	cfg := writeConfig(t, dir, addr)
-	s := &sender{addr: addr, acked: map[string]bool{}}
+	s := &sender{addrs: []string{addr}, acked: map[string]bool{}}
 
 	d := startDaemon(t, cfg, addr)
 	stop := make(chan struct{})
@@ -281,31 +323,8 @@ func TestKill9LosesNothing(t *testing.T) {
 	}
 	t.Logf("%d events acknowledged (%d before the kill); %d requests failed around it", len(acked), before, sendErrs)
 
-	files := map[string]bool{"inventory": false, "notification": false, "analytics": false, "vip": true}
-	deadline := time.Now().Add(90 * time.Second)
-	for name, vipOnly := range files {
-		path := filepath.Join(dir, "out", name+".jsonl")
-		for {
-			got := countIDs(t, path)
-			var missing []string
-			for id, vip := range acked {
-				if (!vipOnly || vip) && got[id] == 0 {
-					missing = append(missing, id)
-				}
-			}
-			if len(missing) == 0 {
-				dups := 0
-				for _, n := range got {
-					dups += n - 1
-				}
-				t.Logf("%s: all %d expected events delivered, %d duplicates", name, len(got), dups)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d acknowledged events never delivered, e.g. %s\nlog:\n%s", name, len(missing), missing[0], tail(d.log.String(), 3000))
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+	for name, dups := range waitDelivered(t, acked, 90*time.Second, d.log.String, dir) {
+		t.Logf("%s: all expected events delivered, %d duplicates", name, dups)
 	}
 
 	// A clean stop on SIGTERM.
@@ -338,7 +357,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog(t, d, "configuration reloaded")
 
-	s := &sender{addr: addr, acked: map[string]bool{}}
+	s := &sender{addrs: []string{addr}, acked: map[string]bool{}}
 	for len(s.acked) < 10 || !anyVIP(s.acked) {
 		if err := s.send(); err != nil {
 			t.Fatal(err)
