@@ -245,4 +245,28 @@ func TestClusterStartsInAnyOrder(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("e2 not delivered within 30s of a node's loss")
 	}
+	if err := a.Ping(ctx); err != nil {
+		t.Errorf("ping with two nodes of three: %v", err)
+	}
+
+	// Two nodes lost of three: no quorum, and Ping says so.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := a.Ping(pctx)
+		cancel()
+		if err != nil {
+			if !strings.Contains(err.Error(), "no JetStream leader") && !strings.Contains(err.Error(), "connected to no other node") {
+				t.Errorf("ping without quorum: %v, want it to say why", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ping still ok 30s after the cluster lost its quorum")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -278,7 +278,9 @@ func (b *JetStream) NATS() *nats.Conn { return b.nc }
 // JetStreamContext exposes the JetStream API (for DLQ inspection).
 func (b *JetStream) JetStreamContext() jetstream.JetStream { return b.js }
 
-// Ping checks the connection and that JetStream answers.
+// Ping checks the connection, that JetStream answers, and that the EVENTS
+// stream has a leader: in a cluster that lost the majority of its nodes,
+// or of the stream's replicas, nothing can be published.
 func (b *JetStream) Ping(ctx context.Context) error {
 	if b.isClosed() {
 		return ErrClosed
@@ -287,7 +289,14 @@ func (b *JetStream) Ping(ctx context.Context) error {
 		return fmt.Errorf("bus: not connected to NATS (%s)", b.nc.Status())
 	}
 	if _, err := b.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("bus: jetstream: %w", err)
+		return b.explain(fmt.Errorf("bus: jetstream: %w", err))
+	}
+	s, err := b.js.Stream(ctx, "EVENTS")
+	if err != nil {
+		return b.explain(fmt.Errorf("bus: stream EVENTS: %w", err))
+	}
+	if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+		return b.explain(errors.New("bus: stream EVENTS has no leader: it needs a majority of its replicas up"))
 	}
 	return nil
 }
