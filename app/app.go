@@ -277,6 +277,7 @@ func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) 
 			ClusterName:   n.Cluster.Name,
 			ClusterListen: n.Cluster.Listen,
 			Routes:        n.Cluster.Routes,
+			Logger:        a.log,
 		}, jsOpts)
 		if err != nil {
 			return nil, err

@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -268,5 +270,50 @@ func TestClusterStartsInAnyOrder(t *testing.T) {
 			t.Fatal("ping still ok 30s after the cluster lost its quorum")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a log destination written and read concurrently.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestClusterLogsWhyRoutesFail checks that the embedded server's errors
+// reach routerd's log, once however often they repeat: two nodes given one
+// server name refuse each other's routes, and nothing said so.
+func TestClusterLogsWhyRoutesFail(t *testing.T) {
+	var out lockedBuffer
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	for _, o := range clusterOptions(t, 2) {
+		o.ServerName, o.Logger = "twin", log
+		nc, srv, err := StartEmbedded(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown() })
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), `Remote server has a duplicate name: \"twin\""`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not name the duplicate:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the routes are tried again every second
+	if n := strings.Count(out.String(), "duplicate name"); n > 2 {
+		t.Errorf("the duplicate is logged %d times:\n%s", n, out.String())
 	}
 }

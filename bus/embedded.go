@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +46,8 @@ type EmbeddedOptions struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// Logger, when set, receives the server's errors and warnings.
+	Logger *slog.Logger
 }
 
 // EmbeddedMaxPayload is the largest message the embedded server takes. NATS
@@ -113,8 +117,8 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: embedded nats: %w", err)
 	}
-	var failure startFailure
-	srv.SetLoggerV2(&failure, false, false, false)
+	failure := &serverLog{log: o.Logger}
+	srv.SetLoggerV2(failure, false, false, false)
 	go srv.Start()
 	for deadline := time.Now().Add(15 * time.Second); !srv.ReadyForConnections(100 * time.Millisecond); {
 		fatal, last := failure.get()
@@ -310,37 +314,96 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// startFailure keeps what the embedded server reports while it starts,
-// which otherwise logs nothing: a port in use or a store it cannot open
+// serverLog keeps what the embedded server reports while it starts, which
+// otherwise logs nothing: a port in use or a store it cannot open
 // (reported as fatal) then stops the start at once, saying so, instead of
-// a timeout that names neither. Errors are only remembered: a cluster node
-// reports routes to peers not yet up as errors and starts all the same.
-type startFailure struct {
+// a timeout that names neither. Errors are only remembered there: a
+// cluster node reports routes to peers not yet up as errors and starts all
+// the same.
+//
+// With a logger (EmbeddedOptions.Logger), it also passes the server's
+// errors and warnings on, the same one at most once a minute: in a
+// cluster they are what tells a route refused (a name twice, a cluster
+// name that differs), a peer unreachable, a stream without quorum. The
+// server's warnings include steps of a normal start ("Waiting for routing
+// to be established"): they are logged as info, its errors as warnings,
+// its notices (routes made and lost, leaders elected) as debug.
+type serverLog struct {
+	log *slog.Logger
+
 	mu          sync.Mutex
 	fatal, last string
+	said        map[string]time.Time // message → when last logged
 }
 
-func (f *startFailure) get() (fatal, last string) {
+// serverLogEvery is how often one message of the server is logged at most.
+const serverLogEvery = time.Minute
+
+func (f *serverLog) get() (fatal, last string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.fatal, f.last
 }
 
-func (f *startFailure) Fatalf(format string, v ...any) {
+// connPrefix starts the messages about one connection: its address and
+// id, such as "127.0.0.1:6222 - rid:7 - ".
+var connPrefix = regexp.MustCompile(`^\S+ - [a-z]+:\d+ - `)
+
+// pass logs the server's message at level, unless it was logged within
+// serverLogEvery. Neither the connection a message is about nor numbers in
+// its arguments (attempt counts) make it another.
+func (f *serverLog) pass(level slog.Level, format string, v []any) {
+	if f.log == nil || !f.log.Enabled(context.Background(), level) {
+		return
+	}
+	msg := fmt.Sprintf(format, v...)
+	key := connPrefix.ReplaceAllString(format, "")
+	for _, a := range v {
+		switch a.(type) {
+		case int, int32, int64, uint, uint32, uint64, float64:
+		default:
+			key += "\x00" + fmt.Sprint(a)
+		}
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	if f.said == nil {
+		f.said = map[string]time.Time{}
+	}
+	last, ok := f.said[key]
+	now := time.Now()
+	if ok && now.Sub(last) < serverLogEvery {
+		f.mu.Unlock()
+		return
+	}
+	f.said[key] = now
+	if len(f.said) > 1000 { // messages naming ephemeral ports: forget the old
+		for k, t := range f.said {
+			if now.Sub(t) >= serverLogEvery {
+				delete(f.said, k)
+			}
+		}
+	}
+	f.mu.Unlock()
+	f.log.Log(context.Background(), level, "nats: "+msg)
+}
+
+func (f *serverLog) Fatalf(format string, v ...any) {
+	f.mu.Lock()
 	if f.fatal == "" {
 		f.fatal = fmt.Sprintf(format, v...)
 	}
+	f.mu.Unlock()
+	f.pass(slog.LevelError, format, v)
 }
 
-func (f *startFailure) Errorf(format string, v ...any) {
+func (f *serverLog) Errorf(format string, v ...any) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.last = fmt.Sprintf(format, v...)
+	f.mu.Unlock()
+	f.pass(slog.LevelWarn, format, v)
 }
 
-func (*startFailure) Noticef(string, ...any) {}
-func (*startFailure) Warnf(string, ...any)   {}
-func (*startFailure) Debugf(string, ...any)  {}
-func (*startFailure) Tracef(string, ...any)  {}
+func (f *serverLog) Warnf(format string, v ...any)   { f.pass(slog.LevelInfo, format, v) }
+func (f *serverLog) Noticef(format string, v ...any) { f.pass(slog.LevelDebug, format, v) }
+func (*serverLog) Debugf(string, ...any)             {}
+func (*serverLog) Tracef(string, ...any)             {}
