@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -172,6 +173,9 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		if js.Explain == nil {
 			js.Explain = func() string { return clusterState(srv) }
 		}
+		if js.Health == nil {
+			js.Health = func() error { return clusterHealth(srv) }
+		}
 	}
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
@@ -206,10 +210,8 @@ func Connect(ctx context.Context, url string, auth nats.Option, js JetStreamOpti
 	return b, nil
 }
 
-// clusterState says how a cluster node's server sees its cluster: which
-// nodes it is connected to, and whether JetStream has a leader, which
-// needs a majority of the cluster's nodes.
-func clusterState(srv *server.Server) string {
+// routedPeers returns the names of the servers srv has routes to.
+func routedPeers(srv *server.Server) []string {
 	var peers []string
 	if rz, err := srv.Routez(nil); err == nil {
 		for _, r := range rz.Routes {
@@ -219,6 +221,31 @@ func clusterState(srv *server.Server) string {
 		}
 	}
 	slices.Sort(peers)
+	return peers
+}
+
+// clusterHealth fails while srv reaches no majority of its cluster's
+// nodes (itself included): nothing can be stored then, though JetStream
+// takes seconds to notice. It holds once the cluster has formed: before,
+// the size JetStream gives is a guess.
+func clusterHealth(srv *server.Server) error {
+	jsz, err := srv.Jsz(&server.JSzOptions{})
+	if err != nil || jsz.Meta == nil || jsz.Meta.Size < 2 {
+		return nil
+	}
+	peers := routedPeers(srv)
+	if reached := len(peers) + 1; reached <= jsz.Meta.Size/2 {
+		return fmt.Errorf("bus: %s reaches %d of the cluster's %d nodes, no majority: JetStream cannot store events (connected to: %s)",
+			srv.Name(), reached, jsz.Meta.Size, cmp.Or(strings.Join(peers, ", "), "none"))
+	}
+	return nil
+}
+
+// clusterState says how a cluster node's server sees its cluster: which
+// nodes it is connected to, and whether JetStream has a leader, which
+// needs a majority of the cluster's nodes.
+func clusterState(srv *server.Server) string {
+	peers := routedPeers(srv)
 	seen := "no other node"
 	if len(peers) > 0 {
 		seen = fmt.Sprintf("%d other node(s): %s", len(peers), strings.Join(peers, ", "))

@@ -41,6 +41,13 @@ type JetStreamOptions struct {
 	// Explain, when set, says what may keep JetStream from answering (an
 	// embedded cluster's state); waiting and Ping add it to their errors.
 	Explain func() string
+	// Health, when set, reports whether this node reaches enough of its
+	// cluster for JetStream to store anything (an embedded cluster node
+	// that sees no majority of the nodes). Once the bus is up, Ping and
+	// every publish fail at once while it does not: a node cut off from
+	// the others takes seconds to learn it from JetStream, and its
+	// publishes meanwhile each waited PublishTimeout.
+	Health func() error
 }
 
 // JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
@@ -63,6 +70,8 @@ type JetStream struct {
 	waiting map[*nats.Msg]pubPlace // published, acknowledgement awaited
 
 	seal *Seal
+
+	health health
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
@@ -278,6 +287,31 @@ func (b *JetStream) NATS() *nats.Conn { return b.nc }
 // JetStreamContext exposes the JetStream API (for DLQ inspection).
 func (b *JetStream) JetStreamContext() jetstream.JetStream { return b.js }
 
+// health caches what JetStreamOptions.Health says, for healthEvery: it is
+// asked before every publish.
+type health struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+const healthEvery = 250 * time.Millisecond
+
+// healthy returns what JetStreamOptions.Health says, at most healthEvery
+// old unless fresh; nil without one.
+func (b *JetStream) healthy(fresh bool) error {
+	if b.opts.Health == nil {
+		return nil
+	}
+	h := &b.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now := time.Now(); fresh || now.Sub(h.at) >= healthEvery {
+		h.at, h.err = now, b.opts.Health()
+	}
+	return h.err
+}
+
 // Ping checks the connection, that JetStream answers, and that the EVENTS
 // stream has a leader: in a cluster that lost the majority of its nodes,
 // or of the stream's replicas, nothing can be published.
@@ -288,17 +322,25 @@ func (b *JetStream) Ping(ctx context.Context) error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("bus: not connected to NATS (%s)", b.nc.Status())
 	}
-	if _, err := b.js.AccountInfo(ctx); err != nil {
-		return b.explain(fmt.Errorf("bus: jetstream: %w", err))
+	if err := b.healthy(false); err != nil {
+		return err
 	}
-	s, err := b.js.Stream(ctx, "EVENTS")
-	if err != nil {
-		return b.explain(fmt.Errorf("bus: stream EVENTS: %w", err))
+	var err error
+	if _, err = b.js.AccountInfo(ctx); err != nil {
+		err = fmt.Errorf("bus: jetstream: %w", err)
+	} else if s, serr := b.js.Stream(ctx, "EVENTS"); serr != nil {
+		err = fmt.Errorf("bus: stream EVENTS: %w", serr)
+	} else if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+		err = errors.New("bus: stream EVENTS has no leader: it needs a majority of its replicas up")
 	}
-	if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
-		return b.explain(errors.New("bus: stream EVENTS has no leader: it needs a majority of its replicas up"))
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The node may have lost the others while JetStream answered.
+	if herr := b.healthy(true); herr != nil {
+		return herr
+	}
+	return b.explain(err)
 }
 
 // Publish stores the messages on topic and returns once JetStream has
@@ -321,6 +363,9 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		if _, err := streamFor(o.Topic); err != nil {
 			return err
 		}
+	}
+	if err := b.healthy(false); err != nil {
+		return err
 	}
 	if len(out) == 0 {
 		return nil // nothing would close w.done
