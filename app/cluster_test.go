@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -13,18 +12,8 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/config"
+	"github.com/eventrouter/eventrouter/internal/testkit"
 )
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestWaitsForItsCluster starts one node of a three-node cluster whose
 // other nodes are down. It waits for them, and meanwhile answers: /healthz
@@ -34,7 +23,7 @@ func freeAddr(t *testing.T) string {
 func TestWaitsForItsCluster(t *testing.T) {
 	dir := t.TempDir()
 	path := orderConfig(t, dir, config.BusNATSEmbedded, "")
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	b, _ := os.ReadFile(path)
 	b = bytes.Replace(b, []byte("  listen: 127.0.0.1:0\n"), []byte("  listen: "+addr+"\n"), 1)
 	b = bytes.Replace(b, []byte("    listen: \"\"\n"), []byte(fmt.Sprintf(`    listen: 127.0.0.1:0
@@ -42,7 +31,7 @@ func TestWaitsForItsCluster(t *testing.T) {
       name: test
       listen: %s
       routes: [nats-route://%s, nats-route://%s]
-`, freeAddr(t), freeAddr(t), freeAddr(t))), 1)
+`, testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t))), 1)
 	b = bytes.Replace(b, []byte("bus:\n"), []byte("bus:\n  replicas: 3\n"), 1)
 	os.WriteFile(path, b, 0o644)
 	cfg, err := config.Load(path)

@@ -1,10 +1,8 @@
 package bus
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,31 +11,16 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/eventrouter/eventrouter/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// freeAddrs returns n loopback addresses with ports free a moment ago, for
-// cluster routes, which must be known before the servers start.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var addrs []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs
-}
 
 // clusterOptions returns the embedded options of an n-node cluster, as n
 // routerd configs would give them: each node routes to the others, and
 // none is given a server name.
 func clusterOptions(t *testing.T, n int) []EmbeddedOptions {
 	t.Helper()
-	addrs := freeAddrs(t, n)
+	addrs := testkit.FreeAddrs(t, n)
 	opts := make([]EmbeddedOptions, n)
 	for i := range opts {
 		var routes []string
@@ -281,29 +264,11 @@ func TestClusterStartsInAnyOrder(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination written and read concurrently.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestClusterLogsWhyRoutesFail checks that the embedded server's errors
 // reach routerd's log, once however often they repeat: two nodes given one
 // server name refuse each other's routes, and nothing said so.
 func TestClusterLogsWhyRoutesFail(t *testing.T) {
-	var out lockedBuffer
+	var out testkit.Buffer
 	log := slog.New(slog.NewTextHandler(&out, nil))
 	for _, o := range clusterOptions(t, 2) {
 		o.ServerName, o.Logger = "twin", log

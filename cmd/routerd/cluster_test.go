@@ -8,10 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventrouter/eventrouter/internal/testkit"
 )
 
 // node is one routerd of a cluster: its directory (data/, out/), config
@@ -31,8 +32,8 @@ func clusterConfigs(t *testing.T, n int) []node {
 	nodes := make([]node, n)
 	routes := make([]string, n)
 	for i := range nodes {
-		nodes[i] = node{dir: t.TempDir(), addr: freePort(t)}
-		routes[i] = freePort(t)
+		nodes[i] = node{dir: t.TempDir(), addr: testkit.FreeAddr(t)}
+		routes[i] = testkit.FreeAddr(t)
 	}
 	for i := range nodes {
 		nd := &nodes[i]
@@ -115,24 +116,7 @@ func TestClusterOfThree(t *testing.T) {
 	}
 
 	// Kill -9 a node while events come in.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var failed int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := s.send(); err != nil {
-				failed++
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	stop := s.keepSending()
 	time.Sleep(500 * time.Millisecond)
 	if err := daemons[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -153,12 +137,11 @@ func TestClusterOfThree(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d events acknowledged in the 30s after the kill (%d requests failed)\n%s", after, failed, logs())
+			t.Fatalf("%d events acknowledged in the 30s after the kill (%d requests failed)\n%s", after, stop(), logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	failed := stop()
 	t.Logf("%d events acknowledged, %d after the kill; %d requests failed", len(s.acked), len(s.acked)-before, failed)
 	// The two nodes left deliver them all, those the dead one held too.
 	for name, dups := range waitDelivered(t, s.acked, 60*time.Second, logs, dirs...) {

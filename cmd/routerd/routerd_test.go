@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventrouter/eventrouter/internal/testkit"
 )
 
 // binary is routerd built once for the tests that run it as a process.
@@ -36,16 +37,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func writeConfig(t *testing.T, dir, addr string) string {
@@ -80,7 +71,7 @@ consumers:
 // daemon is one routerd process.
 type daemon struct {
 	cmd  *exec.Cmd
-	log  *syncWriter
+	log  *testkit.Buffer
 	done chan error
 }
 
@@ -94,7 +85,7 @@ func startDaemon(t *testing.T, cfg, addr string) *daemon {
 // spawn starts routerd on cfg, killed when the test ends if still running.
 func spawn(t *testing.T, cfg string) *daemon {
 	t.Helper()
-	log := &syncWriter{}
+	log := &testkit.Buffer{}
 	cmd := exec.Command(binary, "--config", cfg)
 	cmd.Stdout = log
 	cmd.Stderr = log
@@ -134,24 +125,6 @@ func (d *daemon) waitReady(t *testing.T, addr string, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// syncWriter collects a process's output, written and read concurrently.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // sender sends PutEvents batches, to each of addrs in turn, and remembers
@@ -203,6 +176,32 @@ func (s *sender) send() error {
 		}
 	}
 	return nil
+}
+
+// keepSending sends batches in the background until the returned stop is
+// called, which returns how many requests failed.
+func (s *sender) keepSending() (stop func() (failed int)) {
+	done := make(chan struct{})
+	failures := make(chan int)
+	go func() {
+		failed := 0
+		for {
+			select {
+			case <-done:
+				failures <- failed
+				return
+			default:
+			}
+			if err := s.send(); err != nil {
+				failed++
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	return func() int {
+		close(done)
+		return <-failures
+	}
 }
 
 // countIDs counts the event ids in a JSON Lines file.
@@ -279,29 +278,12 @@ func TestKill9LosesNothing(t *testing.T) {
 		t.Skip("starts routerd processes")
 	}
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	cfg := writeConfig(t, dir, addr)
 	s := &sender{addrs: []string{addr}, acked: map[string]bool{}}
 
 	d := startDaemon(t, cfg, addr)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sendErrs int
-	wg.Add(1)
-	go func() { // keep sending through the crash
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := s.send(); err != nil {
-				sendErrs++
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	stop := s.keepSending() // through the crash
 	time.Sleep(700 * time.Millisecond)
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -313,8 +295,7 @@ func TestKill9LosesNothing(t *testing.T) {
 
 	d = startDaemon(t, cfg, addr)
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	sendErrs := stop()
 	s.mu.Lock()
 	acked := s.acked
 	s.mu.Unlock()
@@ -345,7 +326,7 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Skip("starts routerd processes")
 	}
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	cfg := writeConfig(t, dir, addr)
 	d := startDaemon(t, cfg, addr)
 	waitLog(t, d, `msg="routerd started" config=`+cfg)
