@@ -79,6 +79,7 @@ type App struct {
 	schemas   schemas.Live // detail schemas in force, swapped on reload
 	reloadOK  prometheus.Gauge
 	ready     atomic.Bool
+	waiting   atomic.Pointer[error] // while Start waits for the bus, why
 	servers   []*http.Server
 	handler   atomic.Pointer[http.Handler]
 	metricsH  http.Handler
@@ -154,11 +155,18 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.schemas.Store(set)
 
+	// The listeners first, with no ingester: while the bus waits for the
+	// other nodes of its cluster, /healthz answers, /readyz says what it
+	// waits for, and clients are told 503 instead of finding no listener.
+	if err := a.startHTTP(cfg); err != nil {
+		return err
+	}
+
 	// Bus.
 	if a.opts.Bus != nil {
 		a.bus = a.opts.Bus
 	} else {
-		b, err := OpenBus(ctx, cfg, a.log)
+		b, err := a.openBus(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -220,18 +228,30 @@ func (a *App) Start(ctx context.Context) (err error) {
 		MaxEventBytes: bus.MaxEventBytes(a.bus),
 		Seal:          a.bus.Seal(),
 	}
-	if err := a.startHTTP(cfg); err != nil {
-		return err
-	}
+	door := a.frontDoor(cfg)
+	a.handler.Store(&door)
+	a.push("sources", func(context.Context) error {
+		// Stop taking events; the listeners close last.
+		closed := a.closedDoor(cfg)
+		a.handler.Store(&closed)
+		return nil
+	})
 	a.reloadOK.Set(1)
 	a.ready.Store(true)
 	a.log.Info("routerd started", "config", cfg.Source(), "http", a.addr, "bus", cfg.Bus.Type, "rules", len(cfg.Rules), "consumers", len(cfg.Consumers))
 	return nil
 }
 
-// OpenBus opens the bus the config describes.
-func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus, error) {
-	jsOpts := bus.JetStreamOptions{Replicas: cfg.Bus.Replicas, Logger: log}
+// openBus opens the bus the config describes. A node of an embedded
+// cluster waits for the others until ctx ends; meanwhile Ready says why.
+func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) {
+	jsOpts := bus.JetStreamOptions{Replicas: cfg.Bus.Replicas, Logger: a.log, Waiting: func(err error) {
+		if err == nil {
+			a.waiting.Store(nil)
+			return
+		}
+		a.waiting.Store(&err)
+	}}
 	switch cfg.Bus.Type {
 	case config.BusMemory:
 		return bus.NewMemory(), nil
@@ -254,9 +274,11 @@ func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus
 			Token:         n.Token,
 			User:          n.User,
 			Password:      n.Password,
+			ServerName:    n.Cluster.ServerName,
 			ClusterName:   n.Cluster.Name,
 			ClusterListen: n.Cluster.Listen,
 			Routes:        n.Cluster.Routes,
+			Logger:        a.log,
 		}, jsOpts)
 		if err != nil {
 			return nil, err
@@ -265,9 +287,11 @@ func OpenBus(ctx context.Context, cfg *config.Config, log *slog.Logger) (bus.Bus
 	}
 }
 
+// startHTTP opens the listeners, serving the closed door until Start
+// stores the front door.
 func (a *App) startHTTP(cfg *config.Config) error {
 	a.metricsH = promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})
-	door := a.frontDoor(cfg)
+	door := a.closedDoor(cfg)
 	a.handler.Store(&door)
 	// The listener serves whatever front door is current, so a reload can
 	// change credentials and throttles without closing it.
@@ -292,6 +316,26 @@ func (a *App) startHTTP(cfg *config.Config) error {
 // frontDoor builds the HTTP handler for cfg: ingest, probes, metrics and
 // the admin API, behind authentication and throttling.
 func (a *App) frontDoor(cfg *config.Config) http.Handler {
+	admin := http.NewServeMux()
+	a.adminRoutes(admin)
+	return a.door(cfg, a.ingester, admin)
+}
+
+// closedDoor is the HTTP handler while routerd starts or stops: probes and
+// metrics, and 503 for events and the admin API.
+func (a *App) closedDoor(cfg *config.Config) http.Handler {
+	return a.door(cfg, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := a.Ready(r.Context())
+		if err == nil { // started meanwhile: the next request finds the front door
+			err = errors.New("starting")
+		}
+		adminError(w, http.StatusServiceUnavailable, "routerd is not ready: %v", err)
+	}))
+}
+
+// door builds the HTTP handler for cfg over the ingester in (nil: ingest
+// answers 503) and the admin API.
+func (a *App) door(cfg *config.Config, in *sources.Ingester, admin http.Handler) http.Handler {
 	var inline http.Handler
 	if cfg.HTTP.MetricsListen == "" {
 		inline = a.metricsH
@@ -303,10 +347,8 @@ func (a *App) frontDoor(cfg *config.Config) http.Handler {
 	for _, k := range cfg.HTTP.Auth.SigV4 {
 		auth.SigV4 = append(auth.SigV4, httpsrc.SigV4Key(k))
 	}
-	admin := http.NewServeMux()
-	a.adminRoutes(admin)
 	return httpsrc.New(httpsrc.Options{
-		Ingester:        a.ingester,
+		Ingester:        in,
 		Ready:           a.Ready,
 		Metrics:         inline,
 		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
@@ -354,6 +396,9 @@ func (a *App) serve(addr string, h http.Handler, tls config.TLS) (string, error)
 // Ready reports whether routerd accepts events: started and bus reachable.
 func (a *App) Ready(ctx context.Context) error {
 	if !a.ready.Load() {
+		if err := a.waiting.Load(); err != nil {
+			return fmt.Errorf("starting: waiting for the bus: %w", *err)
+		}
 		return errors.New("starting or stopping")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -203,8 +204,7 @@ func TestOrderFlow(t *testing.T) {
 			if got := readIDs(t, vip); got[0] != ids[0] {
 				t.Errorf("vip got %v, want %s", got, ids[0])
 			}
-			m := metricsText(t, a.Addr())
-			for _, want := range []string{
+			wants := []string{
 				`eventrouter_invocations_total{consumer="vip-alerts",result="success"} 1`,
 				`eventrouter_invocations_total{consumer="inventory",result="success"} 2`,
 				`eventrouter_ingest_events_total{result="accepted",source="putevents"} 3`,
@@ -213,10 +213,21 @@ func TestOrderFlow(t *testing.T) {
 				`eventrouter_config_last_reload_successful 1`,
 				`eventrouter_ingestion_to_invocation_seconds_count{consumer="analytics"} 2`,
 				`eventrouter_throttled_requests_total{source="putevents"} 0`,
-			} {
-				if !strings.Contains(m, want) {
-					t.Errorf("metrics lack %s", want)
+			}
+			// A delivery is counted once the sink has returned, a moment
+			// after its line is in the file.
+			var missing []string
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				m := metricsText(t, a.Addr())
+				missing = slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(m, w) })
+				if len(missing) == 0 || time.Now().After(deadline) {
+					break
 				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, want := range missing {
+				t.Errorf("metrics lack %s", want)
 			}
 		})
 	}

@@ -1,12 +1,18 @@
 package bus
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,13 +40,19 @@ type EmbeddedOptions struct {
 	MaxStore int64
 	// Token or User/Password protect the client port.
 	Token, User, Password string
-	// ServerName identifies this node in a cluster; default "routerd".
+	// ServerName identifies this node's server. Default: "routerd" alone;
+	// in a cluster, where each node needs a name of its own that stays the
+	// same across restarts (JetStream knows its peers by it), the one kept
+	// in DataDir/server_name, made at the first start from the host name
+	// and the cluster port (clusterServerName).
 	ServerName string
 	// ClusterName, ClusterListen and Routes join embedded servers of several
 	// routerd nodes into one JetStream cluster.
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// Logger, when set, receives the server's errors and warnings.
+	Logger *slog.Logger
 }
 
 // EmbeddedMaxPayload is the largest message the embedded server takes. NATS
@@ -67,12 +79,24 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "routerd"
+		if o.clustered() {
+			name, err := clusterServerName(o.DataDir, o.ClusterListen)
+			if err != nil {
+				return nil, nil, err
+			}
+			opts.ServerName = name
+		}
 	}
 	if opts.JetStreamMaxStore = o.MaxStore; o.MaxStore <= 0 {
 		// Where the free space cannot be told, NATS's own default holds.
 		opts.JetStreamMaxStore, _ = DefaultMaxStore(o.DataDir)
 	}
 	if o.Listen == "" {
+		if o.clustered() {
+			// The server would wait for a client port before opening its
+			// cluster port, and neither start nor shut down.
+			return nil, nil, errors.New("bus: an embedded server in a cluster needs a client port (listen)")
+		}
 		opts.DontListen = true
 	} else {
 		host, port, err := splitHostPort(o.Listen)
@@ -84,7 +108,7 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 			opts.Port = server.RANDOM_PORT
 		}
 	}
-	if o.ClusterName != "" || o.ClusterListen != "" {
+	if o.clustered() {
 		host, port, err := splitHostPort(o.ClusterListen)
 		if err != nil {
 			return nil, nil, fmt.Errorf("bus: nats cluster listen %q: %w", o.ClusterListen, err)
@@ -102,8 +126,8 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: embedded nats: %w", err)
 	}
-	var failure startFailure
-	srv.SetLoggerV2(&failure, false, false, false)
+	failure := &serverLog{log: o.Logger}
+	srv.SetLoggerV2(failure, false, false, false)
 	go srv.Start()
 	for deadline := time.Now().Add(15 * time.Second); !srv.ReadyForConnections(100 * time.Millisecond); {
 		fatal, last := failure.get()
@@ -148,8 +172,18 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		unlock()
 		return nil, nil, err
 	}
-	if o.ClusterName == "" && o.ClusterListen == "" && js.SealKeyFile == "" {
+	if !o.clustered() && js.SealKeyFile == "" {
 		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
+	}
+	if o.clustered() {
+		// The other nodes may not be up yet.
+		js.Wait = true
+		if js.Explain == nil {
+			js.Explain = func() string { return clusterState(srv) }
+		}
+		if js.Health == nil {
+			js.Health = func() error { return clusterHealth(srv) }
+		}
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
 	logStoreBound(js.Logger, o, srv.JetStreamConfig().MaxStore)
@@ -221,6 +255,125 @@ func Connect(ctx context.Context, url string, auth nats.Option, js JetStreamOpti
 	return b, nil
 }
 
+// routedPeers returns the names of the servers srv has routes to.
+func routedPeers(srv *server.Server) []string {
+	var peers []string
+	if rz, err := srv.Routez(nil); err == nil {
+		for _, r := range rz.Routes {
+			if r.RemoteName != "" && !slices.Contains(peers, r.RemoteName) {
+				peers = append(peers, r.RemoteName)
+			}
+		}
+	}
+	slices.Sort(peers)
+	return peers
+}
+
+// clusterHealth fails while srv reaches no majority of its cluster's
+// nodes (itself included): nothing can be stored then, though JetStream
+// takes seconds to notice. It holds once the cluster has formed: before,
+// the size JetStream gives is a guess.
+func clusterHealth(srv *server.Server) error {
+	jsz, err := srv.Jsz(&server.JSzOptions{})
+	if err != nil || jsz.Meta == nil || jsz.Meta.Size < 2 {
+		return nil
+	}
+	peers := routedPeers(srv)
+	if reached := len(peers) + 1; reached <= jsz.Meta.Size/2 {
+		return fmt.Errorf("bus: %s reaches %d of the cluster's %d nodes, no majority: JetStream cannot store events (connected to: %s)",
+			srv.Name(), reached, jsz.Meta.Size, cmp.Or(strings.Join(peers, ", "), "none"))
+	}
+	return nil
+}
+
+// clusterState says how a cluster node's server sees its cluster: which
+// nodes it is connected to, and whether JetStream has a leader, which
+// needs a majority of the cluster's nodes.
+func clusterState(srv *server.Server) string {
+	peers := routedPeers(srv)
+	seen := "no other node"
+	if len(peers) > 0 {
+		seen = fmt.Sprintf("%d other node(s): %s", len(peers), strings.Join(peers, ", "))
+	}
+	leader := ""
+	if jsz, err := srv.Jsz(&server.JSzOptions{}); err == nil && jsz.Meta != nil {
+		leader = jsz.Meta.Leader
+	}
+	if leader == "" {
+		return fmt.Sprintf("no JetStream leader: one needs a majority of the cluster's nodes up and connected; %s is connected to %s", srv.Name(), seen)
+	}
+	return fmt.Sprintf("JetStream leader %s; %s is connected to %s", leader, srv.Name(), seen)
+}
+
+// clustered reports whether the server joins a cluster.
+func (o EmbeddedOptions) clustered() bool { return o.ClusterName != "" || o.ClusterListen != "" }
+
+// serverNameFile keeps a cluster node's server name in its data directory.
+const serverNameFile = "server_name"
+
+// clusterServerName returns the name a cluster node's server goes by when
+// none is configured: the one kept in dataDir, else a new one made of the
+// host name and the cluster port, kept there for the next starts. Every
+// node of a cluster needs a name of its own (the servers refuse routes
+// from a server with their own name, and JetStream never elects a leader),
+// and the same one after a restart: JetStream knows its peers by name, and
+// a node that came back under another would be a stranger holding a dead
+// peer's data. Keeping it makes it outlive a change of host name (a
+// container re-created on the same volume) or of port.
+func clusterServerName(dataDir, clusterListen string) (string, error) {
+	path := filepath.Join(dataDir, serverNameFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		name := strings.TrimSpace(string(b))
+		if !ValidServerName(name) {
+			return "", fmt.Errorf("bus: %s holds %q, which is not a server name (letters, digits, '.', '-', '_')", path, name)
+		}
+		return name, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("bus: server name: %w", err)
+	}
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if nameChar(r) {
+			return r
+		}
+		return '-'
+	}, host)
+	if host == "" {
+		host = "routerd"
+	}
+	name := host
+	if _, port, err := net.SplitHostPort(clusterListen); err == nil {
+		name += "-" + port
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("bus: server name: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(name+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("bus: server name: %w", err)
+	}
+	return name, nil
+}
+
+// ValidServerName reports whether name can name a NATS server: letters,
+// digits, '.', '-' and '_', at most 64 of them.
+func ValidServerName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !nameChar(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_'
+}
+
 func splitHostPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -233,37 +386,96 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// startFailure keeps what the embedded server reports while it starts,
-// which otherwise logs nothing: a port in use or a store it cannot open
+// serverLog keeps what the embedded server reports while it starts, which
+// otherwise logs nothing: a port in use or a store it cannot open
 // (reported as fatal) then stops the start at once, saying so, instead of
-// a timeout that names neither. Errors are only remembered: a cluster node
-// reports routes to peers not yet up as errors and starts all the same.
-type startFailure struct {
+// a timeout that names neither. Errors are only remembered there: a
+// cluster node reports routes to peers not yet up as errors and starts all
+// the same.
+//
+// With a logger (EmbeddedOptions.Logger), it also passes the server's
+// errors and warnings on, the same one at most once a minute: in a
+// cluster they are what tells a route refused (a name twice, a cluster
+// name that differs), a peer unreachable, a stream without quorum. The
+// server's warnings include steps of a normal start ("Waiting for routing
+// to be established"): they are logged as info, its errors as warnings,
+// its notices (routes made and lost, leaders elected) as debug.
+type serverLog struct {
+	log *slog.Logger
+
 	mu          sync.Mutex
 	fatal, last string
+	said        map[string]time.Time // message → when last logged
 }
 
-func (f *startFailure) get() (fatal, last string) {
+// serverLogEvery is how often one message of the server is logged at most.
+const serverLogEvery = time.Minute
+
+func (f *serverLog) get() (fatal, last string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.fatal, f.last
 }
 
-func (f *startFailure) Fatalf(format string, v ...any) {
+// connPrefix starts the messages about one connection: its address and
+// id, such as "127.0.0.1:6222 - rid:7 - ".
+var connPrefix = regexp.MustCompile(`^\S+ - [a-z]+:\d+ - `)
+
+// pass logs the server's message at level, unless it was logged within
+// serverLogEvery. Neither the connection a message is about nor numbers in
+// its arguments (attempt counts) make it another.
+func (f *serverLog) pass(level slog.Level, format string, v []any) {
+	if f.log == nil || !f.log.Enabled(context.Background(), level) {
+		return
+	}
+	msg := fmt.Sprintf(format, v...)
+	key := connPrefix.ReplaceAllString(format, "")
+	for _, a := range v {
+		switch a.(type) {
+		case int, int32, int64, uint, uint32, uint64, float64:
+		default:
+			key += "\x00" + fmt.Sprint(a)
+		}
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	if f.said == nil {
+		f.said = map[string]time.Time{}
+	}
+	last, ok := f.said[key]
+	now := time.Now()
+	if ok && now.Sub(last) < serverLogEvery {
+		f.mu.Unlock()
+		return
+	}
+	f.said[key] = now
+	if len(f.said) > 1000 { // messages naming ephemeral ports: forget the old
+		for k, t := range f.said {
+			if now.Sub(t) >= serverLogEvery {
+				delete(f.said, k)
+			}
+		}
+	}
+	f.mu.Unlock()
+	f.log.Log(context.Background(), level, "nats: "+msg)
+}
+
+func (f *serverLog) Fatalf(format string, v ...any) {
+	f.mu.Lock()
 	if f.fatal == "" {
 		f.fatal = fmt.Sprintf(format, v...)
 	}
+	f.mu.Unlock()
+	f.pass(slog.LevelError, format, v)
 }
 
-func (f *startFailure) Errorf(format string, v ...any) {
+func (f *serverLog) Errorf(format string, v ...any) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.last = fmt.Sprintf(format, v...)
+	f.mu.Unlock()
+	f.pass(slog.LevelWarn, format, v)
 }
 
-func (*startFailure) Noticef(string, ...any) {}
-func (*startFailure) Warnf(string, ...any)   {}
-func (*startFailure) Debugf(string, ...any)  {}
-func (*startFailure) Tracef(string, ...any)  {}
+func (f *serverLog) Warnf(format string, v ...any)   { f.pass(slog.LevelInfo, format, v) }
+func (f *serverLog) Noticef(format string, v ...any) { f.pass(slog.LevelDebug, format, v) }
+func (*serverLog) Debugf(string, ...any)             {}
+func (*serverLog) Tracef(string, ...any)             {}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,24 @@ type JetStreamOptions struct {
 	// single node); "" keeps it in a key-value bucket, shared by every
 	// routerd on the NATS system.
 	SealKeyFile string
+	// Wait makes NewJetStream try again, until its context ends, when
+	// JetStream does not answer or refuses the streams, instead of failing:
+	// the nodes of a cluster start in any order, and JetStream answers
+	// only once a majority of them is up and has elected a leader.
+	Wait bool
+	// Waiting, when set, is told why each try failed while NewJetStream
+	// waits, and nil once the bus is ready.
+	Waiting func(error)
+	// Explain, when set, says what may keep JetStream from answering (an
+	// embedded cluster's state); waiting and Ping add it to their errors.
+	Explain func() string
+	// Health, when set, reports whether this node reaches enough of its
+	// cluster for JetStream to store anything (an embedded cluster node
+	// that sees no majority of the nodes). Once the bus is up, Ping and
+	// every publish fail at once while it does not: a node cut off from
+	// the others takes seconds to learn it from JetStream, and its
+	// publishes meanwhile each waited PublishTimeout.
+	Health func() error
 
 	serverStore  func() (Storage, error) // the embedded server's own use and bound (OpenEmbedded)
 	storageEvery time.Duration           // how often to measure the store; default storageEvery (tests)
@@ -55,8 +74,9 @@ type JetStream struct {
 
 	seal *Seal
 
-	room storeUse      // for IngestShare
-	stop chan struct{} // closed by Close
+	room   storeUse      // for IngestShare
+	stop   chan struct{} // closed by Close
+	health health
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
@@ -115,9 +135,80 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
 	b.js = js
+	started := time.Now()
+	var reported time.Time
+	for {
+		err = b.provision(ctx)
+		if err == nil || !opts.Wait {
+			break
+		}
+		err = b.explain(err)
+		if opts.Waiting != nil {
+			opts.Waiting(err)
+		}
+		if time.Since(reported) >= waitReportEvery {
+			// A cluster starting takes a few seconds: a warning once it
+			// takes longer.
+			level := slog.LevelWarn
+			if reported.IsZero() {
+				level = slog.LevelInfo
+			}
+			reported = time.Now()
+			b.log.Log(ctx, level, "bus: waiting for JetStream (the NATS cluster)", "waited", time.Since(started).Round(time.Second), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bus: gave up waiting for JetStream: %w", err)
+		case <-time.After(waitRetryEvery):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !reported.IsZero() {
+		b.log.Info("bus: JetStream answers; streams ready", "waited", time.Since(started).Round(time.Second))
+	}
+	if opts.Waiting != nil {
+		opts.Waiting(nil)
+	}
+	if opts.storageEvery <= 0 {
+		opts.storageEvery = storageEvery
+	}
+	go b.watchStorage(opts.storageEvery)
+	return b, nil
+}
+
+// How often NewJetStream tries again while it waits for JetStream, and how
+// often it says so in the log.
+const (
+	waitRetryEvery  = 500 * time.Millisecond
+	waitReportEvery = 15 * time.Second
+)
+
+// Timeouts of the JetStream API calls that provision the bus. A call that
+// times out is tried again, and finds what it created meanwhile: creating
+// a stream replicated in a cluster is answered only once its replicas have
+// elected a leader, which can take NATS longer, and of several nodes
+// creating one stream at once some never get an answer. JetStream answers
+// the first call, the gate, at once, also when it knows it has no leader;
+// one sent before the cluster formed gets no answer.
+const (
+	callTimeout = 5 * time.Second
+	gateTimeout = 2 * time.Second
+)
+
+// provision creates the streams, or updates those that differ from what
+// this version wants, and loads the seal.
+func (b *JetStream) provision(ctx context.Context) error {
 	storage := jetstream.FileStorage
-	if opts.Memory {
+	if b.opts.Memory {
 		storage = jetstream.MemoryStorage
+	}
+	actx, cancel := context.WithTimeout(ctx, gateTimeout)
+	_, err := b.js.AccountInfo(actx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("bus: jetstream: %w", err)
 	}
 	streams := []jetstream.StreamConfig{
 		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
@@ -127,30 +218,73 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy,
 			Description: "dead letters per consumer, kept until replayed or purged"},
 	}
-	for _, sc := range streams {
+	// All at once: in a cluster each new stream waits for its replicas to
+	// elect a leader, which can take NATS seconds.
+	errs := make([]error, len(streams)+1)
+	var wg sync.WaitGroup
+	for i, sc := range streams {
 		sc.Duplicates = dedupWindows[sc.Name]
 		sc.Storage = storage
-		sc.Replicas = opts.Replicas
+		sc.Replicas = b.opts.Replicas
 		sc.AllowDirect = true
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
-		}
+		wg.Go(func() { errs[i] = b.ensureStream(ctx, sc) })
 	}
-	if opts.SealKeyFile != "" {
-		b.seal, err = loadSealFile(opts.SealKeyFile)
-	} else {
-		b.seal, err = loadSeal(ctx, js, storage, opts.Replicas)
+	if b.seal == nil {
+		wg.Go(func() { errs[len(streams)] = b.loadSeal(ctx, storage) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadSeal loads the seal's key, from the file or the bucket.
+func (b *JetStream) loadSeal(ctx context.Context, storage jetstream.StorageType) (err error) {
+	if b.opts.SealKeyFile != "" {
+		b.seal, err = loadSealFile(b.opts.SealKeyFile)
+		return err
+	}
+	b.seal, err = loadSeal(ctx, b.js, storage, b.opts.Replicas)
+	if err == nil {
 		b.log.Info("bus: the seal of checked envelopes is kept in the key-value bucket " + sealBucket +
 			"; keep NATS clients that publish events to events.> with the server's permissions, or they can read it")
 	}
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// ensureStream creates the stream sc, or updates it if it differs. A
+// stream that is as wanted is left alone: in a cluster an update waits for
+// every replica, so a restart while a node is down would wait for nothing.
+func (b *JetStream) ensureStream(ctx context.Context, sc jetstream.StreamConfig) error {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	s, err := b.js.Stream(cctx, sc.Name)
+	switch {
+	case err == nil && sameStream(s.CachedInfo().Config, sc):
+		return nil
+	case err != nil && !errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
 	}
-	if opts.storageEvery <= 0 {
-		opts.storageEvery = storageEvery
+	if _, err := b.js.CreateOrUpdateStream(cctx, sc); err != nil {
+		return fmt.Errorf("bus: provision stream %s: %w", sc.Name, err)
 	}
-	go b.watchStorage(opts.storageEvery)
-	return b, nil
+	return nil
+}
+
+// sameStream reports whether a stream's config has every setting want sets.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
+		have.Description == want.Description && have.Duplicates == want.Duplicates &&
+		have.Storage == want.Storage && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect
+}
+
+// explain adds what Options.Explain says to err.
+func (b *JetStream) explain(err error) error {
+	if b.opts.Explain == nil {
+		return err
+	}
+	if why := b.opts.Explain(); why != "" {
+		return fmt.Errorf("%w (%s)", err, why)
+	}
+	return err
 }
 
 // Seal is the mark of checked envelopes, shared through JetStream.
@@ -162,7 +296,34 @@ func (b *JetStream) NATS() *nats.Conn { return b.nc }
 // JetStreamContext exposes the JetStream API (for DLQ inspection).
 func (b *JetStream) JetStreamContext() jetstream.JetStream { return b.js }
 
-// Ping checks the connection and that JetStream answers.
+// health caches what JetStreamOptions.Health says, for healthEvery: it is
+// asked before every publish.
+type health struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+const healthEvery = 250 * time.Millisecond
+
+// healthy returns what JetStreamOptions.Health says, at most healthEvery
+// old unless fresh; nil without one.
+func (b *JetStream) healthy(fresh bool) error {
+	if b.opts.Health == nil {
+		return nil
+	}
+	h := &b.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now := time.Now(); fresh || now.Sub(h.at) >= healthEvery {
+		h.at, h.err = now, b.opts.Health()
+	}
+	return h.err
+}
+
+// Ping checks the connection, that JetStream answers, and that the EVENTS
+// stream has a leader: in a cluster that lost the majority of its nodes,
+// or of the stream's replicas, nothing can be published.
 func (b *JetStream) Ping(ctx context.Context) error {
 	if b.isClosed() {
 		return ErrClosed
@@ -170,10 +331,25 @@ func (b *JetStream) Ping(ctx context.Context) error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("bus: not connected to NATS (%s)", b.nc.Status())
 	}
-	if _, err := b.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("bus: jetstream: %w", err)
+	if err := b.healthy(false); err != nil {
+		return err
 	}
-	return nil
+	var err error
+	if _, err = b.js.AccountInfo(ctx); err != nil {
+		err = fmt.Errorf("bus: jetstream: %w", err)
+	} else if s, serr := b.js.Stream(ctx, "EVENTS"); serr != nil {
+		err = fmt.Errorf("bus: stream EVENTS: %w", serr)
+	} else if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+		err = errors.New("bus: stream EVENTS has no leader: it needs a majority of its replicas up")
+	}
+	if err == nil {
+		return nil
+	}
+	// The node may have lost the others while JetStream answered.
+	if herr := b.healthy(true); herr != nil {
+		return herr
+	}
+	return b.explain(err)
 }
 
 // Publish stores the messages on topic and returns once JetStream has
@@ -196,6 +372,9 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 		if _, err := streamFor(o.Topic); err != nil {
 			return err
 		}
+	}
+	if err := b.healthy(false); err != nil {
+		return err
 	}
 	if len(out) == 0 {
 		return nil // nothing would close w.done

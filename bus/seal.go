@@ -114,15 +114,12 @@ func loadSealFile(path string) (*Seal, error) {
 // first start; of two nodes starting at once, the first to create the key
 // wins and the other reads it.
 func loadSeal(ctx context.Context, js jetstream.JetStream, storage jetstream.StorageType, replicas int) (*Seal, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      sealBucket,
-		Description: "routerd's settings shared by its nodes: the key that marks checked envelopes",
-		Storage:     storage,
-		Replicas:    replicas,
-	})
+	kv, err := sealBucketOf(ctx, js, storage, replicas)
 	if err != nil {
 		return nil, fmt.Errorf("bus: key-value bucket %s: %w", sealBucket, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	fresh := newRandomSeal()
 	if _, err := kv.Create(ctx, sealKey, fresh.key); err == nil {
 		return fresh, nil
@@ -137,4 +134,37 @@ func loadSeal(ctx context.Context, js jetstream.JetStream, storage jetstream.Sto
 		return nil, fmt.Errorf("bus: %s in %s is %d bytes, want %d", sealKey, sealBucket, len(e.Value()), sealKeyBytes)
 	}
 	return NewSeal(e.Value()), nil
+}
+
+// sealBucketOf returns the bucket that keeps the seal's key, creating it
+// if need be. A bucket as wanted is left alone (see JetStream.ensureStream).
+func sealBucketOf(ctx context.Context, js jetstream.JetStream, storage jetstream.StorageType, replicas int) (jetstream.KeyValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, sealBucket)
+	if err == nil && bucketReplicas(ctx, kv) == replicas {
+		return kv, nil
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, err
+	}
+	return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      sealBucket,
+		Description: "routerd's settings shared by its nodes: the key that marks checked envelopes",
+		Storage:     storage,
+		Replicas:    replicas,
+	})
+}
+
+// bucketReplicas is the number of replicas of a key-value bucket, 0 if
+// unknown.
+func bucketReplicas(ctx context.Context, kv jetstream.KeyValue) int {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return 0
+	}
+	if s, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		return s.StreamInfo().Config.Replicas
+	}
+	return 0
 }

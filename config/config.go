@@ -291,6 +291,11 @@ type Cluster struct {
 	// Routes are the other nodes' cluster addresses,
 	// e.g. nats-route://node2:6222.
 	Routes []string `mapstructure:"routes"`
+	// ServerName is this node's name in the cluster, its own and the same
+	// at every start (JetStream knows its peers by name). Default: the one
+	// kept in data_dir/server_name, made at the first start from the host
+	// name and the cluster port.
+	ServerName string `mapstructure:"server_name"`
 }
 
 // Enabled reports whether clustering is configured.

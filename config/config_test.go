@@ -178,7 +178,7 @@ func TestFull(t *testing.T) {
 	if js, _ := c.Schemas[1].InlineJSON(); !strings.Contains(string(js), `"additionalProperties":false`) {
 		t.Errorf("schema keys lost their case: %s", js)
 	}
-	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.MaxStore != 10<<30 {
+	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 {
 		t.Errorf("bus: %+v", c.Bus)
 	}
 	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {

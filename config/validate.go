@@ -328,6 +328,11 @@ func (c *Config) validateBus(p *problems) {
 			p.add("bus.nats.max_store", "must be at least 1MB, got %d bytes (leave it out for half the free space of data_dir)", n.MaxStore)
 		}
 		if n.Listen == "" { // no client port: only routerd itself uses the server
+			if n.Cluster.Enabled() {
+				// NATS opens the cluster port only once the client port is
+				// open: without one the server never starts.
+				p.add("bus.nats.listen", "is required in a cluster (bus.nats.cluster): the embedded server opens its cluster port only after its client port; e.g. 127.0.0.1:4222")
+			}
 			c.validateCluster(p)
 			break
 		}
@@ -365,10 +370,16 @@ func (c *Config) validateCluster(p *problems) {
 		if c.Bus.Replicas > 1 {
 			p.add("bus.replicas", "%d replicas need a cluster of at least as many nodes (bus.nats.cluster)", c.Bus.Replicas)
 		}
+		if cl.ServerName != "" {
+			p.add("bus.nats.cluster.server_name", "names a node of a cluster: set bus.nats.cluster's name, listen and routes too")
+		}
 		return
 	}
 	if !event.ValidName(cl.Name) {
 		p.add("bus.nats.cluster.name", "%q is not a valid cluster name (letters, digits, - and _)", cl.Name)
+	}
+	if cl.ServerName != "" && !ruleNameRE.MatchString(cl.ServerName) {
+		p.add("bus.nats.cluster.server_name", "%q is not a valid server name (letters, digits, '.', - and _, at most 64)", cl.ServerName)
 	}
 	checkListen(p, "bus.nats.cluster.listen", cl.Listen)
 	for i, r := range cl.Routes {

@@ -58,18 +58,17 @@ func run(args []string, stderr io.Writer) int {
 	slog.SetDefault(log)
 
 	a := app.New(cfg, app.Options{Logger: log})
-	if err := a.Start(context.Background()); err != nil {
-		log.Error("routerd: start failed", "err", err)
-		return 1
-	}
-
+	// Signals are taken before the start, which can take long: a node of a
+	// cluster waits for the others. SIGTERM then stops the wait, and a
+	// SIGHUP reloads once started (by default either killed routerd).
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	if code, ok := start(a, sigs, log); !ok {
+		return code
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			if err := a.ReloadFile(context.Background()); err == nil {
-				log.Info("reloaded on SIGHUP")
-			}
+			reloadOnHUP(a, log)
 			continue
 		}
 		log.Info("stopping", "signal", sig.String(), "grace", *grace)
@@ -84,6 +83,49 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	return 0
+}
+
+// start starts a, meanwhile handling sigs: SIGTERM and SIGINT cancel the
+// start (exit 0), a SIGHUP is kept for the end of it. ok is false when
+// routerd is to exit with code.
+func start(a *app.App, sigs <-chan os.Signal, log *slog.Logger) (code int, ok bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Start(ctx) }()
+	reload := false
+	for {
+		select {
+		case err := <-done:
+			switch {
+			case err != nil && ctx.Err() != nil:
+				log.Info("stopped before the start completed")
+				return 0, false
+			case err != nil:
+				log.Error("routerd: start failed", "err", err)
+				return 1, false
+			}
+			if reload {
+				reloadOnHUP(a, log)
+			}
+			return 0, true
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				log.Info("SIGHUP while starting: the configuration file will be reloaded once started")
+				reload = true
+				continue
+			}
+			log.Info("stopping while starting", "signal", sig.String())
+			cancel()
+		}
+	}
+}
+
+// reloadOnHUP reloads the configuration file; a failure is logged by a.
+func reloadOnHUP(a *app.App, log *slog.Logger) {
+	if err := a.ReloadFile(context.Background()); err == nil {
+		log.Info("reloaded on SIGHUP")
+	}
 }
 
 // newLogger builds the daemon's slog logger from the log settings.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventrouter/eventrouter/internal/testkit"
 )
 
 // binary is routerd built once for the tests that run it as a process.
@@ -36,16 +37,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func writeConfig(t *testing.T, dir, addr string) string {
@@ -80,13 +71,21 @@ consumers:
 // daemon is one routerd process.
 type daemon struct {
 	cmd  *exec.Cmd
-	log  *syncWriter
+	log  *testkit.Buffer
 	done chan error
 }
 
 func startDaemon(t *testing.T, cfg, addr string) *daemon {
 	t.Helper()
-	log := &syncWriter{}
+	d := spawn(t, cfg)
+	d.waitReady(t, addr, 30*time.Second)
+	return d
+}
+
+// spawn starts routerd on cfg, killed when the test ends if still running.
+func spawn(t *testing.T, cfg string) *daemon {
+	t.Helper()
+	log := &testkit.Buffer{}
 	cmd := exec.Command(binary, "--config", cfg)
 	cmd.Stdout = log
 	cmd.Stderr = log
@@ -101,49 +100,37 @@ func startDaemon(t *testing.T, cfg, addr string) *daemon {
 			<-d.done
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	return d
+}
+
+// waitReady waits up to timeout for d's /readyz at addr to answer 200.
+func (d *daemon) waitReady(t *testing.T, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return d
+				return
 			}
 		}
 		select {
 		case err := <-d.done:
-			t.Fatalf("routerd exited during start: %v\n%s", err, log)
+			t.Fatalf("routerd exited during start: %v\n%s", err, d.log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("routerd not ready after 30s\n%s", log)
+			t.Fatalf("routerd not ready after %s\n%s", timeout, d.log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// syncWriter collects a process's output, written and read concurrently.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// sender sends PutEvents batches and remembers every event id routerd
-// acknowledged, with whether it is a VIP order.
+// sender sends PutEvents batches, to each of addrs in turn, and remembers
+// every event id routerd acknowledged, with whether it is a VIP order.
 type sender struct {
-	addr  string
+	addrs []string
 	mu    sync.Mutex
 	acked map[string]bool // id → vip
 	n     int
@@ -151,6 +138,7 @@ type sender struct {
 
 func (s *sender) send() error {
 	var entries []map[string]any
+	addr := s.addrs[s.n/10%len(s.addrs)]
 	for i := 0; i < 10; i++ {
 		s.n++
 		total := (s.n * 37) % 2000
@@ -160,7 +148,7 @@ func (s *sender) send() error {
 		})
 	}
 	body, _ := json.Marshal(map[string]any{"Entries": entries})
-	req, _ := http.NewRequest("POST", "http://"+s.addr+"/", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+addr+"/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
 	resp, err := http.DefaultClient.Do(req)
@@ -190,6 +178,32 @@ func (s *sender) send() error {
 	return nil
 }
 
+// keepSending sends batches in the background until the returned stop is
+// called, which returns how many requests failed.
+func (s *sender) keepSending() (stop func() (failed int)) {
+	done := make(chan struct{})
+	failures := make(chan int)
+	go func() {
+		failed := 0
+		for {
+			select {
+			case <-done:
+				failures <- failed
+				return
+			default:
+			}
+			if err := s.send(); err != nil {
+				failed++
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	return func() int {
+		close(done)
+		return <-failures
+	}
+}
+
 // countIDs counts the event ids in a JSON Lines file.
 func countIDs(t *testing.T, path string) map[string]int {
 	t.Helper()
@@ -214,6 +228,47 @@ func countIDs(t *testing.T, path string) map[string]int {
 	return out
 }
 
+// consumerFiles are the files of the consumers of writeConfig's order flow
+// (under out/), each with whether only VIP orders reach it.
+var consumerFiles = map[string]bool{"inventory": false, "notification": false, "analytics": false, "vip": true}
+
+// waitDelivered waits until every acknowledged event is in the file of
+// each consumer its rules name, in the out/ folder of any of dirs (the
+// nodes of a cluster each write their own), and returns each consumer's
+// duplicates. log gives routerd's output for a failure.
+func waitDelivered(t *testing.T, acked map[string]bool, timeout time.Duration, log func() string, dirs ...string) map[string]int {
+	t.Helper()
+	dups := map[string]int{}
+	deadline := time.Now().Add(timeout)
+	for name, vipOnly := range consumerFiles {
+		for {
+			got := map[string]int{}
+			for _, dir := range dirs {
+				for id, n := range countIDs(t, filepath.Join(dir, "out", name+".jsonl")) {
+					got[id] += n
+				}
+			}
+			var missing []string
+			for id, vip := range acked {
+				if (!vipOnly || vip) && got[id] == 0 {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) == 0 {
+				for _, n := range got {
+					dups[name] += n - 1
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d acknowledged events never delivered, e.g. %s\nlog:\n%s", name, len(missing), missing[0], tail(log(), 3000))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return dups
+}
+
 // TestKill9LosesNothing sends events, kills routerd with SIGKILL while it
 // works, restarts it on the same data directory and checks that every event
 // acknowledged to the client reached every consumer whose rule matched.
@@ -223,29 +278,12 @@ func TestKill9LosesNothing(t *testing.T) {
 		t.Skip("starts routerd processes")
 	}
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	cfg := writeConfig(t, dir, addr)
-	s := &sender{addr: addr, acked: map[string]bool{}}
+	s := &sender{addrs: []string{addr}, acked: map[string]bool{}}
 
 	d := startDaemon(t, cfg, addr)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sendErrs int
-	wg.Add(1)
-	go func() { // keep sending through the crash
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := s.send(); err != nil {
-				sendErrs++
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	stop := s.keepSending() // through the crash
 	time.Sleep(700 * time.Millisecond)
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -257,8 +295,7 @@ func TestKill9LosesNothing(t *testing.T) {
 
 	d = startDaemon(t, cfg, addr)
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	sendErrs := stop()
 	s.mu.Lock()
 	acked := s.acked
 	s.mu.Unlock()
@@ -267,31 +304,8 @@ func TestKill9LosesNothing(t *testing.T) {
 	}
 	t.Logf("%d events acknowledged (%d before the kill); %d requests failed around it", len(acked), before, sendErrs)
 
-	files := map[string]bool{"inventory": false, "notification": false, "analytics": false, "vip": true}
-	deadline := time.Now().Add(90 * time.Second)
-	for name, vipOnly := range files {
-		path := filepath.Join(dir, "out", name+".jsonl")
-		for {
-			got := countIDs(t, path)
-			var missing []string
-			for id, vip := range acked {
-				if (!vipOnly || vip) && got[id] == 0 {
-					missing = append(missing, id)
-				}
-			}
-			if len(missing) == 0 {
-				dups := 0
-				for _, n := range got {
-					dups += n - 1
-				}
-				t.Logf("%s: all %d expected events delivered, %d duplicates", name, len(got), dups)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d acknowledged events never delivered, e.g. %s\nlog:\n%s", name, len(missing), missing[0], tail(d.log.String(), 3000))
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+	for name, dups := range waitDelivered(t, acked, 90*time.Second, d.log.String, dir) {
+		t.Logf("%s: all expected events delivered, %d duplicates", name, dups)
 	}
 
 	// A clean stop on SIGTERM.
@@ -312,7 +326,7 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Skip("starts routerd processes")
 	}
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	cfg := writeConfig(t, dir, addr)
 	d := startDaemon(t, cfg, addr)
 	waitLog(t, d, `msg="routerd started" config=`+cfg)
@@ -324,7 +338,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog(t, d, "configuration reloaded")
 
-	s := &sender{addr: addr, acked: map[string]bool{}}
+	s := &sender{addrs: []string{addr}, acked: map[string]bool{}}
 	for len(s.acked) < 10 || !anyVIP(s.acked) {
 		if err := s.send(); err != nil {
 			t.Fatal(err)

@@ -14,8 +14,11 @@
 // (SendBatch) and are not held back.
 //
 // The file is opened with O_APPEND, so other writers (or a second sink
-// during a reload) never overwrite it, and is reopened when it is renamed
-// or removed, so logrotate's default "create" mode works.
+// during a reload, or the sink of another routerd on the same machine)
+// never overwrite it, and each batch is written under the file's lock, so
+// that a failed write cut back off never takes another sink's lines with
+// it. It is reopened when it is renamed or removed, so logrotate's default
+// "create" mode works.
 package filesink
 
 import (
@@ -24,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -358,16 +362,28 @@ func (s *Sink) writer() {
 const maxSpare = 1 << 20
 
 // commit writes buf and syncs it. A short write is cut back off, so a
-// failed batch never leaves half a line for the next one to follow.
+// failed batch never leaves half a line for the next one to follow. Other
+// writers may append to the file too (the sink of another routerd on the
+// same file, or the one that replaces this sink on a reload): the write
+// and its cutting back hold the file's lock (lockFile), so that what is cut
+// off is this write's alone, never lines another sink appended meanwhile.
 func (s *Sink) commit(buf []byte) error {
-	size, err := s.current()
-	if err != nil {
+	if err := s.current(); err != nil {
 		return sinks.NewError("FILE_OPEN_ERROR", err.Error(), err)
 	}
-	if n, err := s.f.Write(buf); err != nil {
-		if n > 0 {
+	if err := lockFile(s.f); err != nil {
+		return sinks.NewError("FILE_LOCK_ERROR", "filesink: lock: "+err.Error(), err)
+	}
+	// Where this write begins: the end, as O_APPEND writes.
+	size, err := s.f.Seek(0, io.SeekEnd)
+	if err == nil {
+		var n int
+		if n, err = writeFile(s.f, buf); err != nil && n > 0 {
 			_ = s.f.Truncate(size)
 		}
+	}
+	unlockFile(s.f)
+	if err != nil {
 		return sinks.NewError("FILE_WRITE_ERROR", "filesink: "+err.Error(), err)
 	}
 	if err := s.f.Sync(); err != nil {
@@ -377,32 +393,30 @@ func (s *Sink) commit(buf []byte) error {
 	return nil
 }
 
-// current returns the size of the file to append to, first opening the
-// path anew when the open file is no longer the one it names (rotated
-// away or removed).
-func (s *Sink) current() (int64, error) {
+// writeFile writes to the file (tests make it fail half-way).
+var writeFile = (*os.File).Write
+
+// current opens the path anew when the open file is no longer the one it
+// names (rotated away or removed).
+func (s *Sink) current() error {
 	cur, err := s.f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("filesink: %w", err)
+		return fmt.Errorf("filesink: %w", err)
 	}
 	onDisk, err := os.Stat(s.path)
 	if err == nil && os.SameFile(cur, onDisk) {
-		return cur.Size(), nil
+		return nil
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("filesink: %w", err)
+		return fmt.Errorf("filesink: %w", err)
 	}
 	f, err := open(s.path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	s.f.Close()
 	s.f = f
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("filesink: %w", err)
-	}
-	return fi.Size(), nil
+	return nil
 }
 
 // ctxError says why Send gave up waiting; the caller may retry.

@@ -330,3 +330,44 @@ func run(b *testing.B, senders int, send func() error) {
 	}
 	wg.Wait()
 }
+
+// TestFailedWriteCutsOnlyItsOwn has a write fail half-way (a full disk)
+// while another sink appends to the same file, as the sinks of routerd
+// nodes sharing an output path do, or the old and new sink of a reload:
+// cutting the half-written batch back off must keep the other sink's
+// line (it cut the file back to its size before the failed write, and with
+// it whatever the other sink had appended and acknowledged meanwhile).
+func TestFailedWriteCutsOnlyItsOwn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.jsonl")
+	a, b := newSink(t, path), newSink(t, path)
+	other := make(chan error, 1)
+	saved := writeFile
+	defer func() { writeFile = saved }()
+	writeFile = func(f *os.File, p []byte) (int, error) {
+		if !bytes.Contains(p, []byte(`"a-1"`)) {
+			return saved(f, p)
+		}
+		// Meanwhile the other sink appends its line; while this write holds
+		// the file, it waits for it.
+		go func() {
+			other <- b.Send(context.Background(), event.Delivery{ID: "b-1", Event: []byte(`{"id":"b-1"}`)})
+		}()
+		select {
+		case err := <-other:
+			other <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+		n, _ := saved(f, p[:len(p)/2])
+		return n, errors.New("no space left on device")
+	}
+	if err := a.Send(context.Background(), event.Delivery{ID: "a-1", Event: []byte(`{"id":"a-1"}`)}); err == nil {
+		t.Fatal("the failed write was reported as done")
+	}
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 1 || string(lines[0]) != `{"id":"b-1"}` {
+		t.Errorf("file holds %q, want the other sink's line alone", lines)
+	}
+}

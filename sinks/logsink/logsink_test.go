@@ -7,31 +7,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/testkit"
 	"github.com/eventrouter/eventrouter/sinks"
 	"github.com/eventrouter/eventrouter/sinks/sinktest"
 )
-
-// logBuffer is a log destination safe to read while it is written.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // record is one line of the JSON handler's output.
 type record struct {
@@ -44,7 +26,7 @@ type record struct {
 	Event    json.RawMessage `json:"event"`
 }
 
-func records(t *testing.T, out *logBuffer) []record {
+func records(t *testing.T, out *testkit.Buffer) []record {
 	t.Helper()
 	var recs []record
 	sc := bufio.NewScanner(strings.NewReader(out.String()))
@@ -60,7 +42,7 @@ func records(t *testing.T, out *logBuffer) []record {
 	return recs
 }
 
-func newSink(t *testing.T, out *logBuffer, level slog.Level) sinks.Sink {
+func newSink(t *testing.T, out *testkit.Buffer, level slog.Level) sinks.Sink {
 	t.Helper()
 	l := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 	s, err := New("audit", nil, sinks.Deps{Logger: l})
@@ -73,7 +55,7 @@ func newSink(t *testing.T, out *logBuffer, level slog.Level) sinks.Sink {
 
 func TestConformance(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) (sinks.Sink, sinktest.Received) {
-		out := &logBuffer{}
+		out := &testkit.Buffer{}
 		s := newSink(t, out, slog.LevelInfo)
 		return s, func() []event.Delivery {
 			var got []event.Delivery
@@ -89,7 +71,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestRecord(t *testing.T) {
-	out := &logBuffer{}
+	out := &testkit.Buffer{}
 	s := newSink(t, out, slog.LevelInfo)
 	d := sinktest.Delivery(3)
 	if err := s.Send(context.Background(), d); err != nil {
@@ -112,7 +94,7 @@ func TestRecord(t *testing.T) {
 }
 
 func TestTextHandler(t *testing.T) {
-	out := &logBuffer{}
+	out := &testkit.Buffer{}
 	s, err := New("audit", nil, sinks.Deps{Logger: slog.New(slog.NewTextHandler(out, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +108,7 @@ func TestTextHandler(t *testing.T) {
 }
 
 func TestWarnsWhenInfoIsHidden(t *testing.T) {
-	out := &logBuffer{}
+	out := &testkit.Buffer{}
 	newSink(t, out, slog.LevelWarn)
 	recs := records(t, out)
 	if len(recs) != 1 || recs[0].Level != "WARN" || recs[0].Consumer != "audit" {
@@ -135,7 +117,7 @@ func TestWarnsWhenInfoIsHidden(t *testing.T) {
 }
 
 func TestInvalidEventIsPermanent(t *testing.T) {
-	out := &logBuffer{}
+	out := &testkit.Buffer{}
 	s := newSink(t, out, slog.LevelInfo)
 	err := s.Send(context.Background(), event.Delivery{Event: []byte("{"), ID: "x"})
 	if !sinks.IsPermanent(err) || sinks.CodeOf(err) != "INVALID_EVENT" {
