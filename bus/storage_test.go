@@ -160,3 +160,58 @@ func TestNewEventsRefusedFirst(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestClusterStorage checks that each node of a cluster measures what it
+// stores itself, its replica of every stream included, against its own
+// bound: what bus.nats.max_store holds for.
+func TestClusterStorage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node NATS cluster")
+	}
+	opts := clusterOptions(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nodes := make([]*JetStream, len(opts))
+	errs := make(chan error, len(opts))
+	for i, o := range opts {
+		go func() {
+			b, err := openNode(ctx, t, o, 3)
+			nodes[i] = b
+			errs <- err
+		}()
+	}
+	for range opts {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	payload := []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`)
+	for i := range 10 {
+		if err := nodes[0].PublishAll([]Outgoing{{Topic: "deliver.slow", UUID: fmt.Sprint("m", i), Payload: payload}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const stored = 10 * 100 << 10
+	for i, b := range nodes {
+		var st Storage
+		deadline := time.Now().Add(10 * time.Second)
+		for { // replicas catch up
+			var err error
+			if st, err = b.Storage(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st.Used >= stored || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		info, err := b.js.AccountInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Used < stored || st.Used > stored*12/10 || st.Limit <= 0 {
+			t.Errorf("node %d: Storage() = %+v, want about %d used (the account counts %d)", i, st, stored, info.Store)
+		}
+		t.Logf("node %d: server %d bytes, account %d bytes", i, st.Used, info.Store)
+	}
+}
