@@ -22,7 +22,7 @@ type DeadLetter struct {
 	// tried (max_backlog).
 	FirstAttempt time.Time `json:"first_attempt,omitzero"`
 	LastAttempt  time.Time `json:"last_attempt,omitzero"`
-	Ingested     time.Time       `json:"ingested"`
+	Ingested     time.Time `json:"ingested"`
 }
 
 // Marshal encodes the record as the DLQ keeps it. Not json.Marshal, which
