@@ -21,6 +21,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/every"
 	"github.com/eventrouter/eventrouter/sinks"
 )
 
@@ -87,6 +88,11 @@ type Consumer struct {
 
 	firstMu  sync.Mutex
 	firstTry map[string]time.Time // queuedID → its first attempt, while retried (rememberFirst)
+
+	// A destination that is down fails every event, thousands a second:
+	// the retry and dead-letter lines are written at most once a second
+	// each, saying how many were left out (the metrics count them all).
+	retryLog, deadLog every.Limiter
 }
 
 // Options carry what every consumer shares.
@@ -110,7 +116,8 @@ func New(name string, sink sinks.Sink, p Policy, b Bus, o Options) *Consumer {
 	}
 	o.Metrics.init(name)
 	batch, _ := sink.(sinks.BatchSender)
-	return &Consumer{name: name, sink: sink, batch: batch, policy: p, bus: b, m: o.Metrics, log: o.Logger.With("consumer", name), now: o.Now}
+	return &Consumer{name: name, sink: sink, batch: batch, policy: p, bus: b, m: o.Metrics, log: o.Logger.With("consumer", name), now: o.Now,
+		retryLog: every.Limiter{Period: time.Second}, deadLog: every.Limiter{Period: time.Second}}
 }
 
 // Name is the consumer's name.
@@ -305,12 +312,23 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 		if attempt == 1 {
 			c.rememberFirst(m, now)
 		}
-		log.Info("delivery failed; will retry", "err", err, "retry_in", delay)
+		if ok, skipped := c.retryLog.Allow(now); ok {
+			log.Info("delivery failed; will retry", withSkipped([]any{"err", err, "retry_in", delay}, skipped)...)
+		}
 		bus.NackAfter(m, delay)
 		return
 	}
 	c.m.failed(c.name)
 	c.deadLetter(m, d, err, reason, ingested, now, log)
+}
+
+// withSkipped adds to a thinned-out line's attributes how many like it
+// were not written since the last one.
+func withSkipped(args []any, skipped int) []any {
+	if skipped > 0 {
+		args = append(args, "similar_not_logged", skipped)
+	}
+	return args
 }
 
 // backoff is the wait before attempt+1: exponential from InitialBackoff,
@@ -333,7 +351,9 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	code := sinks.CodeOf(cause)
 	if !c.policy.DLQ {
 		c.m.dlq(c.name, "dropped_"+reason)
-		log.Error("delivery failed for good and the consumer has no DLQ: event dropped", "err", cause, "reason", reason, "error_code", code)
+		if ok, skipped := c.deadLog.Allow(last); ok {
+			log.Error("delivery failed for good and the consumer has no DLQ: event dropped", withSkipped([]any{"err", cause, "reason", reason, "error_code", code}, skipped)...)
+		}
 		c.forgetFirst(m)
 		bus.Ack(m)
 		return
@@ -368,7 +388,9 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 		return
 	}
 	c.m.dlq(c.name, reason)
-	log.Warn("event dead-lettered", "err", cause, "reason", reason, "error_code", code)
+	if ok, skipped := c.deadLog.Allow(last); ok {
+		log.Warn("event dead-lettered", withSkipped([]any{"err", cause, "reason", reason, "error_code", code}, skipped)...)
+	}
 	c.forgetFirst(m)
 	bus.Ack(m)
 }

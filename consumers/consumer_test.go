@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/testkit"
 	"github.com/eventrouter/eventrouter/sinks"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -240,6 +242,46 @@ func TestMaxAttemptsToDLQ(t *testing.T) {
 	eventually(t, "dlq metric = 2", func() bool {
 		return testutil.ToFloat64(m.DLQ.WithLabelValues("c", "max_attempts")) == 2
 	})
+}
+
+// TestFailureLinesThinnedOut: a destination that fails every event writes
+// one retry line and one dead-letter line a second, not one per event; the
+// next line says how many it stands for.
+func TestFailureLinesThinnedOut(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	var logs testkit.Buffer
+	s := &fakeSink{fail: func(event.Delivery) error { return errors.New("connection refused") }}
+	m := NewMetrics(nil)
+	p := Policy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, DLQ: true}
+	c := New("c", s, p, b, Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = fmt.Sprint("e", i)
+	}
+	queue(t, b, "c", ids...)
+	dlqRecords(t, b, "c", len(ids))
+	count := func(msg string) int { return strings.Count(logs.String(), `msg="`+msg) }
+	if r, d := count("delivery failed; will retry"), count("event dead-lettered"); r != 1 || d != 1 {
+		t.Errorf("%d retry and %d dead-letter lines for %d events failing twice, want 1 and 1:\n%s", r, d, len(ids), logs.String())
+	}
+	// A second later the next of each is written, with the count left out.
+	clock.Add(int64(2 * time.Second))
+	queue(t, b, "c", "late")
+	dlqRecords(t, b, "c", 1)
+	if n := strings.Count(logs.String(), fmt.Sprintf("similar_not_logged=%d\n", len(ids)-1)); n != 2 || count("delivery failed; will retry") != 2 {
+		t.Errorf("%d lines saying %d were left out, want the retry and the dead-letter line:\n%s", n, len(ids)-1, logs.String())
+	}
+	if got := testutil.ToFloat64(m.DLQ.WithLabelValues("c", "max_attempts")); got < float64(len(ids)) {
+		t.Errorf("dlq metric %v: the metrics count every event", got)
+	}
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
