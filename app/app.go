@@ -177,6 +177,9 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.log.Warn("the NATS server's max_payload is too small for the largest events: larger envelopes are refused at ingest; set max_payload to 8MB",
 			"max_payload", a.bus.NATS().MaxPayload(), "largest_event_bytes", max)
 	}
+	if !cfg.HTTP.SNS.VerifySignatures && !cfg.HTTP.Auth.Enabled() {
+		a.log.Warn("SNS signatures are not checked (http.sns.verify_signatures: false) and http.auth is off: anyone who can reach POST /v1/s3 can send notifications as SNS")
+	}
 
 	// Sinks and consumers.
 	runCtx, cancelRun := context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/config"
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/testkit"
 )
 
 // orderConfig writes a routerd config for the order flow with file sinks
@@ -457,6 +459,35 @@ func TestSNSSignatureSettings(t *testing.T) {
 	reload(`{verify_signatures: false, topics: ["arn:aws:sns:eu-west-1:123456789012:orders"]}`)
 	if code, body := post(envelope("", "")); code != 403 || !strings.Contains(body, "is not in http.sns.topics") {
 		t.Errorf("a topic not in topics: %d %s", code, body)
+	}
+}
+
+// TestUncheckedSNSWarned: with SNS signatures off and no http.auth, the
+// start says that anyone can send notifications; with http.auth, it does not.
+func TestUncheckedSNSWarned(t *testing.T) {
+	const warning = "SNS signatures are not checked"
+	for _, withAuth := range []bool{false, true} {
+		dir := t.TempDir()
+		path := orderConfig(t, dir, config.BusMemory, "")
+		b, _ := os.ReadFile(path)
+		http := "  listen: 127.0.0.1:0\n  sns: {verify_signatures: false}\n"
+		if withAuth {
+			http += "  auth: {api_keys: [{name: ci, sha256: " + strings.Repeat("ab", 32) + ", scopes: [ingest]}]}\n"
+		}
+		os.WriteFile(path, bytes.Replace(b, []byte("  listen: 127.0.0.1:0\n"), []byte(http), 1), 0o644)
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs testkit.Buffer
+		a := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err := a.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		a.Stop(context.Background())
+		if got := strings.Contains(logs.String(), warning); got == withAuth {
+			t.Errorf("with http.auth %v: warned %v:\n%s", withAuth, got, logs.String())
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ func newBacklogCollector(a *App) *backlogCollector {
 			"Bytes of messages the bus's JetStream stores (events, deliveries, dead letters); its files can take up to twice as much.",
 			nil, nil),
 		storeLimit: prometheus.NewDesc("eventrouter_bus_storage_limit_bytes",
-			"The bus's storage bound (bus.nats.max_store, or the NATS account's): when used reaches it, ingest answers 503. Absent when the bus knows none.",
+			"The bus's storage bound (bus.nats.max_store, or the NATS account's): from 90% of it ingest answers 503, keeping the rest for the events already accepted. Absent when the bus knows none.",
 			nil, nil),
 	}
 }
