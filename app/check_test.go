@@ -19,6 +19,7 @@ consumers:
   X: {sink: {type: http, url: "http://127.0.0.1:19301/x", timeout: 5s, headers: {X-Token: a}}}
   f: {sink: {type: file, path: `+dir+`/out.jsonl}}
   n: {sink: {type: nats, subject: out}}
+  ty: {sink: {type: log}}
   bad: {sink: {type: http, url: "http://127.0.0.1:19301/x", timeout: soon}}
 `), 0o644)
 	for name, v := range map[string]string{
@@ -26,6 +27,7 @@ consumers:
 		"EVENTROUTER_CONSUMERS_X_SINK_HEADERS_X_TOKEN": "two\nlines",
 		"EVENTROUTER_CONSUMERS_F_SINK_PATH":            dir + "/blocker/out.jsonl",
 		"EVENTROUTER_CONSUMERS_N_SINK_SUBJECT":         "a..b",
+		"EVENTROUTER_CONSUMERS_TY_SINK_TYPE":           "bogus",
 	} {
 		t.Setenv(name, v)
 	}
@@ -35,6 +37,7 @@ consumers:
 		`consumers.f.sink.path (from EVENTROUTER_CONSUMERS_F_SINK_PATH): cannot create ` + dir + `/blocker/out.jsonl`,
 		`consumers.n.sink.subject (from EVENTROUTER_CONSUMERS_N_SINK_SUBJECT): "a..b" has an empty token`,
 		`consumers.X.sink.timeout (from EVENTROUTER_CONSUMERS_X_SINK_TIMEOUT): invalid duration "abc"`,
+		`consumers.ty.sink.type (from EVENTROUTER_CONSUMERS_TY_SINK_TYPE): unknown sink type "bogus"`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), "\n"+want) {
 			t.Errorf("error lacks a line starting %q:\n%v", want, err)

@@ -24,6 +24,6 @@ func ExampleRegistry() {
 	err = reg.Validate("http", sinks.Spec{"url": "http://127.0.0.1:9001/inventory", "timeot": "5s"})
 	fmt.Println(err)
 	// Output:
-	// unknown sink type "smtp" (known: file, http, log, nats)
+	// key type: unknown sink type "smtp" (known: file, http, log, nats)
 	// httpsink: unknown key "timeot"
 }

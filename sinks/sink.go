@@ -90,7 +90,7 @@ func (r Registry) kind(typ string) (Kind, error) {
 			known = append(known, t)
 		}
 		slices.Sort(known)
-		return k, fmt.Errorf("unknown sink type %q (known: %s)", typ, strings.Join(known, ", "))
+		return k, KeyErr("type", "unknown sink type %q (known: %s)", typ, strings.Join(known, ", "))
 	}
 	return k, nil
 }
