@@ -675,8 +675,11 @@ func toByteSize(data any) (any, error) {
 	default:
 		return nil, fmt.Errorf("invalid size: expected a string like 10GB or a number of bytes, got %s", describeValue(data))
 	}
-	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-		return nil, fmt.Errorf("invalid size %s (%s)", describeValue(data), hint)
+	switch {
+	case f >= 1<<62 || f <= -(1<<62):
+		return nil, fmt.Errorf("invalid size %s: too large (%s)", describeValue(data), hint)
+	case f != math.Trunc(f):
+		return nil, fmt.Errorf("invalid size %s: not a whole number of bytes (%s)", describeValue(data), hint)
 	}
 	return ByteSize(f), nil
 }
