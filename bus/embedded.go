@@ -51,6 +51,10 @@ type EmbeddedOptions struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// ClusterPassword, when set, is the secret the nodes prove to each
+	// other: the server accepts routes only from servers that present it,
+	// and presents it on its own routes (Routes are given without it).
+	ClusterPassword string
 	// Logger, when set, receives the server's errors and warnings.
 	Logger *slog.Logger
 }
@@ -114,10 +118,16 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 			return nil, nil, fmt.Errorf("bus: nats cluster listen %q: %w", o.ClusterListen, err)
 		}
 		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
+		if o.ClusterPassword != "" {
+			opts.Cluster.Username, opts.Cluster.Password = clusterUser, o.ClusterPassword
+		}
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)
 			if err != nil {
 				return nil, nil, fmt.Errorf("bus: nats route %q: %w", r, err)
+			}
+			if o.ClusterPassword != "" {
+				u.User = url.UserPassword(clusterUser, o.ClusterPassword)
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
@@ -305,6 +315,11 @@ func clusterState(srv *server.Server) string {
 	return fmt.Sprintf("JetStream leader %s; %s is connected to %s", leader, srv.Name(), seen)
 }
 
+// clusterUser is the user name the nodes of a cluster with a password
+// present on their routes: NATS checks a route's password only with a
+// user name, and one secret is all a node is configured with.
+const clusterUser = "routerd"
+
 // clustered reports whether the server joins a cluster.
 func (o EmbeddedOptions) clustered() bool { return o.ClusterName != "" || o.ClusterListen != "" }
 
@@ -456,7 +471,22 @@ func (f *serverLog) pass(level slog.Level, format string, v []any) {
 		}
 	}
 	f.mu.Unlock()
-	f.log.Log(context.Background(), level, "nats: "+msg)
+	f.log.Log(context.Background(), level, "nats: "+msg+routeAuthHint(msg))
+}
+
+// routeAuthHint explains NATS's word for a route refused for its password,
+// on the node that refused it and on the node refused.
+func routeAuthHint(msg string) string {
+	if !strings.Contains(msg, " - rid:") {
+		return ""
+	}
+	switch {
+	case strings.Contains(msg, server.ErrAuthentication.Error()):
+		return " (a node presented another bus.nats.cluster.password than this node's, or none)"
+	case strings.Contains(msg, "Authorization Violation"):
+		return " (the other node refused this node's bus.nats.cluster.password: set the same one on every node)"
+	}
+	return ""
 }
 
 func (f *serverLog) Fatalf(format string, v ...any) {
