@@ -289,8 +289,16 @@ type Cluster struct {
 	// (6222 by convention).
 	Listen string `mapstructure:"listen"`
 	// Routes are the other nodes' cluster addresses,
-	// e.g. nats-route://node2:6222.
+	// e.g. nats-route://node2:6222, without credentials: routerd adds
+	// Password to each.
 	Routes []string `mapstructure:"routes"`
+	// Password is the secret the nodes prove to each other, the same on
+	// every node: a node accepts a route only from one that presents it.
+	// Without it, whoever reaches Listen joins the cluster and reads every
+	// stream, so a Listen that is not a loopback address needs it, or
+	// routerd's --insecure flag. Set it from the environment
+	// (EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD) to keep it out of the file.
+	Password string `mapstructure:"password"`
 	// ServerName is this node's name in the cluster, its own and the same
 	// at every start (JetStream knows its peers by name). Default: the one
 	// kept in data_dir/server_name, made at the first start from the host

@@ -219,6 +219,7 @@ consumers:
 		"EVENTROUTER_HTTP_THROTTLE_BURST":                     "5",
 		"EVENTROUTER_BUS_TYPE":                                "memory",
 		"EVENTROUTER_BUS_NATS_CLUSTER_ROUTES":                 "nats-route://a:6222, nats-route://b:6222",
+		"EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD":               "s3cret",
 		"EVENTROUTER_LOG_LEVEL":                               "debug",
 		"EVENTROUTER_ACCOUNT":                                 "111122223333",
 		"EVENTROUTER_CONSUMERS_VIP_ALERTS_RETRY_MAX_ATTEMPTS": "3",
@@ -246,6 +247,7 @@ consumers:
 	check("http.throttle", c.HTTP.Throttle, Throttle{Rate: 2.5, Burst: 5})
 	check("bus.type", c.Bus.Type, BusMemory)
 	check("bus.nats.cluster.routes", c.Bus.NATS.Cluster.Routes, []string{"nats-route://a:6222", "nats-route://b:6222"})
+	check("bus.nats.cluster.password", c.Bus.NATS.Cluster.Password, "s3cret")
 	check("log.level", c.Log.Level, "debug")
 	check("account", c.Account, "111122223333")
 	va := c.Consumers["vip-alerts"]
@@ -326,6 +328,25 @@ func TestInsecure(t *testing.T) {
 	}
 	if !c.Insecure {
 		t.Error("Insecure not set")
+	}
+}
+
+// TestClusterInsecure checks that --insecure also lets a cluster listen on
+// a public address without a password, as it lets http.listen go without
+// auth.
+func TestClusterInsecure(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_NAME", "c")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_LISTEN", ":6222")
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.listen (from EVENTROUTER_BUS_NATS_CLUSTER_LISTEN): :6222 is not a loopback address") {
+		t.Errorf("public cluster port without a password: got %v", err)
+	}
+	if _, err := Load("", WithInsecure(true)); err != nil {
+		t.Errorf("with --insecure: %v", err)
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD", "s3cret")
+	if _, err := Load(""); err != nil {
+		t.Errorf("with a password: %v", err)
 	}
 }
 
