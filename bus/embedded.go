@@ -55,6 +55,11 @@ type EmbeddedOptions struct {
 	// other: the server accepts routes only from servers that present it,
 	// and presents it on its own routes (Routes are given without it).
 	ClusterPassword string
+	// ClusterCertFile, ClusterKeyFile and ClusterCAFile, when set, make
+	// every route mutual TLS: each node proves itself with its certificate,
+	// which must be signed by a CA in ClusterCAFile and name the host
+	// other nodes' routes give for it.
+	ClusterCertFile, ClusterKeyFile, ClusterCAFile string
 	// Logger, when set, receives the server's errors and warnings.
 	Logger *slog.Logger
 }
@@ -120,6 +125,21 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
 		if o.ClusterPassword != "" {
 			opts.Cluster.Username, opts.Cluster.Password = clusterUser, o.ClusterPassword
+		}
+		if o.ClusterCertFile != "" {
+			if o.ClusterCAFile == "" {
+				// Without one, any certificate of a public CA would do.
+				return nil, nil, errors.New("bus: nats cluster tls needs a CA file")
+			}
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.ClusterCertFile, KeyFile: o.ClusterKeyFile, CaFile: o.ClusterCAFile, Verify: true})
+			if err != nil {
+				return nil, nil, fmt.Errorf("bus: nats cluster tls: %w", err)
+			}
+			// A node dials routes as well as accepting them: it checks the
+			// others' certificates against the same CAs either way, as
+			// nats-server does with a cluster's tls block.
+			tc.RootCAs = tc.ClientCAs
+			opts.Cluster.TLSConfig = tc
 		}
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)
@@ -474,13 +494,15 @@ func (f *serverLog) pass(level slog.Level, format string, v []any) {
 	f.log.Log(context.Background(), level, "nats: "+msg+routeAuthHint(msg))
 }
 
-// routeAuthHint explains NATS's word for a route refused for its password,
-// on the node that refused it and on the node refused.
+// routeAuthHint explains NATS's word for a route refused for its password
+// or certificate, on the node that refused it and on the node refused.
 func routeAuthHint(msg string) string {
 	if !strings.Contains(msg, " - rid:") {
 		return ""
 	}
 	switch {
+	case strings.Contains(msg, "TLS route handshake error"):
+		return " (check bus.nats.cluster.tls: each node's certificate must be signed by a CA of the others' ca_file and name the host their routes give for it)"
 	case strings.Contains(msg, server.ErrAuthentication.Error()):
 		return " (a node presented another bus.nats.cluster.password than this node's, or none)"
 	case strings.Contains(msg, "Authorization Violation"):
