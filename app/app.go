@@ -279,6 +279,9 @@ func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) 
 			ClusterListen:   n.Cluster.Listen,
 			Routes:          n.Cluster.Routes,
 			ClusterPassword: n.Cluster.Password,
+			ClusterCertFile: n.Cluster.TLS.CertFile,
+			ClusterKeyFile:  n.Cluster.TLS.KeyFile,
+			ClusterCAFile:   n.Cluster.TLS.CAFile,
 			Logger:          a.log,
 		}, jsOpts)
 		if err != nil {

@@ -181,6 +181,9 @@ func TestFull(t *testing.T) {
 	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 {
 		t.Errorf("bus: %+v", c.Bus)
 	}
+	if cl := c.Bus.NATS.Cluster; cl.Password != "a-long-shared-secret" || cl.TLS != (ClusterTLS{CertFile: "node1.pem", KeyFile: "node1-key.pem", CAFile: "cluster-ca.pem"}) {
+		t.Errorf("bus.nats.cluster: %+v", cl)
+	}
 	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {
 		t.Errorf("http: %+v", c.HTTP)
 	}
@@ -331,9 +334,9 @@ func TestInsecure(t *testing.T) {
 	}
 }
 
-// TestClusterInsecure checks that --insecure also lets a cluster listen on
-// a public address without a password, as it lets http.listen go without
-// auth.
+// TestClusterInsecure checks that a cluster listening on a public address
+// needs a password or TLS, and that --insecure lets it go without, as it
+// lets http.listen go without auth.
 func TestClusterInsecure(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_NAME", "c")
@@ -343,6 +346,15 @@ func TestClusterInsecure(t *testing.T) {
 	}
 	if _, err := Load("", WithInsecure(true)); err != nil {
 		t.Errorf("with --insecure: %v", err)
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_CERT_FILE", "node.pem")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_KEY_FILE", "node-key.pem")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_CA_FILE", "ca.pem")
+	if _, err := Load(""); err != nil {
+		t.Errorf("with tls: %v", err)
+	}
+	for _, k := range []string{"CERT_FILE", "KEY_FILE", "CA_FILE"} {
+		t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_"+k, "")
 	}
 	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD", "s3cret")
 	if _, err := Load(""); err != nil {

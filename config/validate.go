@@ -350,7 +350,7 @@ func (c *Config) validateBus(p *problems) {
 				checkURL(p, "bus.nats.url", strings.TrimSpace(u), "nats", "tls", "ws", "wss")
 			}
 		}
-		if n.Cluster.Enabled() || n.Cluster.Password != "" {
+		if n.Cluster.Enabled() || n.Cluster.Password != "" || n.Cluster.TLS.Enabled() {
 			p.add("bus.nats.cluster", "applies to bus type %s only; an external server is clustered in its own config", BusNATSEmbedded)
 		}
 
@@ -376,6 +376,9 @@ func (c *Config) validateCluster(p *problems) {
 		if cl.Password != "" {
 			p.add("bus.nats.cluster.password", "is a cluster's secret: set bus.nats.cluster's name, listen and routes too")
 		}
+		if cl.TLS.Enabled() {
+			p.add("bus.nats.cluster.tls", "secures a cluster's routes: set bus.nats.cluster's name, listen and routes too")
+		}
 		return
 	}
 	if !event.ValidName(cl.Name) {
@@ -385,8 +388,11 @@ func (c *Config) validateCluster(p *problems) {
 		p.add("bus.nats.cluster.server_name", "%q is not a valid server name (letters, digits, '.', - and _, at most 64)", cl.ServerName)
 	}
 	host, ok := checkListen(p, "bus.nats.cluster.listen", cl.Listen)
-	if ok && !isLoopback(host) && cl.Password == "" && !c.Insecure {
-		p.add("bus.nats.cluster.listen", "%s is not a loopback address and bus.nats.cluster.password is not set, so anyone who can reach it could join the cluster and read every stream (set the password on every node, or start routerd with --insecure)", cl.Listen)
+	if ok && !isLoopback(host) && cl.Password == "" && !cl.TLS.Enabled() && !c.Insecure {
+		p.add("bus.nats.cluster.listen", "%s is not a loopback address and neither bus.nats.cluster.password nor tls is set, so anyone who can reach it could join the cluster and read every stream (set the password, or tls, on every node, or start routerd with --insecure)", cl.Listen)
+	}
+	if t := cl.TLS; t.Enabled() && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
+		p.add("bus.nats.cluster.tls", "cert_file, key_file and ca_file must be set together (without ca_file, any certificate of a public CA would join)")
 	}
 	if strings.HasPrefix(cl.Password, "$") {
 		// NATS would take it for a bcrypt hash and compare the others'
