@@ -1,17 +1,7 @@
 package bus
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,83 +10,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// testCA is a certificate authority made for a test.
-type testCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	dir     string
-	CAFile  string
-	serials int64
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &testCA{cert: cert, key: key, dir: t.TempDir(), serials: 1}
-	ca.CAFile = ca.write(t, "ca.pem", "CERTIFICATE", der)
-	return ca
-}
-
-func (ca *testCA) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(ca.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// node issues a certificate for 127.0.0.1, for a server and a client
-// both, as a cluster node's must be, and returns its files.
-func (ca *testCA) node(t *testing.T, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca.serials++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(ca.serials),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca.write(t, name+".pem", "CERTIFICATE", der), ca.write(t, name+"-key.pem", "PRIVATE KEY", kder)
-}
-
 // TestClusterTLS checks that nodes with certificates of the cluster's CA
 // form a cluster over mutual TLS, and that a node whose certificate
 // another CA signed is refused by them, whichever end dials.
 func TestClusterTLS(t *testing.T) {
-	ca, stranger := newTestCA(t, "cluster CA"), newTestCA(t, "another CA")
+	ca, stranger := testkit.NewCA(t, "cluster CA"), testkit.NewCA(t, "another CA")
 	opts := clusterOptions(t, 3)
 	logs := make([]*testkit.Buffer, len(opts))
 	srvs := make([]*server.Server, len(opts))
@@ -107,8 +25,8 @@ func TestClusterTLS(t *testing.T) {
 		if i == 2 {
 			issuer = stranger
 		}
-		o.ClusterCertFile, o.ClusterKeyFile = issuer.node(t, "node"+string(rune('0'+i)))
-		o.ClusterCAFile = ca.CAFile // the stranger trusts the cluster's CA: the others must refuse it all the same
+		o.ClusterCertFile, o.ClusterKeyFile = issuer.Node(t, "node"+string(rune('0'+i)))
+		o.ClusterCAFile = ca.File // the stranger trusts the cluster's CA: the others must refuse it all the same
 		nc, srv, err := StartEmbedded(o)
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +67,7 @@ func TestClusterTLS(t *testing.T) {
 // refused: any certificate of a public CA would join the cluster.
 func TestClusterTLSNeedsCA(t *testing.T) {
 	o := clusterOptions(t, 1)[0]
-	o.ClusterCertFile, o.ClusterKeyFile = newTestCA(t, "ca").node(t, "node")
+	o.ClusterCertFile, o.ClusterKeyFile = testkit.NewCA(t, "ca").Node(t, "node")
 	if _, _, err := StartEmbedded(o); err == nil || !strings.Contains(err.Error(), "needs a CA file") {
 		t.Errorf("err = %v, want a CA file asked for", err)
 	}

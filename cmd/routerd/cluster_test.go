@@ -236,3 +236,45 @@ func TestClusterWrongPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterTLS runs two nodes of a three-node cluster with certificates
+// of one CA, and the third with one of another CA: the first two connect,
+// and refuse the third, saying to check bus.nats.cluster.tls.
+func TestClusterTLS(t *testing.T) {
+	nodes := clusterConfigs(t, 3)
+	ca, stranger := testkit.NewCA(t, "cluster CA"), testkit.NewCA(t, "another CA")
+	daemons := make([]*daemon, len(nodes))
+	for i, nd := range nodes {
+		issuer := ca
+		if i == 2 {
+			issuer = stranger
+		}
+		cert, key := issuer.Node(t, fmt.Sprint("node", i))
+		b, err := os.ReadFile(nd.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := strings.Replace(string(b), "password: cluster-secret", fmt.Sprintf("tls: {cert_file: %s, key_file: %s, ca_file: %s}", cert, key, ca.File), 1)
+		if err := os.WriteFile(nd.cfg, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		daemons[i] = spawn(t, nd.cfg)
+	}
+	waitLog(t, daemons[0], "(check bus.nats.cluster.tls")
+	waitLog(t, daemons[2], "(check bus.nats.cluster.tls")
+	// Replicas 3 wait for the third node, and /readyz says which the
+	// others reach.
+	for i, want := range []string{"connected to 1 other node(s)", "connected to 1 other node(s)", "connected to no other node"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := get("http://" + nodes[i].addr + "/readyz")
+			if code == 503 && strings.Contains(body, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d /readyz: %d %q, want 503 %q\n%s", i, code, body, want, tail(daemons[i].log.String(), 2000))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
