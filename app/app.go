@@ -270,18 +270,22 @@ func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) 
 	default:
 		n := cfg.Bus.NATS
 		b, _, err := bus.OpenEmbedded(ctx, bus.EmbeddedOptions{
-			Listen:        n.Listen,
-			DataDir:       filepath.Clean(cfg.Bus.DataDir),
-			SyncAlways:    cfg.Bus.Sync == config.SyncAlways,
-			MaxStore:      int64(n.MaxStore),
-			Token:         n.Token,
-			User:          n.User,
-			Password:      n.Password,
-			ServerName:    n.Cluster.ServerName,
-			ClusterName:   n.Cluster.Name,
-			ClusterListen: n.Cluster.Listen,
-			Routes:        n.Cluster.Routes,
-			Logger:        a.log,
+			Listen:          n.Listen,
+			DataDir:         filepath.Clean(cfg.Bus.DataDir),
+			SyncAlways:      cfg.Bus.Sync == config.SyncAlways,
+			MaxStore:        int64(n.MaxStore),
+			Token:           n.Token,
+			User:            n.User,
+			Password:        n.Password,
+			ServerName:      n.Cluster.ServerName,
+			ClusterName:     n.Cluster.Name,
+			ClusterListen:   n.Cluster.Listen,
+			Routes:          n.Cluster.Routes,
+			ClusterPassword: n.Cluster.Password,
+			ClusterCertFile: n.Cluster.TLS.CertFile,
+			ClusterKeyFile:  n.Cluster.TLS.KeyFile,
+			ClusterCAFile:   n.Cluster.TLS.CAFile,
+			Logger:          a.log,
 		}, jsOpts)
 		if err != nil {
 			return nil, err

@@ -290,3 +290,67 @@ func TestClusterLogsWhyRoutesFail(t *testing.T) {
 		t.Errorf("the duplicate is logged %d times:\n%s", n, out.String())
 	}
 }
+
+// TestClusterPassword checks that nodes given one password form a
+// cluster, and that a node with another password, or none, is refused by
+// them, which both ends log in words that name the password (NATS says
+// only "authentication error" and "Authorization Violation"); and that
+// the password itself is never logged.
+func TestClusterPassword(t *testing.T) {
+	opts := clusterOptions(t, 4)
+	logs := make([]*testkit.Buffer, len(opts))
+	srvs := make([]*server.Server, len(opts))
+	for i, o := range opts {
+		logs[i] = &testkit.Buffer{}
+		o.Logger = slog.New(slog.NewTextHandler(logs[i], &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Routes = o.Routes[:1] // each node routes to the first, the first to the second
+		switch i {
+		case 0, 1:
+			o.ClusterPassword = "right-secret"
+		case 2:
+			o.ClusterPassword = "wrong-secret"
+		}
+		nc, srv, err := StartEmbedded(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown() })
+		srvs[i] = srv
+	}
+	waitLog := func(i int, want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(logs[i].String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d does not log %q:\n%s", i, want, logs[i].String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	a, b := srvs[0], srvs[1]
+	deadline := time.Now().Add(15 * time.Second)
+	for !routedTo(a, b.Name()) || !routedTo(b, a.Name()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no route between %s and %s, which share a password, after 15s", a.Name(), b.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Nodes 2 (wrong password) and 3 (none) route to node 0, which
+	// refuses both; each says why.
+	waitLog(0, `authentication error - User \"routerd\" (a node presented another bus.nats.cluster.password`)
+	waitLog(0, "authentication error (a node presented another bus.nats.cluster.password")
+	waitLog(2, "(the other node refused this node's bus.nats.cluster.password")
+	waitLog(3, "(the other node refused this node's bus.nats.cluster.password")
+	for i, s := range srvs {
+		want := 0
+		if i < 2 {
+			want = 1
+		}
+		if got := len(routedPeers(s)); got != want {
+			t.Errorf("node %d has routes to %v, want %d node(s)", i, routedPeers(s), want)
+		}
+		if strings.Contains(logs[i].String(), "secret") {
+			t.Errorf("node %d logs its password:\n%s", i, logs[i].String())
+		}
+	}
+}

@@ -51,6 +51,15 @@ type EmbeddedOptions struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// ClusterPassword, when set, is the secret the nodes prove to each
+	// other: the server accepts routes only from servers that present it,
+	// and presents it on its own routes (Routes are given without it).
+	ClusterPassword string
+	// ClusterCertFile, ClusterKeyFile and ClusterCAFile, when set, make
+	// every route mutual TLS: each node proves itself with its certificate,
+	// which must be signed by a CA in ClusterCAFile and name the host
+	// other nodes' routes give for it.
+	ClusterCertFile, ClusterKeyFile, ClusterCAFile string
 	// Logger, when set, receives the server's errors and warnings.
 	Logger *slog.Logger
 }
@@ -114,10 +123,31 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 			return nil, nil, fmt.Errorf("bus: nats cluster listen %q: %w", o.ClusterListen, err)
 		}
 		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
+		if o.ClusterPassword != "" {
+			opts.Cluster.Username, opts.Cluster.Password = clusterUser, o.ClusterPassword
+		}
+		if o.ClusterCertFile != "" {
+			if o.ClusterCAFile == "" {
+				// Without one, any certificate of a public CA would do.
+				return nil, nil, errors.New("bus: nats cluster tls needs a CA file")
+			}
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.ClusterCertFile, KeyFile: o.ClusterKeyFile, CaFile: o.ClusterCAFile, Verify: true})
+			if err != nil {
+				return nil, nil, fmt.Errorf("bus: nats cluster tls: %w", err)
+			}
+			// A node dials routes as well as accepting them: it checks the
+			// others' certificates against the same CAs either way, as
+			// nats-server does with a cluster's tls block.
+			tc.RootCAs = tc.ClientCAs
+			opts.Cluster.TLSConfig = tc
+		}
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)
 			if err != nil {
 				return nil, nil, fmt.Errorf("bus: nats route %q: %w", r, err)
+			}
+			if o.ClusterPassword != "" {
+				u.User = url.UserPassword(clusterUser, o.ClusterPassword)
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
@@ -305,6 +335,11 @@ func clusterState(srv *server.Server) string {
 	return fmt.Sprintf("JetStream leader %s; %s is connected to %s", leader, srv.Name(), seen)
 }
 
+// clusterUser is the user name the nodes of a cluster with a password
+// present on their routes: NATS checks a route's password only with a
+// user name, and one secret is all a node is configured with.
+const clusterUser = "routerd"
+
 // clustered reports whether the server joins a cluster.
 func (o EmbeddedOptions) clustered() bool { return o.ClusterName != "" || o.ClusterListen != "" }
 
@@ -456,7 +491,24 @@ func (f *serverLog) pass(level slog.Level, format string, v []any) {
 		}
 	}
 	f.mu.Unlock()
-	f.log.Log(context.Background(), level, "nats: "+msg)
+	f.log.Log(context.Background(), level, "nats: "+msg+routeAuthHint(msg))
+}
+
+// routeAuthHint explains NATS's word for a route refused for its password
+// or certificate, on the node that refused it and on the node refused.
+func routeAuthHint(msg string) string {
+	if !strings.Contains(msg, " - rid:") {
+		return ""
+	}
+	switch {
+	case strings.Contains(msg, "TLS route handshake error"):
+		return " (check bus.nats.cluster.tls: each node's certificate must be signed by a CA of the others' ca_file and name the host their routes give for it)"
+	case strings.Contains(msg, server.ErrAuthentication.Error()):
+		return " (a node presented another bus.nats.cluster.password than this node's, or none)"
+	case strings.Contains(msg, "Authorization Violation"):
+		return " (the other node refused this node's bus.nats.cluster.password: set the same one on every node)"
+	}
+	return ""
 }
 
 func (f *serverLog) Fatalf(format string, v ...any) {

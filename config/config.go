@@ -259,6 +259,10 @@ type NATS struct {
 	User string `mapstructure:"user"`
 	// Password is User's password.
 	Password string `mapstructure:"password"`
+	// TLS makes every route mutual TLS when set: each node proves itself
+	// with its certificate, so the others know it is one of theirs whichever
+	// end dials (a password is checked only by the end that accepts).
+	TLS ClusterTLS `mapstructure:"tls"`
 	// Cluster joins embedded servers of several routerd nodes into one NATS
 	// cluster, so they share durable consumers.
 	Cluster Cluster `mapstructure:"cluster"`
@@ -289,14 +293,43 @@ type Cluster struct {
 	// (6222 by convention).
 	Listen string `mapstructure:"listen"`
 	// Routes are the other nodes' cluster addresses,
-	// e.g. nats-route://node2:6222.
+	// e.g. nats-route://node2:6222, without credentials: routerd adds
+	// Password to each.
 	Routes []string `mapstructure:"routes"`
+	// Password is the secret the nodes prove to each other, the same on
+	// every node: a node accepts a route only from one that presents it.
+	// Without it, whoever reaches Listen joins the cluster and reads every
+	// stream, so a Listen that is not a loopback address needs it, or
+	// routerd's --insecure flag. Set it from the environment
+	// (EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD) to keep it out of the file.
+	Password string `mapstructure:"password"`
+	// TLS makes every route mutual TLS when set: each node proves itself
+	// with its certificate, so the others know it is one of theirs whichever
+	// end dials (a password is checked only by the end that accepts).
+	TLS ClusterTLS `mapstructure:"tls"`
 	// ServerName is this node's name in the cluster, its own and the same
 	// at every start (JetStream knows its peers by name). Default: the one
 	// kept in data_dir/server_name, made at the first start from the host
 	// name and the cluster port.
 	ServerName string `mapstructure:"server_name"`
 }
+
+// ClusterTLS holds a node's certificate and the CA of the cluster's.
+type ClusterTLS struct {
+	// CertFile is this node's PEM certificate (chain), for a server and a
+	// client both (routes go either way): its names must include the host
+	// the other nodes' routes give for it.
+	CertFile string `mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of CertFile.
+	KeyFile string `mapstructure:"key_file"`
+	// CAFile holds the PEM CA certificates that sign the nodes'
+	// certificates; a node whose certificate none of them signed is
+	// refused.
+	CAFile string `mapstructure:"ca_file"`
+}
+
+// Enabled reports whether cluster TLS is configured.
+func (t ClusterTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
 
 // Enabled reports whether clustering is configured.
 func (c Cluster) Enabled() bool { return c.Name != "" || c.Listen != "" || len(c.Routes) > 0 }

@@ -181,6 +181,9 @@ func TestFull(t *testing.T) {
 	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 {
 		t.Errorf("bus: %+v", c.Bus)
 	}
+	if cl := c.Bus.NATS.Cluster; cl.Password != "a-long-shared-secret" || cl.TLS != (ClusterTLS{CertFile: "node1.pem", KeyFile: "node1-key.pem", CAFile: "cluster-ca.pem"}) {
+		t.Errorf("bus.nats.cluster: %+v", cl)
+	}
 	if c.HTTP.Throttle != (Throttle{Rate: 0.5, Burst: 3}) || !c.HTTP.Auth.Enabled() || !c.HTTP.TLS.Enabled() {
 		t.Errorf("http: %+v", c.HTTP)
 	}
@@ -219,6 +222,7 @@ consumers:
 		"EVENTROUTER_HTTP_THROTTLE_BURST":                     "5",
 		"EVENTROUTER_BUS_TYPE":                                "memory",
 		"EVENTROUTER_BUS_NATS_CLUSTER_ROUTES":                 "nats-route://a:6222, nats-route://b:6222",
+		"EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD":               "s3cret",
 		"EVENTROUTER_LOG_LEVEL":                               "debug",
 		"EVENTROUTER_ACCOUNT":                                 "111122223333",
 		"EVENTROUTER_CONSUMERS_VIP_ALERTS_RETRY_MAX_ATTEMPTS": "3",
@@ -246,6 +250,7 @@ consumers:
 	check("http.throttle", c.HTTP.Throttle, Throttle{Rate: 2.5, Burst: 5})
 	check("bus.type", c.Bus.Type, BusMemory)
 	check("bus.nats.cluster.routes", c.Bus.NATS.Cluster.Routes, []string{"nats-route://a:6222", "nats-route://b:6222"})
+	check("bus.nats.cluster.password", c.Bus.NATS.Cluster.Password, "s3cret")
 	check("log.level", c.Log.Level, "debug")
 	check("account", c.Account, "111122223333")
 	va := c.Consumers["vip-alerts"]
@@ -326,6 +331,34 @@ func TestInsecure(t *testing.T) {
 	}
 	if !c.Insecure {
 		t.Error("Insecure not set")
+	}
+}
+
+// TestClusterInsecure checks that a cluster listening on a public address
+// needs a password or TLS, and that --insecure lets it go without, as it
+// lets http.listen go without auth.
+func TestClusterInsecure(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_NAME", "c")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_LISTEN", ":6222")
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.listen (from EVENTROUTER_BUS_NATS_CLUSTER_LISTEN): :6222 is not a loopback address") {
+		t.Errorf("public cluster port without a password: got %v", err)
+	}
+	if _, err := Load("", WithInsecure(true)); err != nil {
+		t.Errorf("with --insecure: %v", err)
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_CERT_FILE", "node.pem")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_KEY_FILE", "node-key.pem")
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_CA_FILE", "ca.pem")
+	if _, err := Load(""); err != nil {
+		t.Errorf("with tls: %v", err)
+	}
+	for _, k := range []string{"CERT_FILE", "KEY_FILE", "CA_FILE"} {
+		t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_TLS_"+k, "")
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD", "s3cret")
+	if _, err := Load(""); err != nil {
+		t.Errorf("with a password: %v", err)
 	}
 }
 

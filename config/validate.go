@@ -350,7 +350,7 @@ func (c *Config) validateBus(p *problems) {
 				checkURL(p, "bus.nats.url", strings.TrimSpace(u), "nats", "tls", "ws", "wss")
 			}
 		}
-		if n.Cluster.Enabled() {
+		if n.Cluster.Enabled() || n.Cluster.Password != "" || n.Cluster.TLS.Enabled() {
 			p.add("bus.nats.cluster", "applies to bus type %s only; an external server is clustered in its own config", BusNATSEmbedded)
 		}
 
@@ -373,6 +373,12 @@ func (c *Config) validateCluster(p *problems) {
 		if cl.ServerName != "" {
 			p.add("bus.nats.cluster.server_name", "names a node of a cluster: set bus.nats.cluster's name, listen and routes too")
 		}
+		if cl.Password != "" {
+			p.add("bus.nats.cluster.password", "is a cluster's secret: set bus.nats.cluster's name, listen and routes too")
+		}
+		if cl.TLS.Enabled() {
+			p.add("bus.nats.cluster.tls", "secures a cluster's routes: set bus.nats.cluster's name, listen and routes too")
+		}
 		return
 	}
 	if !event.ValidName(cl.Name) {
@@ -381,9 +387,24 @@ func (c *Config) validateCluster(p *problems) {
 	if cl.ServerName != "" && !ruleNameRE.MatchString(cl.ServerName) {
 		p.add("bus.nats.cluster.server_name", "%q is not a valid server name (letters, digits, '.', - and _, at most 64)", cl.ServerName)
 	}
-	checkListen(p, "bus.nats.cluster.listen", cl.Listen)
+	host, ok := checkListen(p, "bus.nats.cluster.listen", cl.Listen)
+	if ok && !isLoopback(host) && cl.Password == "" && !cl.TLS.Enabled() && !c.Insecure {
+		p.add("bus.nats.cluster.listen", "%s is not a loopback address and neither bus.nats.cluster.password nor tls is set, so anyone who can reach it could join the cluster and read every stream (set the password, or tls, on every node, or start routerd with --insecure)", cl.Listen)
+	}
+	if t := cl.TLS; t.Enabled() && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
+		p.add("bus.nats.cluster.tls", "cert_file, key_file and ca_file must be set together (without ca_file, any certificate of a public CA would join)")
+	}
+	if strings.HasPrefix(cl.Password, "$") {
+		// NATS would take it for a bcrypt hash and compare the others'
+		// password to it as one.
+		p.add("bus.nats.cluster.password", "must not start with '$'")
+	}
 	for i, r := range cl.Routes {
-		checkURL(p, fmt.Sprintf("bus.nats.cluster.routes[%d]", i), r, "nats-route", "nats", "tls")
+		path := fmt.Sprintf("bus.nats.cluster.routes[%d]", i)
+		checkURL(p, path, r, "nats-route", "nats", "tls")
+		if u, err := url.Parse(r); err == nil && u.User != nil {
+			p.add(path, "must not hold credentials: set bus.nats.cluster.password, which routerd adds to every route")
+		}
 	}
 }
 

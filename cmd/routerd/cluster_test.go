@@ -23,10 +23,10 @@ type node struct {
 
 // clusterConfigs writes the configs of an n-node cluster of embedded NATS
 // servers, as a user would for one machine: each node with its own data
-// and output directories, HTTP and NATS ports, routes to the others,
-// replicas 3, and writeConfig's order flow. Each consumer's timeout is 1s,
-// so that the events a killed node held come back 12s later (its ack
-// wait), not 20s.
+// and output directories, HTTP and NATS ports, routes to the others, one
+// cluster password, replicas 3, and writeConfig's order flow. Each
+// consumer's timeout is 1s, so that the events a killed node held come
+// back 12s later (its ack wait), not 20s.
 func clusterConfigs(t *testing.T, n int) []node {
 	t.Helper()
 	nodes := make([]node, n)
@@ -51,7 +51,7 @@ func clusterConfigs(t *testing.T, n int) []node {
 		c := strings.Replace(string(b), `  nats: {listen: ""}`, fmt.Sprintf(`  replicas: 3
   nats:
     listen: 127.0.0.1:0
-    cluster: {name: test, listen: %s, routes: [%s]}`, routes[i], strings.Join(others, ", ")), 1)
+    cluster: {name: test, listen: %s, password: cluster-secret, routes: [%s]}`, routes[i], strings.Join(others, ", ")), 1)
 		c = strings.ReplaceAll(c, "jsonl}}", "jsonl}, timeout: 1s}")
 		if err := os.WriteFile(nd.cfg, []byte(c), 0o644); err != nil {
 			t.Fatal(err)
@@ -212,5 +212,69 @@ func TestSignalsWhileWaitingForCluster(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(nd.dir, "data", "server_name")); err != nil {
 		t.Errorf("the node's name is not kept: %v", err)
+	}
+}
+
+// TestClusterWrongPassword starts two nodes of a cluster, one with another
+// cluster password: each one's log says the password is why their routes
+// are refused, and neither logs a password.
+func TestClusterWrongPassword(t *testing.T) {
+	nodes := clusterConfigs(t, 3)
+	b, err := os.ReadFile(nodes[1].cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nodes[1].cfg, []byte(strings.Replace(string(b), "password: cluster-secret", "password: other-secret", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	right, wrong := spawn(t, nodes[0].cfg), spawn(t, nodes[1].cfg)
+	waitLog(t, right, "a node presented another bus.nats.cluster.password than this node's")
+	waitLog(t, wrong, "the other node refused this node's bus.nats.cluster.password")
+	for _, d := range []*daemon{right, wrong} {
+		if strings.Contains(d.log.String(), "secret") {
+			t.Errorf("a password is logged:\n%s", d.log)
+		}
+	}
+}
+
+// TestClusterTLS runs two nodes of a three-node cluster with certificates
+// of one CA, and the third with one of another CA: the first two connect,
+// and refuse the third, saying to check bus.nats.cluster.tls.
+func TestClusterTLS(t *testing.T) {
+	nodes := clusterConfigs(t, 3)
+	ca, stranger := testkit.NewCA(t, "cluster CA"), testkit.NewCA(t, "another CA")
+	daemons := make([]*daemon, len(nodes))
+	for i, nd := range nodes {
+		issuer := ca
+		if i == 2 {
+			issuer = stranger
+		}
+		cert, key := issuer.Node(t, fmt.Sprint("node", i))
+		b, err := os.ReadFile(nd.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := strings.Replace(string(b), "password: cluster-secret", fmt.Sprintf("tls: {cert_file: %s, key_file: %s, ca_file: %s}", cert, key, ca.File), 1)
+		if err := os.WriteFile(nd.cfg, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		daemons[i] = spawn(t, nd.cfg)
+	}
+	waitLog(t, daemons[0], "(check bus.nats.cluster.tls")
+	waitLog(t, daemons[2], "(check bus.nats.cluster.tls")
+	// Replicas 3 wait for the third node, and /readyz says which the
+	// others reach.
+	for i, want := range []string{"connected to 1 other node(s)", "connected to 1 other node(s)", "connected to no other node"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := get("http://" + nodes[i].addr + "/readyz")
+			if code == 503 && strings.Contains(body, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d /readyz: %d %q, want 503 %q\n%s", i, code, body, want, tail(daemons[i].log.String(), 2000))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package testkit holds the helpers that the tests of several packages
-// share: loopback addresses with a free port, and a buffer safe to read
-// while another goroutine or process writes to it.
+// share: loopback addresses with a free port, a buffer safe to read while
+// another goroutine or process writes to it, and a CA for cluster TLS.
 package testkit
 
 import (
