@@ -269,6 +269,7 @@ func TestFailureLinesThinnedOut(t *testing.T) {
 	queue(t, b, "c", ids...)
 	dlqRecords(t, b, "c", len(ids))
 	count := func(msg string) int { return strings.Count(logs.String(), `msg="`+msg) }
+	eventually(t, "a dead-letter line", func() bool { return count("event dead-lettered") > 0 })
 	if r, d := count("delivery failed; will retry"), count("event dead-lettered"); r != 1 || d != 1 {
 		t.Errorf("%d retry and %d dead-letter lines for %d events failing twice, want 1 and 1:\n%s", r, d, len(ids), logs.String())
 	}
@@ -276,6 +277,8 @@ func TestFailureLinesThinnedOut(t *testing.T) {
 	clock.Add(int64(2 * time.Second))
 	queue(t, b, "c", "late")
 	dlqRecords(t, b, "c", 1)
+	// The dead-letter line follows the DLQ's write, which the test has read.
+	eventually(t, "the dead-letter line", func() bool { return count("event dead-lettered") == 2 })
 	if n := strings.Count(logs.String(), fmt.Sprintf("similar_not_logged=%d\n", len(ids)-1)); n != 2 || count("delivery failed; will retry") != 2 {
 		t.Errorf("%d lines saying %d were left out, want the retry and the dead-letter line:\n%s", n, len(ids)-1, logs.String())
 	}
