@@ -248,7 +248,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 // openBus opens the bus the config describes. A node of an embedded
 // cluster waits for the others until ctx ends; meanwhile Ready says why.
 func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) {
-	jsOpts := bus.JetStreamOptions{Replicas: cfg.Bus.Replicas, Logger: a.log, Waiting: func(err error) {
+	jsOpts := bus.JetStreamOptions{Replicas: cfg.Bus.Replicas, DLQMaxAge: cfg.Bus.DLQMaxAge, Logger: a.log, Waiting: func(err error) {
 		if err == nil {
 			a.waiting.Store(nil)
 			return

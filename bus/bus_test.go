@@ -603,6 +603,39 @@ func TestStore(t *testing.T) {
 	}
 }
 
+// TestDLQMaxAge: with DLQMaxAge set, dead letters older than it leave the
+// DLQ by themselves; a restart with another age applies it to the stream.
+func TestDLQMaxAge(t *testing.T) {
+	dir := t.TempDir()
+	open := func(age time.Duration) *JetStream {
+		b, _, err := OpenEmbedded(context.Background(), EmbeddedOptions{DataDir: dir}, JetStreamOptions{DLQMaxAge: age})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := open(0)
+	publish(t, b, "dlq.c", "kept")
+	b.Close()
+	b = open(time.Second)
+	defer b.Close()
+	publish(t, b, "dlq.c", "old")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, total, err := b.List(context.Background(), "dlq.c", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters still kept 15s after their max age of 1s", total)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestEmbeddedClientAuth checks that the embedded server's client port
 // wants the configured token.
 func TestEmbeddedClientAuth(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 type JetStreamOptions struct {
 	// Replicas of each stream: 1 on a single node, 3 on a cluster.
 	Replicas int
+	// DLQMaxAge, when set, is how long the DLQ stream keeps a dead letter.
+	DLQMaxAge time.Duration
 	// Memory keeps the streams in memory instead of files (tests).
 	Memory bool
 	// PublishTimeout bounds the wait for a publish acknowledgement.
@@ -215,7 +217,7 @@ func (b *JetStream) provision(ctx context.Context) error {
 			Description: "accepted events, one subject per event bus; removed once routed"},
 		{Name: "DELIVER", Subjects: []string{DeliverPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
 			Description: "one queue per consumer; removed once delivered or dead-lettered"},
-		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy,
+		{Name: "DLQ", Subjects: []string{DLQPrefix + ">"}, Retention: jetstream.LimitsPolicy, MaxAge: b.opts.DLQMaxAge,
 			Description: "dead letters per consumer, kept until replayed or purged"},
 	}
 	// All at once: in a cluster each new stream waits for its replicas to
@@ -224,6 +226,9 @@ func (b *JetStream) provision(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, sc := range streams {
 		sc.Duplicates = dedupWindows[sc.Name]
+		if sc.MaxAge > 0 {
+			sc.Duplicates = min(sc.Duplicates, sc.MaxAge) // JetStream's rule
+		}
 		sc.Storage = storage
 		sc.Replicas = b.opts.Replicas
 		sc.AllowDirect = true
@@ -273,7 +278,8 @@ func (b *JetStream) ensureStream(ctx context.Context, sc jetstream.StreamConfig)
 func sameStream(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
 		have.Description == want.Description && have.Duplicates == want.Duplicates &&
-		have.Storage == want.Storage && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect
+		have.Storage == want.Storage && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect &&
+		have.MaxAge == want.MaxAge
 }
 
 // explain adds what Options.Explain says to err.

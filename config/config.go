@@ -236,6 +236,11 @@ type Bus struct {
 	// Replicas is the JetStream replication factor of the streams routerd
 	// creates (default 1; 3 in a cluster of three or more nodes).
 	Replicas int `mapstructure:"replicas"`
+	// DLQMaxAge removes dead letters older than this from every consumer's
+	// DLQ (default 0: kept until replayed or purged), as an SQS
+	// dead-letter queue's retention period does. Applies to the NATS
+	// types; the memory bus keeps nothing across restarts anyway.
+	DLQMaxAge time.Duration `mapstructure:"dlq_max_age"`
 	// NATS holds the connection or server settings for the NATS types.
 	NATS NATS `mapstructure:"nats"`
 }

@@ -178,7 +178,7 @@ func TestFull(t *testing.T) {
 	if js, _ := c.Schemas[1].InlineJSON(); !strings.Contains(string(js), `"additionalProperties":false`) {
 		t.Errorf("schema keys lost their case: %s", js)
 	}
-	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 {
+	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 || c.Bus.DLQMaxAge != 14*24*time.Hour {
 		t.Errorf("bus: %+v", c.Bus)
 	}
 	if cl := c.Bus.NATS.Cluster; cl.Password != "a-long-shared-secret" || cl.TLS != (ClusterTLS{CertFile: "node1.pem", KeyFile: "node1-key.pem", CAFile: "cluster-ca.pem"}) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/rules"
@@ -311,6 +312,9 @@ func (c *Config) validateBus(p *problems) {
 	oneOf(p, "bus.sync", b.Sync, SyncDefault, SyncAlways)
 	if b.Replicas < 1 || b.Replicas > 5 {
 		p.add("bus.replicas", "must be from 1 to 5 (JetStream's limit), got %d", b.Replicas)
+	}
+	if b.DLQMaxAge != 0 && b.DLQMaxAge < time.Minute {
+		p.add("bus.dlq_max_age", "must be at least 1m (0: dead letters are kept until replayed or purged), got %v", b.DLQMaxAge)
 	}
 	n := &b.NATS
 	if n.Token != "" && (n.User != "" || n.Password != "") {
