@@ -288,6 +288,13 @@ func Delivered(m *message.Message) int {
 	return n
 }
 
+// QueuedID names one stored message: its id and when it was stored. Its
+// redeliveries have the same name; the same event queued again (replayed,
+// or sent again under the client's id) has another.
+func QueuedID(m *message.Message) string {
+	return m.UUID + "@" + strconv.FormatInt(Stored(m).UnixNano(), 10)
+}
+
 // Stored reads when the message was first stored on the bus.
 func Stored(m *message.Message) time.Time {
 	if c, ok := m.Context().Value(answerKey{}).(*answerCtx); ok {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +86,7 @@ type Consumer struct {
 	done   chan struct{}
 
 	firstMu  sync.Mutex
-	firstTry map[string]time.Time // queuedID → its first attempt, while retried (rememberFirst)
+	firstTry map[string]time.Time // bus.QueuedID → its first attempt, while retried (rememberFirst)
 
 	// A destination that is down fails every event, thousands a second:
 	// the retry and dead-letter lines are written at most once a second
@@ -379,7 +378,7 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	// queued, so that a crash between this write and the ack below stores
 	// it once, while the same event failing again later (replayed, or sent
 	// again under the client's id) is a dead letter of its own.
-	dm := message.NewMessage(queuedID(m), payload)
+	dm := message.NewMessage(bus.QueuedID(m), payload)
 	dm.Metadata.Set(bus.EventIDKey, d.ID)
 	dm.Metadata.Set(bus.RuleKey, d.Rule)
 	if err := c.bus.Publish(bus.DLQTopic(c.name), dm); err != nil {
@@ -404,26 +403,19 @@ func (c *Consumer) rememberFirst(m *message.Message, at time.Time) {
 	if c.firstTry == nil {
 		c.firstTry = map[string]time.Time{}
 	}
-	c.firstTry[queuedID(m)] = at
+	c.firstTry[bus.QueuedID(m)] = at
 }
 
 func (c *Consumer) firstOf(m *message.Message) time.Time {
 	c.firstMu.Lock()
 	defer c.firstMu.Unlock()
-	return c.firstTry[queuedID(m)]
+	return c.firstTry[bus.QueuedID(m)]
 }
 
 func (c *Consumer) forgetFirst(m *message.Message) {
 	c.firstMu.Lock()
 	defer c.firstMu.Unlock()
-	delete(c.firstTry, queuedID(m))
-}
-
-// queuedID names one queued delivery: its message id and when it was
-// queued. A redelivery of it has the same key; the same event queued again
-// (replayed, or sent again under the client's id) has another.
-func queuedID(m *message.Message) string {
-	return m.UUID + "@" + strconv.FormatInt(bus.Stored(m).UnixNano(), 10)
+	delete(c.firstTry, bus.QueuedID(m))
 }
 
 func truncate(s string, n int) string {

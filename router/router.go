@@ -13,7 +13,6 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -312,13 +311,13 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 	}
 	// A retry queues only the deliveries not stored before.
 	if r.partial.any() {
-		out = r.partial.skip(queuedKey(m), out)
+		out = r.partial.skip(bus.QueuedID(m), out)
 	}
 	// All at once: the event waits one round trip to the bus, not one per
 	// consumer.
 	err := r.bus.PublishAll(out)
 	if err != nil {
-		r.partial.add(queuedKey(m), out, err, time.Now())
+		r.partial.add(bus.QueuedID(m), out, err, time.Now())
 	}
 	if bounded {
 		r.counted(out, err)
@@ -379,7 +378,7 @@ func (r *Router) overflowed(consumer string) {
 // which of its deliveries a failed attempt stored.
 func (r *Router) ack(m *message.Message) {
 	if r.partial.any() {
-		r.partial.forget(queuedKey(m))
+		r.partial.forget(bus.QueuedID(m))
 	}
 	bus.Ack(m)
 }
@@ -390,12 +389,6 @@ func (r *Router) ack(m *message.Message) {
 // event every second.
 func retryDelay(attempt int) time.Duration {
 	return min(time.Second<<min(max(attempt-1, 0), 5), 30*time.Second)
-}
-
-// queuedKey names one stored event: its message id and when it was
-// stored. Its redeliveries have the same key.
-func queuedKey(m *message.Message) string {
-	return m.UUID + "@" + strconv.FormatInt(bus.Stored(m).UnixNano(), 10)
 }
 
 // partials remembers, for each event whose deliveries were queued in part
