@@ -28,13 +28,13 @@ import (
 // the server's permissions keep them to publishing on events.>.
 type Seal struct {
 	key  []byte
-	macs sync.Pool // of hash.Hash: hmac.New allocates five objects
+	macs sync.Pool // of *sealMAC: hmac.New allocates five objects
 }
 
 // NewSeal returns a seal with the given key.
 func NewSeal(key []byte) *Seal {
 	s := &Seal{key: key}
-	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	s.macs.New = func() any { return &sealMAC{h: hmac.New(sha256.New, s.key)} }
 	return s
 }
 
@@ -55,8 +55,9 @@ func (s *Seal) Tag(topic string, payload []byte) string {
 	if s == nil {
 		return ""
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(s.mac(topic, payload, sum[:0])[:16])
+	m := s.macs.Get().(*sealMAC)
+	defer s.macs.Put(m)
+	return hex.EncodeToString(m.sum(topic, payload))
 }
 
 // Valid reports whether tag is the mark of payload on topic; under a nil
@@ -69,19 +70,27 @@ func (s *Seal) Valid(topic string, payload []byte, tag string) bool {
 	if _, err := hex.Decode(got[:], []byte(tag)); err != nil {
 		return false
 	}
-	var sum [sha256.Size]byte
-	return hmac.Equal(got[:], s.mac(topic, payload, sum[:0])[:16])
+	m := s.macs.Get().(*sealMAC)
+	defer s.macs.Put(m)
+	return hmac.Equal(got[:], m.sum(topic, payload))
 }
 
-func (s *Seal) mac(topic string, payload, buf []byte) []byte {
-	h := s.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(topic))
-	h.Write([]byte{0})
-	h.Write(payload)
-	sum := h.Sum(buf)
-	s.macs.Put(h)
-	return sum
+// sealMAC is a pooled HMAC with scratch space of its own: bytes written
+// through the hash.Hash interface escape, so a topic, separator and sum
+// held on the stack would each be allocated for every event.
+type sealMAC struct {
+	h   hash.Hash
+	buf [256]byte
+}
+
+// sum returns the first 16 bytes of HMAC(topic || 0 || payload), in m's
+// scratch space: valid until m is used again.
+func (m *sealMAC) sum(topic string, payload []byte) []byte {
+	m.h.Reset()
+	b := append(append(m.buf[:0], topic...), 0)
+	m.h.Write(b)
+	m.h.Write(payload)
+	return m.h.Sum(m.buf[:0])[:16]
 }
 
 // sealBucket and sealKey are where the JetStream bus keeps its seal's key.
