@@ -264,10 +264,6 @@ type NATS struct {
 	User string `mapstructure:"user"`
 	// Password is User's password.
 	Password string `mapstructure:"password"`
-	// TLS makes every route mutual TLS when set: each node proves itself
-	// with its certificate, so the others know it is one of theirs whichever
-	// end dials (a password is checked only by the end that accepts).
-	TLS ClusterTLS `mapstructure:"tls"`
 	// Cluster joins embedded servers of several routerd nodes into one NATS
 	// cluster, so they share durable consumers.
 	Cluster Cluster `mapstructure:"cluster"`
