@@ -239,14 +239,16 @@ func logStoreBound(log *slog.Logger, o EmbeddedOptions, bound int64) {
 	if log == nil {
 		log = slog.Default()
 	}
-	room, known := storeRoom(o.DataDir)
 	set := "bus.nats.max_store"
 	if o.MaxStore <= 0 {
 		set = "default: half the free space of data_dir"
 	}
 	log.Info("bus: JetStream may store up to "+FormatBytes(bound)+" ("+set+"); past "+strconv.Itoa(int(IngestShare*100))+"% of it, ingest answers 503",
 		"data_dir", o.DataDir)
-	if known && o.MaxStore > 0 && o.MaxStore > room/2 {
+	if o.MaxStore <= 0 {
+		return // the default bound is half the room, measured once already
+	}
+	if room, known := storeRoom(o.DataDir); known && o.MaxStore > room/2 {
 		log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",
 			"max_store", FormatBytes(o.MaxStore), "free", FormatBytes(room), "data_dir", o.DataDir)
 	}
