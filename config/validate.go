@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventrouter/eventrouter/bus"
 	"github.com/eventrouter/eventrouter/event"
 	"github.com/eventrouter/eventrouter/rules"
 )
@@ -388,7 +389,7 @@ func (c *Config) validateCluster(p *problems) {
 	if !event.ValidName(cl.Name) {
 		p.add("bus.nats.cluster.name", "%q is not a valid cluster name (letters, digits, - and _)", cl.Name)
 	}
-	if cl.ServerName != "" && !ruleNameRE.MatchString(cl.ServerName) {
+	if cl.ServerName != "" && !bus.ValidServerName(cl.ServerName) {
 		p.add("bus.nats.cluster.server_name", "%q is not a valid server name (letters, digits, '.', - and _, at most 64)", cl.ServerName)
 	}
 	host, ok := checkListen(p, "bus.nats.cluster.listen", cl.Listen)
