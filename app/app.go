@@ -571,35 +571,37 @@ func Load(path string, reg sinks.Registry, opts ...config.Option) (*config.Confi
 	return config.Load(path, append(opts, config.WithCheck(Check(reg)))...)
 }
 
-// Validate runs the whole load path for cfg without starting anything:
-// the config's checks and Check, then the rule table.
-func Validate(cfg *config.Config, reg sinks.Registry) error {
-	if err := cfg.Validate(Check(reg)); err != nil {
-		return err
-	}
-	_, err := buildRoutes(cfg)
-	return err
-}
-
 // Reload swaps in a new configuration: the whole rule table and consumer
 // set are built and checked first; on any error the running configuration
 // stays and the error is returned. Consumers whose settings did not change
 // keep running untouched. Listener, bus and identity settings need a
 // restart; a change to them is reported and otherwise ignored.
-func (a *App) Reload(ctx context.Context, cfg *config.Config) (err error) {
+func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
+	if err := cfg.Validate(Check(a.opts.Sinks)); err != nil {
+		return a.reloadFailed(err)
+	}
+	return a.reload(ctx, cfg)
+}
+
+// reloadFailed records and says that a reload was refused.
+func (a *App) reloadFailed(err error) error {
+	a.reloadOK.Set(0)
+	a.log.Error("reload failed; keeping the running configuration", "err", err)
+	return err
+}
+
+// reload is Reload for a configuration that Check has passed (Load, or
+// Reload itself): it is not checked again.
+func (a *App) reload(ctx context.Context, cfg *config.Config) (err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	defer func() {
 		if err != nil {
-			a.reloadOK.Set(0)
-			a.log.Error("reload failed; keeping the running configuration", "err", err)
+			a.reloadFailed(err)
 		} else {
 			a.reloadOK.Set(1)
 		}
 	}()
-	if err := Validate(cfg, a.opts.Sinks); err != nil {
-		return err
-	}
 	routes, err := buildRoutes(cfg)
 	if err != nil {
 		return err
@@ -666,11 +668,9 @@ func (a *App) ReloadFile(ctx context.Context) error {
 	a.mu.Unlock()
 	cfg, err := Load(file, a.opts.Sinks, config.WithInsecure(insecure))
 	if err != nil {
-		a.reloadOK.Set(0)
-		a.log.Error("reload failed; keeping the running configuration", "err", err)
-		return err
+		return a.reloadFailed(err)
 	}
-	return a.Reload(ctx, cfg)
+	return a.reload(ctx, cfg)
 }
 
 func (a *App) serveReload(w http.ResponseWriter, r *http.Request) {
