@@ -234,8 +234,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 	door := a.frontDoor(cfg)
 	a.handler.Store(&door)
 	a.push("sources", func(context.Context) error {
-		// Stop taking events; the listeners close last.
-		closed := a.closedDoor(cfg)
+		// Stop taking events; the listeners close last. The credentials
+		// are those in force, which a reload may have changed.
+		a.mu.Lock()
+		now := a.cfg
+		a.mu.Unlock()
+		closed := a.closedDoor(now)
 		a.handler.Store(&closed)
 		return nil
 	})
