@@ -173,9 +173,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.bus, a.ownBus = b, true
 		a.push("bus", func(context.Context) error { return b.Close() })
 	}
-	if max := bus.MaxEventBytes(a.bus); max > 0 && max < 2*event.MaxEntrySize {
+	maxEvent := bus.MaxEventBytes(a.bus)
+	if maxEvent > 0 && maxEvent < 2*event.MaxEntrySize {
 		a.log.Warn("the NATS server's max_payload is too small for the largest events: larger envelopes are refused at ingest; set max_payload to 8MB",
-			"max_payload", a.bus.NATS().MaxPayload(), "largest_event_bytes", max)
+			"max_payload", a.bus.NATS().MaxPayload(), "largest_event_bytes", maxEvent)
 	}
 	if !cfg.HTTP.SNS.VerifySignatures && !cfg.HTTP.Auth.Enabled() {
 		a.log.Warn("SNS signatures are not checked (http.sns.verify_signatures: false) and http.auth is off: anyone who can reach POST /v1/s3 can send notifications as SNS")
@@ -204,7 +205,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.router = router.New(a.bus, routes, router.Options{
 		Stamp: stamp, Ingest: a.ingestM.Events, Metrics: a.routerM, Logger: a.log, Schemas: &a.schemas,
-		MaxEventBytes: bus.MaxEventBytes(a.bus), DeadLettered: a.deliverM.DeadLettered,
+		MaxEventBytes: maxEvent, DeadLettered: a.deliverM.DeadLettered,
 	})
 	a.routerRun = make(chan struct{})
 	routerCtx, stopRouter := context.WithCancel(runCtx)
@@ -228,7 +229,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.ingester = &sources.Ingester{
 		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM, Schemas: &a.schemas,
 		KnownBus:      func(name string) bool { return a.router.Routes().HasBus(name) },
-		MaxEventBytes: bus.MaxEventBytes(a.bus),
+		MaxEventBytes: maxEvent,
 		Seal:          a.bus.Seal(),
 	}
 	door := a.frontDoor(cfg)
