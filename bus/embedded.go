@@ -64,11 +64,11 @@ type EmbeddedOptions struct {
 	Logger *slog.Logger
 }
 
-// EmbeddedMaxPayload is the largest message the embedded server takes. NATS
+// embeddedMaxPayload is the largest message the embedded server takes. NATS
 // defaults to 1 MiB, which an event of EventBridge's largest size (1 MiB of
 // entry, more once its strings are escaped in the envelope) exceeds with
 // the router's headers; NATS advises against more than 8 MiB.
-const EmbeddedMaxPayload = 8 << 20
+const embeddedMaxPayload = 8 << 20
 
 // StartEmbedded starts the NATS server in this process and connects to it.
 // The returned shutdown stops the server; call it after closing the
@@ -81,7 +81,7 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 		SyncAlways:    o.SyncAlways,
 		NoSigs:        true,
 		NoLog:         true,
-		MaxPayload:    EmbeddedMaxPayload,
+		MaxPayload:    embeddedMaxPayload,
 		Authorization: o.Token,
 		Username:      o.User,
 		Password:      o.Password,
@@ -243,20 +243,20 @@ func logStoreBound(log *slog.Logger, o EmbeddedOptions, bound int64) {
 	if o.MaxStore <= 0 {
 		set = "default: half the free space of data_dir"
 	}
-	log.Info("bus: JetStream may store up to "+FormatBytes(bound)+" ("+set+"); past "+strconv.Itoa(int(IngestShare*100))+"% of it, ingest answers 503",
+	log.Info("bus: JetStream may store up to "+formatBytes(bound)+" ("+set+"); past "+strconv.Itoa(int(IngestShare*100))+"% of it, ingest answers 503",
 		"data_dir", o.DataDir)
 	if o.MaxStore <= 0 {
 		return // the default bound is half the room, measured once already
 	}
 	if room, known := storeRoom(o.DataDir); known && o.MaxStore > room/2 {
 		log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",
-			"max_store", FormatBytes(o.MaxStore), "free", FormatBytes(room), "data_dir", o.DataDir)
+			"max_store", formatBytes(o.MaxStore), "free", formatBytes(room), "data_dir", o.DataDir)
 	}
 }
 
-// FormatBytes writes n bytes as bus.nats.max_store is written, in the
+// formatBytes writes n bytes as bus.nats.max_store is written, in the
 // largest unit of 1024 that leaves at least 1, to a tenth (1.5GB).
-func FormatBytes(n int64) string {
+func formatBytes(n int64) string {
 	const units = "KMGTPE"
 	if n < 1024 {
 		return strconv.FormatInt(n, 10) + "B"

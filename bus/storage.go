@@ -111,9 +111,9 @@ func (b *JetStream) watchStorage(d time.Duration) {
 			switch {
 			case full && !was:
 				b.log.Warn(fmt.Sprintf("bus: the store holds %d%% of its bound: new events are refused (503) until consumers make room; the rest is kept for the events accepted", int(IngestShare*100)),
-					"used", FormatBytes(s.Used), "bound", FormatBytes(s.Limit))
+					"used", formatBytes(s.Used), "bound", formatBytes(s.Limit))
 			case was && !full:
-				b.log.Info("bus: room in the store again: new events are accepted", "used", FormatBytes(s.Used), "bound", FormatBytes(s.Limit))
+				b.log.Info("bus: room in the store again: new events are accepted", "used", formatBytes(s.Used), "bound", formatBytes(s.Limit))
 			}
 			was = full
 		}

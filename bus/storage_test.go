@@ -111,8 +111,8 @@ func TestFormatBytes(t *testing.T) {
 	for n, want := range map[int64]string{
 		512: "512B", 1024: "1KB", 1536: "1.5KB", 10 << 30: "10GB", 48<<20 + 1: "48MB", 3 << 60: "3EB",
 	} {
-		if got := FormatBytes(n); got != want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
