@@ -394,10 +394,7 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 	for i, o := range out {
 		if full && strings.HasPrefix(o.Topic, EventsPrefix) {
 			b.pubMu.Lock()
-			w.fail(i, fmt.Errorf("bus: publish to %s: %w: new events wait until it holds less than %d%% of its bound", o.Topic, ErrStorageFull, int(IngestShare*100)))
-			if w.left--; w.left == 0 {
-				close(w.done)
-			}
+			w.settle(i, i+1, fmt.Errorf("bus: publish to %s: %w: new events wait until it holds less than %d%% of its bound", o.Topic, ErrStorageFull, int(IngestShare*100)))
 			b.pubMu.Unlock()
 			continue
 		}
@@ -426,12 +423,7 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 			b.pubMu.Lock()
 			delete(b.waiting, nm)
 			msgs = msgs[:len(msgs)-1]
-			for j := i; j < len(out); j++ {
-				w.fail(j, err)
-			}
-			if w.left -= len(out) - i; w.left == 0 {
-				close(w.done)
-			}
+			w.settle(i, len(out), err)
 			b.pubMu.Unlock()
 			break
 		}
@@ -445,6 +437,19 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 	return b.forget(w, msgs)
 }
 
+// settle counts messages from to to (not included) as answered, failed
+// with err when it is not nil; the caller holds JetStream.pubMu.
+func (w *pubWait) settle(from, to int, err error) {
+	if err != nil {
+		for i := from; i < to; i++ {
+			w.fail(i, err)
+		}
+	}
+	if w.left -= to - from; w.left == 0 {
+		close(w.done)
+	}
+}
+
 // answered records the broker's answer to a published message: nil for
 // stored, else why not. A message no longer waited for is ignored.
 func (b *JetStream) answered(m *nats.Msg, err error) {
@@ -456,11 +461,9 @@ func (b *JetStream) answered(m *nats.Msg, err error) {
 	}
 	delete(b.waiting, m)
 	if err != nil {
-		p.w.fail(p.i, publishError(m.Subject, err))
+		err = publishError(m.Subject, err)
 	}
-	if p.w.left--; p.w.left == 0 {
-		close(p.w.done)
-	}
+	p.w.settle(p.i, p.i+1, err)
 }
 
 // forget stops waiting for msgs, the messages the PublishAll call w that is
