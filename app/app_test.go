@@ -132,32 +132,6 @@ func order(total int) map[string]any {
 	}
 }
 
-// readIDs returns the event ids in a JSON Lines file, up to its last
-// complete line: a sink may be writing the next one (a large event is more
-// than one write).
-func readIDs(t *testing.T, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for line := range bytes.Lines(b) {
-		if !bytes.HasSuffix(line, []byte("\n")) {
-			break // still being written
-		}
-		var e struct{ ID string }
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatalf("%s: bad line %.200q: %v", path, line, err)
-		}
-		ids = append(ids, e.ID)
-	}
-	return ids
-}
-
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -195,15 +169,15 @@ func TestOrderFlow(t *testing.T) {
 			}
 			for _, f := range []string{"inventory", "notification", "analytics"} {
 				path := filepath.Join(dir, f+".jsonl")
-				waitFor(t, f, 10*time.Second, func() bool { return len(readIDs(t, path)) == 2 })
-				got := readIDs(t, path)
+				waitFor(t, f, 10*time.Second, func() bool { return len(testkit.ReadIDs(t, path)) == 2 })
+				got := testkit.ReadIDs(t, path)
 				if !(contains(got, ids[0]) && contains(got, ids[1])) {
 					t.Errorf("%s got %v, want %v", f, got, ids[:2])
 				}
 			}
 			vip := filepath.Join(dir, "vip.jsonl")
-			waitFor(t, "vip", 10*time.Second, func() bool { return len(readIDs(t, vip)) == 1 })
-			if got := readIDs(t, vip); got[0] != ids[0] {
+			waitFor(t, "vip", 10*time.Second, func() bool { return len(testkit.ReadIDs(t, vip)) == 1 })
+			if got := testkit.ReadIDs(t, vip); got[0] != ids[0] {
 				t.Errorf("vip got %v, want %s", got, ids[0])
 			}
 			wants := []string{
@@ -251,7 +225,7 @@ func TestLargestEventDelivered(t *testing.T) {
 		t.Fatalf("ids = %v, want both accepted", ids)
 	}
 	path := filepath.Join(dir, "inventory.jsonl")
-	waitFor(t, "both events in inventory", 20*time.Second, func() bool { return len(readIDs(t, path)) == 2 })
+	waitFor(t, "both events in inventory", 20*time.Second, func() bool { return len(testkit.ReadIDs(t, path)) == 2 })
 }
 
 func contains(s []string, v string) bool {
@@ -381,8 +355,8 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := putEvents(t, a.Addr(), order(5000))
-	waitFor(t, "audit consumer", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 1 })
-	if got := readIDs(t, filepath.Join(dir, "audit.jsonl")); got[0] != ids[0] {
+	waitFor(t, "audit consumer", 10*time.Second, func() bool { return len(testkit.ReadIDs(t, filepath.Join(dir, "audit.jsonl"))) == 1 })
+	if got := testkit.ReadIDs(t, filepath.Join(dir, "audit.jsonl")); got[0] != ids[0] {
 		t.Errorf("audit got %v", got)
 	}
 
@@ -400,7 +374,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("empty file reload error = %v, want one saying it holds no settings", err)
 	}
 	ids = putEvents(t, a.Addr(), order(7000))
-	waitFor(t, "old config still routes", 10*time.Second, func() bool { return len(readIDs(t, filepath.Join(dir, "audit.jsonl"))) == 2 })
+	waitFor(t, "old config still routes", 10*time.Second, func() bool { return len(testkit.ReadIDs(t, filepath.Join(dir, "audit.jsonl"))) == 2 })
 }
 
 // TestSNSSignatureSettings checks that http.sns reaches POST /v1/s3, on

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -204,26 +203,13 @@ func (s *sender) keepSending() (stop func() (failed int)) {
 	}
 }
 
-// countIDs counts the event ids in a JSON Lines file.
+// countIDs counts the event ids in a file sink's file, up to its last
+// complete line.
 func countIDs(t *testing.T, path string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return out
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		var e struct{ ID string }
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("%s: torn or invalid line %q", path, sc.Text())
-		}
-		out[e.ID]++
+	for _, id := range testkit.ReadIDs(t, path) {
+		out[id]++
 	}
 	return out
 }
