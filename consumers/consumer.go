@@ -312,22 +312,13 @@ func (c *Consumer) answer(m *message.Message, d event.Delivery, err error, inges
 			c.rememberFirst(m, now)
 		}
 		if ok, skipped := c.retryLog.Allow(now); ok {
-			log.Info("delivery failed; will retry", withSkipped([]any{"err", err, "retry_in", delay}, skipped)...)
+			log.Info("delivery failed; will retry", every.WithSkipped([]any{"err", err, "retry_in", delay}, skipped)...)
 		}
 		bus.NackAfter(m, delay)
 		return
 	}
 	c.m.failed(c.name)
 	c.deadLetter(m, d, err, reason, ingested, now, log)
-}
-
-// withSkipped adds to a thinned-out line's attributes how many like it
-// were not written since the last one.
-func withSkipped(args []any, skipped int) []any {
-	if skipped > 0 {
-		args = append(args, "similar_not_logged", skipped)
-	}
-	return args
 }
 
 // backoff is the wait before attempt+1: exponential from InitialBackoff,
@@ -351,7 +342,7 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	if !c.policy.DLQ {
 		c.m.dlq(c.name, "dropped_"+reason)
 		if ok, skipped := c.deadLog.Allow(last); ok {
-			log.Error("delivery failed for good and the consumer has no DLQ: event dropped", withSkipped([]any{"err", cause, "reason", reason, "error_code", code}, skipped)...)
+			log.Error("delivery failed for good and the consumer has no DLQ: event dropped", every.WithSkipped([]any{"err", cause, "reason", reason, "error_code", code}, skipped)...)
 		}
 		c.forgetFirst(m)
 		bus.Ack(m)
@@ -388,7 +379,7 @@ func (c *Consumer) deadLetter(m *message.Message, d event.Delivery, cause error,
 	}
 	c.m.dlq(c.name, reason)
 	if ok, skipped := c.deadLog.Allow(last); ok {
-		log.Warn("event dead-lettered", withSkipped([]any{"err", cause, "reason", reason, "error_code", code}, skipped)...)
+		log.Warn("event dead-lettered", every.WithSkipped([]any{"err", cause, "reason", reason, "error_code", code}, skipped)...)
 	}
 	c.forgetFirst(m)
 	bus.Ack(m)

@@ -332,7 +332,7 @@ func (r *Router) handle(m *message.Message, s *scratch) {
 			if errors.Is(err, bus.ErrStorageFull) {
 				msg = "router: the bus's storage is full; events wait on the bus and are queued for their consumers once there is room"
 			}
-			r.log.Warn(msg, "event_id", id, "retry_in", delay, "failed_since_last", skipped, "err", err)
+			r.log.Warn(msg, every.WithSkipped([]any{"event_id", id, "retry_in", delay, "err", err}, skipped)...)
 		}
 		bus.NackAfter(m, delay)
 		return
@@ -370,7 +370,7 @@ func (r *Router) overflowed(consumer string) {
 	}
 	if ok, skipped := r.backlogs.logLimiter(consumer).Allow(time.Now()); ok {
 		r.log.Warn("router: the consumer's queue is at its max_backlog; its new events go to its dead-letter queue",
-			"consumer", consumer, "dead_lettered_since_last", skipped+1)
+			every.WithSkipped([]any{"consumer", consumer}, skipped)...)
 	}
 }
 

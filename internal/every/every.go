@@ -31,3 +31,17 @@ func (l *Limiter) Allow(now time.Time) (ok bool, skipped int) {
 	l.next = now.Add(l.Period)
 	return true, skipped
 }
+
+// SkippedKey is the attribute of a thinned-out line that says how many
+// lines like it were left out since the last one written: one name on
+// every such line, so one log query finds them all.
+const SkippedKey = "similar_not_logged"
+
+// WithSkipped adds SkippedKey to a line's attributes when lines were left
+// out before it.
+func WithSkipped(args []any, skipped int) []any {
+	if skipped > 0 {
+		args = append(args, SkippedKey, skipped)
+	}
+	return args
+}

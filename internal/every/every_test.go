@@ -21,3 +21,13 @@ func TestLimiter(t *testing.T) {
 		}
 	}
 }
+
+func TestWithSkipped(t *testing.T) {
+	if got := WithSkipped([]any{"k", 1}, 0); len(got) != 2 {
+		t.Errorf("nothing left out: got %v, want the attributes unchanged", got)
+	}
+	got := WithSkipped([]any{"k", 1}, 3)
+	if len(got) != 4 || got[2] != SkippedKey || got[3] != 3 {
+		t.Errorf("3 left out: got %v", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/every"
 	"github.com/eventrouter/eventrouter/sources"
 )
 
@@ -78,7 +79,7 @@ func (s *server) ingest(r *http.Request, source string, entries []event.Entry, b
 					"request_id", requestID(r.Context()), "err", err)
 			} else if ok, skipped := s.fullLog.Allow(s.now()); ok {
 				s.log.Warn("http: the event bus's storage is full, answering 503 (bus.nats.max_store; see routerctl dlq list and the consumers' backlog)",
-					"source", source, "entries", len(good), "request_id", requestID(r.Context()), "refused_since_last", skipped, "err", err)
+					every.WithSkipped([]any{"source", source, "entries", len(good), "request_id", requestID(r.Context()), "err", err}, skipped)...)
 			}
 			return putEventsResponse{}, err
 		}
