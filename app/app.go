@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -273,29 +274,34 @@ func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) 
 		}
 		return bus.Connect(ctx, cfg.Bus.NATS.URL, auth, jsOpts)
 	default:
-		n := cfg.Bus.NATS
-		b, _, err := bus.OpenEmbedded(ctx, bus.EmbeddedOptions{
-			Listen:          n.Listen,
-			DataDir:         filepath.Clean(cfg.Bus.DataDir),
-			SyncAlways:      cfg.Bus.Sync == config.SyncAlways,
-			MaxStore:        int64(n.MaxStore),
-			Token:           n.Token,
-			User:            n.User,
-			Password:        n.Password,
-			ServerName:      n.Cluster.ServerName,
-			ClusterName:     n.Cluster.Name,
-			ClusterListen:   n.Cluster.Listen,
-			Routes:          n.Cluster.Routes,
-			ClusterPassword: n.Cluster.Password,
-			ClusterCertFile: n.Cluster.TLS.CertFile,
-			ClusterKeyFile:  n.Cluster.TLS.KeyFile,
-			ClusterCAFile:   n.Cluster.TLS.CAFile,
-			Logger:          a.log,
-		}, jsOpts)
+		b, _, err := bus.OpenEmbedded(ctx, embeddedOptions(cfg, a.log), jsOpts)
 		if err != nil {
 			return nil, err
 		}
 		return b, nil
+	}
+}
+
+// embeddedOptions are the embedded server's options cfg gives.
+func embeddedOptions(cfg *config.Config, log *slog.Logger) bus.EmbeddedOptions {
+	n := cfg.Bus.NATS
+	return bus.EmbeddedOptions{
+		Listen:          n.Listen,
+		DataDir:         filepath.Clean(cfg.Bus.DataDir),
+		SyncAlways:      cfg.Bus.Sync == config.SyncAlways,
+		MaxStore:        int64(n.MaxStore),
+		Token:           n.Token,
+		User:            n.User,
+		Password:        n.Password,
+		ServerName:      n.Cluster.ServerName,
+		ClusterName:     n.Cluster.Name,
+		ClusterListen:   n.Cluster.Listen,
+		Routes:          n.Cluster.Routes,
+		ClusterPassword: n.Cluster.Password,
+		ClusterCertFile: n.Cluster.TLS.CertFile,
+		ClusterKeyFile:  n.Cluster.TLS.KeyFile,
+		ClusterCAFile:   n.Cluster.TLS.CAFile,
+		Logger:          log,
 	}
 }
 
@@ -579,8 +585,11 @@ func Load(path string, reg sinks.Registry, opts ...config.Option) (*config.Confi
 // Reload swaps in a new configuration: the whole rule table and consumer
 // set are built and checked first; on any error the running configuration
 // stays and the error is returned. Consumers whose settings did not change
-// keep running untouched. Listener, bus and identity settings need a
-// restart; a change to them is reported and otherwise ignored.
+// keep running untouched. The cluster's routes, password and certificates
+// (bus.nats.cluster's routes, password and tls files) are given to the
+// embedded server; a certificate it refuses fails the reload. Listener,
+// log, other bus and identity settings need a restart; a change to them is
+// reported, naming the keys, and otherwise ignored.
 func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
 	if err := cfg.Validate(Check(a.opts.Sinks)); err != nil {
 		return a.reloadFailed(err)
@@ -626,6 +635,18 @@ func (a *App) reload(ctx context.Context, cfg *config.Config) (err error) {
 	if err != nil {
 		return err
 	}
+	// The cluster's routes, password and certificates, last of what may
+	// fail: a certificate refused leaves everything as it was.
+	busNow := reloadedBus(old.Bus, cfg.Bus)
+	if r, ok := a.bus.(clusterReloader); ok && busNow.NATS.Cluster.Enabled() &&
+		(busNow.NATS.Cluster.TLS.Enabled() || !reflect.DeepEqual(busNow.NATS.Cluster, old.Bus.NATS.Cluster)) {
+		now := *old
+		now.Bus = busNow
+		if err := r.ReloadCluster(embeddedOptions(&now, a.log)); err != nil {
+			closeSinks(fresh)
+			return fmt.Errorf("reload: %w", err)
+		}
+	}
 	runCtx := context.Background()
 	// Stop replaced and removed consumers first, then start the new ones,
 	// then switch the routes: events routed meanwhile wait in the queues.
@@ -657,10 +678,11 @@ func (a *App) reload(ctx context.Context, cfg *config.Config) (err error) {
 	next.HTTP.Auth, next.HTTP.Throttle, next.HTTP.SNS = cfg.HTTP.Auth, cfg.HTTP.Throttle, cfg.HTTP.SNS
 	door := a.frontDoor(&next)
 	a.handler.Store(&door)
-	if old.HTTP.Listen != cfg.HTTP.Listen || !reflect.DeepEqual(old.Bus, cfg.Bus) || old.Account != cfg.Account || old.Region != cfg.Region {
-		a.log.Warn("reload: listener, bus, account and region changes take effect on restart")
+	next.Bus = busNow
+	if keys := restartKeys(&next, cfg); len(keys) > 0 {
+		a.log.Warn("reload: " + strings.Join(keys, ", ") + " cannot change on reload; restart routerd (the rest of the file is in force)")
 	}
-	cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = next.HTTP, old.Bus, old.Account, old.Region
+	cfg.Log, cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = old.Log, next.HTTP, busNow, old.Account, old.Region
 	a.cfg = cfg
 	a.log.Info("configuration reloaded", "rules", len(cfg.Rules), "consumers", len(cfg.Consumers), "restarted_consumers", len(fresh))
 	return nil

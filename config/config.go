@@ -306,7 +306,10 @@ type Cluster struct {
 	Password string `mapstructure:"password"`
 	// TLS makes every route mutual TLS when set: each node proves itself
 	// with its certificate, so the others know it is one of theirs whichever
-	// end dials (a password is checked only by the end that accepts).
+	// end dials (a password is checked only by the end that accepts). A
+	// reload reads its files again, for the routes made from then on;
+	// turning it on or off needs a restart. Routes and Password change on
+	// reload too; Name, Listen and ServerName need a restart.
 	TLS ClusterTLS `mapstructure:"tls"`
 	// ServerName is this node's name in the cluster, its own and the same
 	// at every start (JetStream knows its peers by name). Default: the one
