@@ -363,7 +363,7 @@ func (a *App) door(cfg *config.Config, in *sources.Ingester, admin http.Handler)
 		auth.APIKeys = append(auth.APIKeys, httpsrc.APIKey(k))
 	}
 	for _, k := range cfg.HTTP.Auth.SigV4 {
-		auth.SigV4 = append(auth.SigV4, httpsrc.SigV4Key(k))
+		auth.SigV4 = append(auth.SigV4, httpsrc.SigV4Key{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Scopes: k.Scopes})
 	}
 	return httpsrc.New(httpsrc.Options{
 		Ingester:        in,

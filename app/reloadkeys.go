@@ -17,20 +17,22 @@ type clusterReloader interface {
 
 // reloadedBus is the bus configuration in force after a reload from old
 // to next: old's, but for the cluster keys a running node takes from next
-// (bus.ReloadCluster): routes, password, and tls's files while tls stays
-// on or off. Everything else of the bus needs a restart.
+// (bus.ReloadCluster): routes, password (or password_file), and tls's
+// files while tls stays on or off. Everything else of the bus needs a
+// restart.
 func reloadedBus(old, next config.Bus) config.Bus {
 	b := old
 	if old.Type != config.BusNATSEmbedded || next.Type != config.BusNATSEmbedded ||
 		!old.NATS.Cluster.Enabled() || !next.NATS.Cluster.Enabled() {
 		return b
 	}
-	from, to := next.NATS.Cluster, &b.NATS.Cluster
-	to.Routes = from.Routes
-	to.Password = from.Password
-	if from.TLS.Enabled() == to.TLS.Enabled() {
-		to.TLS = from.TLS
+	cl := next.NATS.Cluster // routes, password (and its file), tls
+	was := old.NATS.Cluster
+	cl.Name, cl.Listen, cl.ServerName = was.Name, was.Listen, was.ServerName
+	if cl.TLS.Enabled() != was.TLS.Enabled() {
+		cl.TLS = was.TLS
 	}
+	b.NATS.Cluster = cl
 	return b
 }
 
