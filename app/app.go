@@ -88,6 +88,13 @@ type App struct {
 	cancelRun context.CancelFunc
 	routerRun chan struct{}
 	cleanups  []cleanup
+
+	// A cluster node's comparison of its configuration with the others'
+	// (watchClusterConfig).
+	configMismatch prometheus.Gauge
+	digests        atomic.Pointer[map[string]string] // configDigests of the configuration in force
+	checkConfig    chan struct{}                     // record and compare now
+	configEvery    time.Duration
 }
 
 type liveConsumer struct {
@@ -120,7 +127,13 @@ func New(cfg *config.Config, opts Options) *App {
 		Name: "eventrouter_config_last_reload_successful",
 		Help: "1 if the last configuration (re)load succeeded, 0 if it failed and the previous one is still in use.",
 	})
-	reg.MustRegister(a.reloadOK, newBacklogCollector(a))
+	a.configMismatch = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eventrouter_cluster_config_mismatch",
+		Help: "1 if a node of this node's cluster, connected to it, has recorded rules, consumers or schemas other than this node's (the log says which); 0 otherwise, and on a single node.",
+	})
+	a.checkConfig = make(chan struct{}, 1)
+	a.configEvery = configCheckEvery
+	reg.MustRegister(a.reloadOK, a.configMismatch, newBacklogCollector(a))
 	return a
 }
 
@@ -225,6 +238,27 @@ func (a *App) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("router: %w", ctx.Err())
 		}
 	})
+
+	// A cluster node records its configuration for the others to compare.
+	digests := configDigests(cfg)
+	a.digests.Store(&digests)
+	if r, ok := a.bus.(nodeRecorder); ok && cfg.Bus.NATS.Cluster.Enabled() {
+		watchCtx, stopWatch := context.WithCancel(runCtx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			a.watchClusterConfig(watchCtx, r, a.configEvery)
+		}()
+		a.push("cluster configuration check", func(ctx context.Context) error {
+			stopWatch()
+			select {
+			case <-watched:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("cluster configuration check: %w", ctx.Err())
+			}
+		})
+	}
 
 	// Sources.
 	a.ingester = &sources.Ingester{
@@ -684,6 +718,12 @@ func (a *App) reload(ctx context.Context, cfg *config.Config) (err error) {
 	}
 	cfg.Log, cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = old.Log, next.HTTP, busNow, old.Account, old.Region
 	a.cfg = cfg
+	digests := configDigests(cfg)
+	a.digests.Store(&digests)
+	select { // record and compare them now
+	case a.checkConfig <- struct{}{}:
+	default:
+	}
 	a.log.Info("configuration reloaded", "rules", len(cfg.Rules), "consumers", len(cfg.Consumers), "restarted_consumers", len(fresh))
 	return nil
 }

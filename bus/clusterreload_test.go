@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +69,65 @@ func TestClusterPasswordReload(t *testing.T) {
 	o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile = "c.pem", "k.pem", "ca.pem"
 	if err := a.reloadCluster(o); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls cannot be turned on or off on reload") {
 		t.Errorf("tls turned on: err = %v", err)
+	}
+}
+
+// TestNodeConfigRecords starts a two-node cluster: each node records its
+// configuration's digests in the bucket EVENTROUTER and reads the other's,
+// and a node records again over its own record. A single node's bus is not
+// a cluster node's.
+func TestNodeConfigRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a two-node NATS cluster with JetStream")
+	}
+	opts := clusterOptions(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nodes := make([]*JetStream, len(opts))
+	errs := make(chan error, len(opts))
+	for i, o := range opts {
+		go func() {
+			b, err := openNode(ctx, t, o, 1)
+			nodes[i] = b
+			errs <- err
+		}()
+	}
+	for range opts {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := nodes[0], nodes[1]
+	if err := a.RecordNodeConfig(ctx, map[string]string{"rules": "r1", "consumers": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RecordNodeConfig(ctx, map[string]string{"rules": "r1", "consumers": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RecordNodeConfig(ctx, map[string]string{"rules": "r2", "consumers": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	self, peers, err := a.PeerNodeConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != 1 || peers[0].Node == self || peers[0].Parts["rules"] != "r2" || peers[0].Parts["consumers"] != "c1" || peers[0].At.IsZero() {
+		t.Errorf("node %s reads %+v, want the other node's last record", self, peers)
+	}
+	otherSelf, peers, err := b.PeerNodeConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != 1 || peers[0].Node != self || otherSelf == self || peers[0].Parts["rules"] != "r1" {
+		t.Errorf("node %s reads %+v, want node %s's record", otherSelf, peers, self)
+	}
+
+	single, _, err := OpenEmbedded(ctx, EmbeddedOptions{DataDir: t.TempDir()}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	if err := single.RecordNodeConfig(ctx, nil); !errors.Is(err, ErrNotCluster) {
+		t.Errorf("a single node's record: err = %v, want ErrNotCluster", err)
 	}
 }

@@ -213,6 +213,7 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 			js.Health = func() error { return clusterHealth(srv) }
 		}
 		js.reloadCluster = e.reloadCluster
+		js.node = func() (string, []string) { return srv.Name(), routedPeers(srv) }
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
 	logStoreBound(js.Logger, o, srv.JetStreamConfig().MaxStore)

@@ -53,6 +53,7 @@ type JetStreamOptions struct {
 
 	serverStore   func() (Storage, error)     // the embedded server's own use and bound (OpenEmbedded)
 	reloadCluster func(EmbeddedOptions) error // an embedded cluster node's (OpenEmbedded)
+	node          clusterNode                 // an embedded cluster node's (OpenEmbedded)
 	storageEvery  time.Duration               // how often to measure the store; default storageEvery (tests)
 }
 
