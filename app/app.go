@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,13 @@ type App struct {
 	cancelRun context.CancelFunc
 	routerRun chan struct{}
 	cleanups  []cleanup
+
+	// A cluster node's comparison of its configuration with the others'
+	// (watchClusterConfig).
+	configMismatch prometheus.Gauge
+	digests        atomic.Pointer[map[string]string] // configDigests of the configuration in force
+	checkConfig    chan struct{}                     // record and compare now
+	configEvery    time.Duration
 }
 
 type liveConsumer struct {
@@ -119,7 +127,13 @@ func New(cfg *config.Config, opts Options) *App {
 		Name: "eventrouter_config_last_reload_successful",
 		Help: "1 if the last configuration (re)load succeeded, 0 if it failed and the previous one is still in use.",
 	})
-	reg.MustRegister(a.reloadOK, newBacklogCollector(a))
+	a.configMismatch = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eventrouter_cluster_config_mismatch",
+		Help: "1 if a node of this node's cluster, connected to it, has recorded rules, consumers or schemas other than this node's (the log says which); 0 otherwise, and on a single node.",
+	})
+	a.checkConfig = make(chan struct{}, 1)
+	a.configEvery = configCheckEvery
+	reg.MustRegister(a.reloadOK, a.configMismatch, newBacklogCollector(a))
 	return a
 }
 
@@ -225,6 +239,27 @@ func (a *App) Start(ctx context.Context) (err error) {
 		}
 	})
 
+	// A cluster node records its configuration for the others to compare.
+	digests := configDigests(cfg)
+	a.digests.Store(&digests)
+	if r, ok := a.bus.(nodeRecorder); ok && cfg.Bus.NATS.Cluster.Enabled() {
+		watchCtx, stopWatch := context.WithCancel(runCtx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			a.watchClusterConfig(watchCtx, r, a.configEvery)
+		}()
+		a.push("cluster configuration check", func(ctx context.Context) error {
+			stopWatch()
+			select {
+			case <-watched:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("cluster configuration check: %w", ctx.Err())
+			}
+		})
+	}
+
 	// Sources.
 	a.ingester = &sources.Ingester{
 		Pub: a.bus, Stamp: stamp, Metrics: a.ingestM, Schemas: &a.schemas,
@@ -273,29 +308,34 @@ func (a *App) openBus(ctx context.Context, cfg *config.Config) (bus.Bus, error) 
 		}
 		return bus.Connect(ctx, cfg.Bus.NATS.URL, auth, jsOpts)
 	default:
-		n := cfg.Bus.NATS
-		b, _, err := bus.OpenEmbedded(ctx, bus.EmbeddedOptions{
-			Listen:          n.Listen,
-			DataDir:         filepath.Clean(cfg.Bus.DataDir),
-			SyncAlways:      cfg.Bus.Sync == config.SyncAlways,
-			MaxStore:        int64(n.MaxStore),
-			Token:           n.Token,
-			User:            n.User,
-			Password:        n.Password,
-			ServerName:      n.Cluster.ServerName,
-			ClusterName:     n.Cluster.Name,
-			ClusterListen:   n.Cluster.Listen,
-			Routes:          n.Cluster.Routes,
-			ClusterPassword: n.Cluster.Password,
-			ClusterCertFile: n.Cluster.TLS.CertFile,
-			ClusterKeyFile:  n.Cluster.TLS.KeyFile,
-			ClusterCAFile:   n.Cluster.TLS.CAFile,
-			Logger:          a.log,
-		}, jsOpts)
+		b, _, err := bus.OpenEmbedded(ctx, embeddedOptions(cfg, a.log), jsOpts)
 		if err != nil {
 			return nil, err
 		}
 		return b, nil
+	}
+}
+
+// embeddedOptions are the embedded server's options cfg gives.
+func embeddedOptions(cfg *config.Config, log *slog.Logger) bus.EmbeddedOptions {
+	n := cfg.Bus.NATS
+	return bus.EmbeddedOptions{
+		Listen:          n.Listen,
+		DataDir:         filepath.Clean(cfg.Bus.DataDir),
+		SyncAlways:      cfg.Bus.Sync == config.SyncAlways,
+		MaxStore:        int64(n.MaxStore),
+		Token:           n.Token,
+		User:            n.User,
+		Password:        n.Password,
+		ServerName:      n.Cluster.ServerName,
+		ClusterName:     n.Cluster.Name,
+		ClusterListen:   n.Cluster.Listen,
+		Routes:          n.Cluster.Routes,
+		ClusterPassword: n.Cluster.Password,
+		ClusterCertFile: n.Cluster.TLS.CertFile,
+		ClusterKeyFile:  n.Cluster.TLS.KeyFile,
+		ClusterCAFile:   n.Cluster.TLS.CAFile,
+		Logger:          log,
 	}
 }
 
@@ -357,7 +397,7 @@ func (a *App) door(cfg *config.Config, in *sources.Ingester, admin http.Handler)
 		auth.APIKeys = append(auth.APIKeys, httpsrc.APIKey(k))
 	}
 	for _, k := range cfg.HTTP.Auth.SigV4 {
-		auth.SigV4 = append(auth.SigV4, httpsrc.SigV4Key(k))
+		auth.SigV4 = append(auth.SigV4, httpsrc.SigV4Key{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Scopes: k.Scopes})
 	}
 	return httpsrc.New(httpsrc.Options{
 		Ingester:        in,
@@ -579,8 +619,11 @@ func Load(path string, reg sinks.Registry, opts ...config.Option) (*config.Confi
 // Reload swaps in a new configuration: the whole rule table and consumer
 // set are built and checked first; on any error the running configuration
 // stays and the error is returned. Consumers whose settings did not change
-// keep running untouched. Listener, bus and identity settings need a
-// restart; a change to them is reported and otherwise ignored.
+// keep running untouched. The cluster's routes, password and certificates
+// (bus.nats.cluster's routes, password and tls files) are given to the
+// embedded server; a certificate it refuses fails the reload. Listener,
+// log, other bus and identity settings need a restart; a change to them is
+// reported, naming the keys, and otherwise ignored.
 func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
 	if err := cfg.Validate(Check(a.opts.Sinks)); err != nil {
 		return a.reloadFailed(err)
@@ -626,6 +669,18 @@ func (a *App) reload(ctx context.Context, cfg *config.Config) (err error) {
 	if err != nil {
 		return err
 	}
+	// The cluster's routes, password and certificates, last of what may
+	// fail: a certificate refused leaves everything as it was.
+	busNow := reloadedBus(old.Bus, cfg.Bus)
+	if r, ok := a.bus.(clusterReloader); ok && busNow.NATS.Cluster.Enabled() &&
+		(busNow.NATS.Cluster.TLS.Enabled() || !reflect.DeepEqual(busNow.NATS.Cluster, old.Bus.NATS.Cluster)) {
+		now := *old
+		now.Bus = busNow
+		if err := r.ReloadCluster(embeddedOptions(&now, a.log)); err != nil {
+			closeSinks(fresh)
+			return fmt.Errorf("reload: %w", err)
+		}
+	}
 	runCtx := context.Background()
 	// Stop replaced and removed consumers first, then start the new ones,
 	// then switch the routes: events routed meanwhile wait in the queues.
@@ -657,11 +712,18 @@ func (a *App) reload(ctx context.Context, cfg *config.Config) (err error) {
 	next.HTTP.Auth, next.HTTP.Throttle, next.HTTP.SNS = cfg.HTTP.Auth, cfg.HTTP.Throttle, cfg.HTTP.SNS
 	door := a.frontDoor(&next)
 	a.handler.Store(&door)
-	if old.HTTP.Listen != cfg.HTTP.Listen || !reflect.DeepEqual(old.Bus, cfg.Bus) || old.Account != cfg.Account || old.Region != cfg.Region {
-		a.log.Warn("reload: listener, bus, account and region changes take effect on restart")
+	next.Bus = busNow
+	if keys := restartKeys(&next, cfg); len(keys) > 0 {
+		a.log.Warn("reload: " + strings.Join(keys, ", ") + " cannot change on reload; restart routerd (the rest of the file is in force)")
 	}
-	cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = next.HTTP, old.Bus, old.Account, old.Region
+	cfg.Log, cfg.HTTP, cfg.Bus, cfg.Account, cfg.Region = old.Log, next.HTTP, busNow, old.Account, old.Region
 	a.cfg = cfg
+	digests := configDigests(cfg)
+	a.digests.Store(&digests)
+	select { // record and compare them now
+	case a.checkConfig <- struct{}{}:
+	default:
+	}
 	a.log.Info("configuration reloaded", "rules", len(cfg.Rules), "consumers", len(cfg.Consumers), "restarted_consumers", len(fresh))
 	return nil
 }

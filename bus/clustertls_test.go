@@ -2,12 +2,16 @@ package bus
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eventrouter/eventrouter/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // TestClusterTLS checks that nodes with certificates of the cluster's CA
@@ -70,5 +74,163 @@ func TestClusterTLSNeedsCA(t *testing.T) {
 	o.ClusterCertFile, o.ClusterKeyFile = testkit.NewCA(t, "ca").Node(t, "node")
 	if _, _, err := StartEmbedded(o); err == nil || !strings.Contains(err.Error(), "needs a CA file") {
 		t.Errorf("err = %v, want a CA file asked for", err)
+	}
+}
+
+// TestClusterTLSReload rotates a node's certificate, to one of another CA,
+// while it runs: a certificate file that is not one, a key of another
+// certificate and TLS turned off are refused, naming what is wrong, and
+// leave the routes as they were; the new certificate and CAs leave the
+// route up (the cluster is not dropped) and are those a node that trusts
+// only the new CA meets when it joins.
+func TestClusterTLSReload(t *testing.T) {
+	ca, next := testkit.NewCA(t, "cluster CA"), testkit.NewCA(t, "next CA")
+	opts := clusterOptions(t, 3)
+	var nodes []*embedded
+	var conns []*nats.Conn
+	start := func(o EmbeddedOptions) {
+		t.Helper()
+		nc, e, err := startEmbedded(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); e.srv.Shutdown(); e.srv.WaitForShutdown() })
+		nodes, conns = append(nodes, e), append(conns, nc)
+	}
+	for i, o := range opts[:2] {
+		o.ClusterCertFile, o.ClusterKeyFile = ca.Node(t, "node"+string(rune('0'+i)))
+		o.ClusterCAFile = ca.File
+		opts[i] = o
+		start(o)
+	}
+	a, b := nodes[0], nodes[1]
+	waitRouted := func(x, y *server.Server) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !routedTo(x, y.Name()) || !routedTo(y, x.Name()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no route between %s and %s after 15s", x.Name(), y.Name())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitRouted(a.srv, b.srv)
+	routeIDs := func() []uint64 {
+		rz, err := a.srv.Routez(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []uint64
+		for _, r := range rz.Routes {
+			ids = append(ids, r.Rid)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	before := routeIDs()
+	// The cluster carries messages from a node to the other.
+	crosses := func() {
+		t.Helper()
+		sub, err := conns[1].SubscribeSync("probe")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		conns[1].Flush()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			conns[0].Publish("probe", []byte("x"))
+			if _, err := sub.NextMsg(200 * time.Millisecond); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a message published on node 0 does not reach node 1")
+			}
+		}
+	}
+	crosses()
+
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
+	newCert, newKey := next.Node(t, "node0-next")
+	_, otherKey := next.Node(t, "other")
+	bundle := filepath.Join(dir, "cas.pem")
+	caPEM, _ := os.ReadFile(ca.File)
+	nextPEM, _ := os.ReadFile(next.File)
+	os.WriteFile(bundle, append(caPEM, nextPEM...), 0o600)
+
+	bad := []struct {
+		name      string
+		cert, key string
+		want      []string
+	}{
+		{"not a certificate", notPEM, newKey, []string{"bus.nats.cluster.tls.cert_file " + notPEM, "holds no PEM certificate"}},
+		{"missing file", filepath.Join(dir, "gone.pem"), newKey, []string{"bus.nats.cluster.tls.cert_file", "gone.pem", "no such file"}},
+		{"key of another certificate", newCert, otherKey, []string{"bus.nats.cluster.tls.key_file " + otherKey + " is not the private key of cert_file " + newCert}},
+		{"tls off", "", "", []string{"bus.nats.cluster.tls cannot be turned on or off on reload; restart routerd"}},
+	}
+	for _, c := range bad {
+		o := opts[0]
+		o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile = c.cert, c.key, bundle
+		if c.cert == "" {
+			o.ClusterCAFile = ""
+		}
+		err := a.reloadCluster(o)
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: reload error = %v, want one saying %q", c.name, err, w)
+			}
+		}
+	}
+	kept := func() bool { // no route up before is dropped (pooled ones may be added)
+		got := routeIDs()
+		return !slices.ContainsFunc(before, func(id uint64) bool { return !slices.Contains(got, id) })
+	}
+	if !kept() {
+		t.Errorf("routes after refused reloads: %v, want those before, %v, among them", routeIDs(), before)
+	}
+
+	o := opts[0]
+	o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile = newCert, newKey, bundle
+	if err := a.reloadCluster(o); err != nil {
+		t.Fatalf("reload with a new certificate: %v", err)
+	}
+	if !kept() {
+		t.Errorf("routes after the reload: %v, want those before, %v, among them (the cluster was dropped)", routeIDs(), before)
+	}
+	crosses()
+
+	// A node that trusts only the new CA, and has a certificate of it,
+	// joins node 0, which must present its new certificate, and trust the
+	// new CA, for that.
+	c := opts[2]
+	c.ClusterCertFile, c.ClusterKeyFile = next.Node(t, "node2")
+	c.ClusterCAFile = next.File
+	c.Routes = c.Routes[:1] // node 0
+	start(c)
+	waitRouted(a.srv, nodes[2].srv)
+}
+
+// TestClusterTLSChecksFiles checks the certificate checks of cluster TLS
+// that a test cannot make a file for with testkit.CA: expired, not yet
+// valid. (TestClusterTLSReload makes the others.)
+func TestClusterTLSChecksFiles(t *testing.T) {
+	ca := testkit.NewCA(t, "ca")
+	cert, key := ca.Node(t, "node")
+	if _, err := clusterTLS(cert, key, ca.File, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for when, want := range map[time.Duration]string{2 * time.Hour: "the certificate expired at", -2 * time.Hour: "the certificate is valid only from"} {
+		_, err := clusterTLS(cert, key, ca.File, time.Now().Add(when))
+		if err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.cert_file "+cert+": "+want) {
+			t.Errorf("now %+v: err = %v, want %q", when, err, want)
+		}
+	}
+	if _, err := clusterTLS(cert, key, cert+".missing", time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.ca_file") {
+		t.Errorf("missing CA file: err = %v", err)
+	}
+	if _, err := clusterTLS(cert, key, key, time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.ca_file "+key+" holds no PEM certificate") {
+		t.Errorf("a key for a CA file: err = %v", err)
 	}
 }

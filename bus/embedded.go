@@ -3,6 +3,9 @@ package bus
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,6 +77,25 @@ const embeddedMaxPayload = 8 << 20
 // The returned shutdown stops the server; call it after closing the
 // connection.
 func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err error) {
+	nc, e, err := startEmbedded(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nc, e.srv, nil
+}
+
+// embedded is a running embedded server with the options it runs with: a
+// reload of its cluster settings starts from them (the server keeps its
+// own to itself), and any other difference would be refused.
+type embedded struct {
+	srv *server.Server
+
+	mu   sync.Mutex
+	opts *server.Options // in force, as given to the server or its last reload
+	o    EmbeddedOptions // the cluster settings in force
+}
+
+func startEmbedded(o EmbeddedOptions) (nc *nats.Conn, e *embedded, err error) {
 	opts := &server.Options{
 		ServerName:    o.ServerName,
 		JetStream:     true,
@@ -123,36 +145,11 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 			return nil, nil, fmt.Errorf("bus: nats cluster listen %q: %w", o.ClusterListen, err)
 		}
 		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
-		if o.ClusterPassword != "" {
-			opts.Cluster.Username, opts.Cluster.Password = clusterUser, o.ClusterPassword
-		}
-		if o.ClusterCertFile != "" {
-			if o.ClusterCAFile == "" {
-				// Without one, any certificate of a public CA would do.
-				return nil, nil, errors.New("bus: nats cluster tls needs a CA file")
-			}
-			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.ClusterCertFile, KeyFile: o.ClusterKeyFile, CaFile: o.ClusterCAFile, Verify: true})
-			if err != nil {
-				return nil, nil, fmt.Errorf("bus: nats cluster tls: %w", err)
-			}
-			// A node dials routes as well as accepting them: it checks the
-			// others' certificates against the same CAs either way, as
-			// nats-server does with a cluster's tls block.
-			tc.RootCAs = tc.ClientCAs
-			opts.Cluster.TLSConfig = tc
-		}
-		for _, r := range o.Routes {
-			u, err := url.Parse(r)
-			if err != nil {
-				return nil, nil, fmt.Errorf("bus: nats route %q: %w", r, err)
-			}
-			if o.ClusterPassword != "" {
-				u.User = url.UserPassword(clusterUser, o.ClusterPassword)
-			}
-			opts.Routes = append(opts.Routes, u)
+		if err := setClusterAuth(opts, o); err != nil {
+			return nil, nil, err
 		}
 	}
-	srv, err = server.NewServer(opts)
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: embedded nats: %w", err)
 	}
@@ -186,7 +183,7 @@ func StartEmbedded(o EmbeddedOptions) (nc *nats.Conn, srv *server.Server, err er
 		srv.Shutdown()
 		return nil, nil, fmt.Errorf("bus: connect to embedded nats: %w", err)
 	}
-	return nc, srv, nil
+	return nc, &embedded{srv: srv, opts: opts, o: o}, nil
 }
 
 // OpenEmbedded starts the embedded server and returns a JetStream bus on it;
@@ -197,11 +194,12 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, srv, err := StartEmbedded(o)
+	nc, e, err := startEmbedded(o)
 	if err != nil {
 		unlock()
 		return nil, nil, err
 	}
+	srv := e.srv
 	if !o.clustered() && js.SealKeyFile == "" {
 		js.SealKeyFile = filepath.Join(o.DataDir, "seal.key")
 	}
@@ -214,6 +212,8 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		if js.Health == nil {
 			js.Health = func() error { return clusterHealth(srv) }
 		}
+		js.reloadCluster = e.reloadCluster
+		js.node = func() (string, []string) { return srv.Name(), routedPeers(srv) }
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
 	logStoreBound(js.Logger, o, srv.JetStreamConfig().MaxStore)
@@ -533,3 +533,149 @@ func (f *serverLog) Warnf(format string, v ...any)   { f.pass(slog.LevelInfo, fo
 func (f *serverLog) Noticef(format string, v ...any) { f.pass(slog.LevelDebug, format, v) }
 func (*serverLog) Debugf(string, ...any)             {}
 func (*serverLog) Tracef(string, ...any)             {}
+
+// setClusterAuth sets what o says of how the nodes of a cluster prove
+// themselves to each other: the password (presented on each route, and
+// asked of each route accepted), the certificates, and the routes.
+func setClusterAuth(opts *server.Options, o EmbeddedOptions) error {
+	opts.Cluster.Username, opts.Cluster.Password = "", ""
+	if o.ClusterPassword != "" {
+		opts.Cluster.Username, opts.Cluster.Password = clusterUser, o.ClusterPassword
+	}
+	opts.Cluster.TLSConfig = nil
+	if o.ClusterCertFile != "" || o.ClusterKeyFile != "" || o.ClusterCAFile != "" {
+		tc, err := clusterTLS(o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile, time.Now())
+		if err != nil {
+			return err
+		}
+		opts.Cluster.TLSConfig = tc
+	}
+	opts.Routes = nil
+	for _, r := range o.Routes {
+		u, err := url.Parse(r)
+		if err != nil {
+			return fmt.Errorf("bus: nats route %q: %w", r, err)
+		}
+		if o.ClusterPassword != "" {
+			u.User = url.UserPassword(clusterUser, o.ClusterPassword)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
+}
+
+// clusterTLS reads a node's certificate, its key and the cluster's CAs
+// into the TLS configuration of its routes, and checks them first, so
+// that a bad file is refused, naming it and what is wrong with it, rather
+// than found at the next handshake, by the other nodes, in words that name
+// neither (a node's certificate must be valid now, for server and client
+// use both: routes go either way).
+func clusterTLS(certFile, keyFile, caFile string, now time.Time) (*tls.Config, error) {
+	const key = "bus.nats.cluster.tls"
+	switch {
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("bus: " + key + ": cert_file and key_file must be set together")
+	case caFile == "":
+		// Without one, any certificate of a public CA would do.
+		return nil, errors.New("bus: nats cluster tls needs a CA file (" + key + ".ca_file)")
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %s.cert_file: %w", key, err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %s.key_file: %w", key, err)
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %s.ca_file: %w", key, err)
+	}
+	leaf, err := firstCertificate(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %s.cert_file %s: %w", key, certFile, err)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return nil, fmt.Errorf("bus: %s.key_file %s is not the private key of cert_file %s: %w", key, keyFile, certFile, err)
+	}
+	switch stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }; {
+	case now.After(leaf.NotAfter):
+		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate expired at %s", key, certFile, stamp(leaf.NotAfter))
+	case now.Before(leaf.NotBefore):
+		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate is valid only from %s", key, certFile, stamp(leaf.NotBefore))
+	}
+	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) &&
+		(!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth)) {
+		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate is not for server and client use both (extended key usage serverAuth and clientAuth): a node's routes go either way", key, certFile)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("bus: %s.ca_file %s holds no PEM certificate", key, caFile)
+	}
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: certFile, KeyFile: keyFile, CaFile: caFile, Verify: true})
+	if err != nil { // the files changed since they were read
+		return nil, fmt.Errorf("bus: %s: %w", key, err)
+	}
+	// A node dials routes as well as accepting them: it checks the others'
+	// certificates against the same CAs either way, as nats-server does
+	// with a cluster's tls block.
+	tc.RootCAs = tc.ClientCAs
+	return tc, nil
+}
+
+// firstCertificate parses the first certificate of a PEM file.
+func firstCertificate(data []byte) (*x509.Certificate, error) {
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return nil, errors.New("holds no PEM certificate")
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("the certificate cannot be read: %w", err)
+		}
+		return c, nil
+	}
+}
+
+// reloadCluster gives the running server of a cluster node o's routes,
+// password and certificates; o's other fields are ignored. The certificate
+// files are read again even where their names are the same: rotated
+// certificates keep theirs. The new settings apply to the routes made from
+// then on: those up stay up (NATS checks a route's certificate only when
+// it connects), except that a new password drops the routes accepted with
+// the old one, and routes to a node taken out of the routes. When
+// anything is wrong with them (a file unreadable, a certificate expired,
+// a key of another certificate), the settings in force stay.
+func (e *embedded) reloadCluster(o EmbeddedOptions) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur := e.o
+	if !cur.clustered() {
+		return errors.New("bus: not a cluster node")
+	}
+	tlsOn := func(o EmbeddedOptions) bool {
+		return o.ClusterCertFile != "" || o.ClusterKeyFile != "" || o.ClusterCAFile != ""
+	}
+	if tlsOn(cur) != tlsOn(o) {
+		// Routes up would stay as they are, with or without TLS.
+		return errors.New("bus: bus.nats.cluster.tls cannot be turned on or off on reload; restart routerd")
+	}
+	if !tlsOn(o) && o.ClusterPassword == cur.ClusterPassword && slices.Equal(o.Routes, cur.Routes) {
+		return nil
+	}
+	next := e.opts.Clone()
+	if err := setClusterAuth(next, o); err != nil {
+		return err
+	}
+	if err := e.srv.ReloadOptions(next); err != nil {
+		return fmt.Errorf("bus: reload nats cluster settings: %w", err)
+	}
+	e.opts = next
+	e.o.Routes = slices.Clone(o.Routes)
+	e.o.ClusterPassword = o.ClusterPassword
+	e.o.ClusterCertFile, e.o.ClusterKeyFile, e.o.ClusterCAFile = o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile
+	return nil
+}

@@ -51,8 +51,10 @@ type JetStreamOptions struct {
 	// publishes meanwhile each waited PublishTimeout.
 	Health func() error
 
-	serverStore  func() (Storage, error) // the embedded server's own use and bound (OpenEmbedded)
-	storageEvery time.Duration           // how often to measure the store; default storageEvery (tests)
+	serverStore   func() (Storage, error)     // the embedded server's own use and bound (OpenEmbedded)
+	reloadCluster func(EmbeddedOptions) error // an embedded cluster node's (OpenEmbedded)
+	node          clusterNode                 // an embedded cluster node's (OpenEmbedded)
+	storageEvery  time.Duration               // how often to measure the store; default storageEvery (tests)
 }
 
 // JetStream is a Bus on NATS JetStream. watermill-nats' own JetStream
@@ -114,6 +116,27 @@ func (w *pubWait) fail(i int, err error) {
 }
 
 var _ Bus = (*JetStream)(nil)
+
+// ErrNotCluster is ReloadCluster's error on a bus that is not an embedded
+// cluster node's.
+var ErrNotCluster = errors.New("bus: not the embedded server of a cluster node")
+
+// ReloadCluster gives the embedded server of a cluster node new routes, a
+// new password and new certificates: o's Routes, ClusterPassword and
+// ClusterCertFile, ClusterKeyFile and ClusterCAFile (o's other fields are
+// ignored; they cannot change while the server runs). The certificate
+// files are read again even where their names are the same, as rotated
+// certificates keep theirs. Routes made already stay up, except that a
+// new password drops those accepted with the old one, and a route taken
+// out is closed; the routes made from then on use the new settings. On
+// error (a certificate file unreadable, expired or not matching its key;
+// TLS turned on or off, which needs a restart) the settings in force stay.
+func (b *JetStream) ReloadCluster(o EmbeddedOptions) error {
+	if b.opts.reloadCluster == nil {
+		return ErrNotCluster
+	}
+	return b.opts.reloadCluster(o)
+}
 
 // NewJetStream provisions the EVENTS, DELIVER and DLQ streams on the
 // connection's JetStream and returns a bus over them. onClose functions run

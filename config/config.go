@@ -187,11 +187,17 @@ type SigV4Key struct {
 	// AccessKeyID is what clients send (AWS_ACCESS_KEY_ID); unique.
 	AccessKeyID string `mapstructure:"access_key_id"`
 	// SecretAccessKey verifies signatures (AWS_SECRET_ACCESS_KEY). SigV4
-	// needs the secret itself, so keep this file private, or set it from
-	// the environment.
+	// needs the secret itself, so keep this file private, or give it in
+	// SecretAccessKeyFile.
 	SecretAccessKey string `mapstructure:"secret_access_key"`
+	// SecretAccessKeyFile is a file holding SecretAccessKey (a Kubernetes
+	// secret, a systemd credential), read at start and on reload, trailing
+	// newlines trimmed. Set this or SecretAccessKey, not both.
+	SecretAccessKeyFile string `mapstructure:"secret_access_key_file"`
 	// Scopes are what the credential may do: ingest, admin.
 	Scopes []string `mapstructure:"scopes"`
+
+	secretFrom string // the file SecretAccessKey was read from
 }
 
 // Throttle is a token bucket per client (per credential; one global bucket
@@ -260,10 +266,15 @@ type NATS struct {
 	// Token is a shared secret: clients of the embedded server must present
 	// it, and routerd presents it to an external server.
 	Token string `mapstructure:"token"`
+	// TokenFile is a file holding Token (a Kubernetes secret, a systemd
+	// credential), trailing newlines trimmed. Set this or Token, not both.
+	TokenFile string `mapstructure:"token_file"`
 	// User is a user name, with Password; an alternative to Token.
 	User string `mapstructure:"user"`
 	// Password is User's password.
 	Password string `mapstructure:"password"`
+	// PasswordFile is a file holding Password, as TokenFile holds Token.
+	PasswordFile string `mapstructure:"password_file"`
 	// Cluster joins embedded servers of several routerd nodes into one NATS
 	// cluster, so they share durable consumers.
 	Cluster Cluster `mapstructure:"cluster"`
@@ -276,6 +287,8 @@ type NATS struct {
 	// half). For nats-embedded only: an external server has its own
 	// max_file_store.
 	MaxStore ByteSize `mapstructure:"max_store"`
+
+	tokenFrom, passwordFrom string // the files Token and Password were read from
 }
 
 // ByteSize is a size in bytes, written as a number of bytes or with a unit
@@ -302,17 +315,27 @@ type Cluster struct {
 	// Without it, whoever reaches Listen joins the cluster and reads every
 	// stream, so a Listen that is not a loopback address needs it, or
 	// routerd's --insecure flag. Set it from the environment
-	// (EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD) to keep it out of the file.
+	// (EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD), or give it in PasswordFile,
+	// to keep it out of the file.
 	Password string `mapstructure:"password"`
+	// PasswordFile is a file holding Password (a Kubernetes secret, a
+	// systemd credential), read at start and on reload, trailing newlines
+	// trimmed. Set this or Password, not both.
+	PasswordFile string `mapstructure:"password_file"`
 	// TLS makes every route mutual TLS when set: each node proves itself
 	// with its certificate, so the others know it is one of theirs whichever
-	// end dials (a password is checked only by the end that accepts).
+	// end dials (a password is checked only by the end that accepts). A
+	// reload reads its files again, for the routes made from then on;
+	// turning it on or off needs a restart. Routes and Password change on
+	// reload too; Name, Listen and ServerName need a restart.
 	TLS ClusterTLS `mapstructure:"tls"`
 	// ServerName is this node's name in the cluster, its own and the same
 	// at every start (JetStream knows its peers by name). Default: the one
 	// kept in data_dir/server_name, made at the first start from the host
 	// name and the cluster port.
 	ServerName string `mapstructure:"server_name"`
+
+	passwordFrom string // the file Password was read from
 }
 
 // ClusterTLS holds a node's certificate and the CA of the cluster's.

@@ -94,6 +94,7 @@ type Check func(*Config) Errors
 // it would only say again that the entry is malformed.
 func (c *Config) Validate(checks ...Check) error {
 	var p problems
+	c.readSecrets(&p)
 	c.validateTop(&p)
 	c.validateHTTP(&p)
 	c.validateBus(&p)

@@ -1,0 +1,133 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClusterPasswordReload changes the cluster's password on its two
+// nodes, one after the other, while they run: between the two reloads the
+// nodes refuse each other (each presents a password the other does not
+// hold), after the second they are routed again. And a node's routes
+// follow a reload: given none, it drops the one it made; given it back,
+// it makes it again.
+func TestClusterPasswordReload(t *testing.T) {
+	opts := clusterOptions(t, 2)
+	var nodes []*embedded
+	for i := range opts {
+		opts[i].ClusterPassword = "old-secret"
+		nc, e, err := startEmbedded(opts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close(); e.srv.Shutdown(); e.srv.WaitForShutdown() })
+		nodes = append(nodes, e)
+	}
+	a, b := nodes[0], nodes[1]
+	wait := func(what string, routed bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for (routedTo(a.srv, b.srv.Name()) && routedTo(b.srv, a.srv.Name())) != routed || (routedTo(a.srv, b.srv.Name()) || routedTo(b.srv, a.srv.Name())) != routed {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: nodes routed %v/%v after 15s, want %v", what, routedTo(a.srv, b.srv.Name()), routedTo(b.srv, a.srv.Name()), routed)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	wait("at start", true)
+	for i, e := range nodes {
+		o := opts[i]
+		o.ClusterPassword = "new-secret"
+		if err := e.reloadCluster(o); err != nil {
+			t.Fatal(err)
+		}
+		opts[i] = o
+		wait("after node "+string(rune('0'+i))+"'s reload", i == 1)
+	}
+
+	o := opts[0]
+	o.Routes = nil
+	if err := a.reloadCluster(o); err != nil {
+		t.Fatal(err)
+	}
+	o = opts[1]
+	o.Routes = nil
+	if err := b.reloadCluster(o); err != nil {
+		t.Fatal(err)
+	}
+	wait("without routes", false)
+	if err := a.reloadCluster(opts[0]); err != nil {
+		t.Fatal(err)
+	}
+	wait("with the route again", true)
+
+	// Turning TLS on needs a restart: the routes up would stay without.
+	o = opts[0]
+	o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile = "c.pem", "k.pem", "ca.pem"
+	if err := a.reloadCluster(o); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls cannot be turned on or off on reload") {
+		t.Errorf("tls turned on: err = %v", err)
+	}
+}
+
+// TestNodeConfigRecords starts a two-node cluster: each node records its
+// configuration's digests in the bucket EVENTROUTER and reads the other's,
+// and a node records again over its own record. A single node's bus is not
+// a cluster node's.
+func TestNodeConfigRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a two-node NATS cluster with JetStream")
+	}
+	opts := clusterOptions(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nodes := make([]*JetStream, len(opts))
+	errs := make(chan error, len(opts))
+	for i, o := range opts {
+		go func() {
+			b, err := openNode(ctx, t, o, 1)
+			nodes[i] = b
+			errs <- err
+		}()
+	}
+	for range opts {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := nodes[0], nodes[1]
+	if err := a.RecordNodeConfig(ctx, map[string]string{"rules": "r1", "consumers": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RecordNodeConfig(ctx, map[string]string{"rules": "r1", "consumers": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RecordNodeConfig(ctx, map[string]string{"rules": "r2", "consumers": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	self, peers, err := a.PeerNodeConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != 1 || peers[0].Node == self || peers[0].Parts["rules"] != "r2" || peers[0].Parts["consumers"] != "c1" || peers[0].At.IsZero() {
+		t.Errorf("node %s reads %+v, want the other node's last record", self, peers)
+	}
+	otherSelf, peers, err := b.PeerNodeConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != 1 || peers[0].Node != self || otherSelf == self || peers[0].Parts["rules"] != "r1" {
+		t.Errorf("node %s reads %+v, want node %s's record", otherSelf, peers, self)
+	}
+
+	single, _, err := OpenEmbedded(ctx, EmbeddedOptions{DataDir: t.TempDir()}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	if err := single.RecordNodeConfig(ctx, nil); !errors.Is(err, ErrNotCluster) {
+		t.Errorf("a single node's record: err = %v, want ErrNotCluster", err)
+	}
+}

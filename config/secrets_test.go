@@ -1,0 +1,111 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSecretFiles reads the secrets given in files, trailing newlines
+// trimmed, from the file and from the environment; and refuses a file
+// beside its key, and one unreadable or empty, naming the key and the
+// path.
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	secret := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cluster, token, sigv4, env := secret("cluster", "cluster-secret\n"), secret("token", "nats-token\r\n"), secret("sigv4", "aws-secret"), secret("env", "from-env\n")
+	config := func(cluster, nats, sigv4 string) string {
+		t.Helper()
+		path := filepath.Join(dir, "routerd.yaml")
+		err := os.WriteFile(path, []byte(`
+http:
+  auth:
+    sigv4:
+      - {access_key_id: AKID, `+sigv4+`, scopes: [ingest]}
+bus:
+  replicas: 1
+  nats:
+    listen: 127.0.0.1:4222
+    `+nats+`
+    cluster:
+      name: test
+      listen: 10.0.0.1:6222
+      routes: [nats-route://10.0.0.2:6222]
+      `+cluster+`
+`), 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	c, err := Load(config("password_file: "+cluster, "token_file: "+token, "secret_access_key_file: "+sigv4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Bus.NATS.Cluster.Password; got != "cluster-secret" {
+		t.Errorf("bus.nats.cluster.password = %q", got)
+	}
+	if got := c.Bus.NATS.Token; got != "nats-token" {
+		t.Errorf("bus.nats.token = %q", got)
+	}
+	if got := c.HTTP.Auth.SigV4[0].SecretAccessKey; got != "aws-secret" {
+		t.Errorf("sigv4 secret = %q", got)
+	}
+	// Validated again, as Reload does, the file is read again.
+	os.WriteFile(cluster, []byte("rotated\n"), 0o600)
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Bus.NATS.Cluster.Password; got != "rotated" {
+		t.Errorf("bus.nats.cluster.password after the file changed = %q", got)
+	}
+	os.WriteFile(cluster, []byte("cluster-secret\n"), 0o600)
+
+	t.Setenv("EVENTROUTER_BUS_NATS_PASSWORD_FILE", env)
+	c, err = Load(config("password_file: "+cluster, "user: routerd", "secret_access_key: aws-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Bus.NATS.Password; got != "from-env" {
+		t.Errorf("bus.nats.password from EVENTROUTER_BUS_NATS_PASSWORD_FILE = %q", got)
+	}
+	os.Unsetenv("EVENTROUTER_BUS_NATS_PASSWORD_FILE")
+
+	empty := secret("empty", "\n")
+	missing := filepath.Join(dir, "missing")
+	for _, c := range []struct {
+		cluster, nats, sigv4 string
+		want                 []string
+	}{
+		{"password: x\n      password_file: " + cluster, "", "secret_access_key: s",
+			[]string{"bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both"}},
+		{"password_file: " + missing, "token_file: " + empty, "secret_access_key: s, secret_access_key_file: " + sigv4,
+			[]string{
+				"http.auth.sigv4[0].secret_access_key_file: set http.auth.sigv4[0].secret_access_key or http.auth.sigv4[0].secret_access_key_file, not both",
+				"bus.nats.token_file: " + empty + " is empty",
+				"bus.nats.cluster.password_file: cannot read " + missing + ": no such file or directory",
+			}},
+		{"password_file: " + dir, "", "secret_access_key: s",
+			[]string{"bus.nats.cluster.password_file: cannot read " + dir + ": is a directory"}},
+	} {
+		_, err := Load(config(c.cluster, c.nats, c.sigv4))
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s / %s / %s: err = %v, want %q", c.cluster, c.nats, c.sigv4, err, w)
+			}
+		}
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD", "from-env")
+	if _, err := Load(config("password_file: "+cluster, "", "secret_access_key: s")); err == nil ||
+		!strings.Contains(err.Error(), "bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both") {
+		t.Errorf("password from the environment and a file: err = %v", err)
+	}
+}
