@@ -216,6 +216,7 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		}
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
+	js.node = srv.Name()
 	logStoreBound(js.Logger, o, srv.JetStreamConfig().MaxStore)
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()

@@ -52,6 +52,7 @@ type JetStreamOptions struct {
 	Health func() error
 
 	serverStore  func() (Storage, error) // the embedded server's own use and bound (OpenEmbedded)
+	node         string                  // this node's name in EVENTS' refusal marks (capEvents); default the host's
 	storageEvery time.Duration           // how often to measure the store; default storageEvery (tests)
 }
 
@@ -77,6 +78,8 @@ type JetStream struct {
 	seal *Seal
 
 	room   storeUse      // for IngestShare
+	refuse atomic.Bool   // JetStream is to refuse new events from NATS publishers (capEvents)
+	wake   chan struct{} // tells capEvents that refuse changed
 	stop   chan struct{} // closed by Close
 	health health
 
@@ -129,7 +132,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.Logger = slog.Default()
 	}
 	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
-		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{})}
+		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{}), wake: make(chan struct{}, 1)}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
@@ -177,6 +180,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.storageEvery = storageEvery
 	}
 	go b.watchStorage(opts.storageEvery)
+	go b.capEvents()
 	return b, nil
 }
 
@@ -213,7 +217,10 @@ func (b *JetStream) provision(ctx context.Context) error {
 		return fmt.Errorf("bus: jetstream: %w", err)
 	}
 	streams := []jetstream.StreamConfig{
-		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+		// Discard new: capEvents bounds EVENTS' bytes to refuse new events
+		// while the store is full, and with discard old a bound removes
+		// events already accepted instead.
+		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew,
 			Description: "accepted events, one subject per event bus; removed once routed"},
 		{Name: "DELIVER", Subjects: []string{DeliverPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
 			Description: "one queue per consumer; removed once delivered or dead-lettered"},
@@ -279,7 +286,7 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
 		have.Description == want.Description && have.Duplicates == want.Duplicates &&
 		have.Storage == want.Storage && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect &&
-		have.MaxAge == want.MaxAge
+		have.MaxAge == want.MaxAge && have.Discard == want.Discard
 }
 
 // explain adds what Options.Explain says to err.

@@ -65,8 +65,8 @@ func publishError(subject string, err error) error {
 // work queue (EVENTS, DELIVER), which the store then removes: an estimate
 // close enough that a burst of events cannot overrun the share by much,
 // nor a fast flow through the store be taken for a full one. NATS clients
-// that publish to events.<bus> directly are refused only at the bound
-// itself.
+// that publish to events.<bus> directly are refused by JetStream itself
+// meanwhile: see capEvents.
 const IngestShare = 0.9
 
 // storageEvery is how often the bus measures its store for IngestShare.
@@ -96,11 +96,15 @@ func (r *storeUse) full() bool {
 	return limit > 0 && float64(r.used.Load()+r.since.Load()) >= IngestShare*float64(limit)
 }
 
-// watchStorage measures the store every d until the bus closes.
+// watchStorage measures the store every d until the bus closes, and has
+// JetStream refuse NATS publishers' new events (capEvents) while the bus
+// refuses its own: from the first measure that finds the store full, for
+// at least capHold, until a measure finds room.
 func (b *JetStream) watchStorage(d time.Duration) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	was := false
+	var refusedAt time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		s, err := b.Storage(ctx)
@@ -116,6 +120,13 @@ func (b *JetStream) watchStorage(d time.Duration) {
 				b.log.Info("bus: room in the store again: new events are accepted", "used", formatBytes(s.Used), "bound", formatBytes(s.Limit))
 			}
 			was = full
+			switch now := time.Now(); {
+			case full && !b.refuse.Load():
+				refusedAt = now
+				b.setRefuse(true)
+			case !full && b.refuse.Load() && now.Sub(refusedAt) >= capHold:
+				b.setRefuse(false)
+			}
 		}
 		select {
 		case <-b.stop:
