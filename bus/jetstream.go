@@ -53,6 +53,9 @@ type JetStreamOptions struct {
 
 	serverStore  func() (Storage, error) // the embedded server's own use and bound (OpenEmbedded)
 	node         string                  // this node's name in EVENTS' refusal marks (capEvents); default the host's
+	diskFree     func() (int64, bool)    // free space of the store's file system (OpenEmbedded; tests)
+	minFreeDisk  int64                   // below it, new events are refused; 0: no guard
+	diskDir      string                  // the store's directory, for the log
 	storageEvery time.Duration           // how often to measure the store; default storageEvery (tests)
 }
 
@@ -401,7 +404,7 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 	for i, o := range out {
 		if full && strings.HasPrefix(o.Topic, EventsPrefix) {
 			b.pubMu.Lock()
-			w.settle(i, i+1, fmt.Errorf("bus: publish to %s: %w: new events wait until it holds less than %d%% of its bound", o.Topic, ErrStorageFull, int(IngestShare*100)))
+			w.settle(i, i+1, fmt.Errorf("bus: publish to %s: %w: %s", o.Topic, ErrStorageFull, b.room.refusal()))
 			b.pubMu.Unlock()
 			continue
 		}
