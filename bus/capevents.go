@@ -14,19 +14,23 @@ import (
 )
 
 // NATS clients that publish to events.<bus> reach the EVENTS stream
-// without the bus: only JetStream can refuse them. While the store holds
-// IngestShare of its bound (the bus refuses its own new events then), the
-// bus bounds EVENTS to eventsCapBytes with discard new, so that JetStream
-// answers every publish to events.> with its error 10077 "maximum bytes
-// exceeded" (ErrStorageFull) and stores nothing; once there is room, it
-// lifts the bound. Messages already in EVENTS stay and are routed: with
+// without the bus: only JetStream can refuse them. While the bus refuses
+// its own new events (the store holds IngestShare of its bound, or its
+// disk is below the floor), it bounds EVENTS to eventsCapBytes with
+// discard new, so that JetStream answers every publish to events.> with
+// its error 10077 "maximum bytes exceeded" (ErrStorageFull) and stores
+// nothing; once there is room, it lifts the bound. The bound holds the
+// bus's own publishes to events.> too, which is as wanted. A server that
+// starts with EVENTS bounded (after a crash, or a cluster node's restart)
+// opens it with JetStream's smallest file blocks (32 KB, sized from the
+// bound) until its next start: slower, nothing lost. Messages already in EVENTS stay and are routed: with
 // discard new, a stream over its bound refuses new messages and removes
 // none (nats-server's enforceBytesLimit acts only on discard old). A bound
 // on a stream reserves its bytes against the server's max_store, but only
 // reservations count there, not what the store holds: setting one byte is
 // allowed however full the store is.
 //
-// Every node of a cluster measures its own store, and EVENTS is one stream
+// Every node of a cluster measures its own store and disk, and EVENTS is one stream
 // for all: each node that wants new events refused marks it in EVENTS'
 // metadata under capMark plus its name, with the time, and the stream is
 // bounded while any node's mark is there. A node removes only its own
@@ -69,8 +73,12 @@ func (b *JetStream) setRefuse(on bool) {
 
 // capEvents keeps EVENTS' bound as the bus's refusal wants it until the
 // bus closes. It acts at once when started, which lifts a bound left by a
-// restart while the store was full.
+// restart while the store was full. On the embedded server of a single
+// node, it lifts the bound as the bus closes: the server stops with it,
+// so no publisher can get in meanwhile, and EVENTS then opens at the next
+// start with its usual file blocks rather than ones sized for one byte.
 func (b *JetStream) capEvents() {
+	defer close(b.capDone)
 	node := b.opts.node
 	if node == "" {
 		// On an external server: the host's name, which a restart keeps.
@@ -86,6 +94,10 @@ func (b *JetStream) capEvents() {
 		c.check(b, node)
 		select {
 		case <-b.stop:
+			if b.opts.liftOnClose && c.capped {
+				b.refuse.Store(false)
+				c.check(b, node)
+			}
 			return
 		case <-b.wake:
 		case <-t.C:
@@ -128,7 +140,7 @@ func (c *capState) check(b *JetStream, node string) {
 	c.warned, c.lastWarn = time.Time{}, ""
 	switch capped := len(marks) > 0; {
 	case capped && !c.capped:
-		b.log.Warn("bus: JetStream refuses new events from NATS publishers (events.>: error 10077 \"maximum bytes exceeded\") while the store is full", "nodes", strings.Join(marks, ","))
+		b.log.Warn("bus: JetStream refuses new events from NATS publishers (events.>: error 10077 \"maximum bytes exceeded\") while the store of these nodes is full or their disk low", "nodes", strings.Join(marks, ","))
 		c.capped = true
 	case !capped && c.capped:
 		b.log.Info("bus: JetStream takes new events from NATS publishers again")
@@ -139,8 +151,10 @@ func (c *capState) check(b *JetStream, node string) {
 // warn logs why a check failed: at once when the reason is new, else at
 // most once a minute. The next check tries again.
 func (c *capState) warn(b *JetStream, err error) {
-	if b.isClosed() {
+	select {
+	case <-b.stop:
 		return
+	default:
 	}
 	if msg := err.Error(); msg != c.lastWarn || time.Since(c.warned) >= time.Minute {
 		b.log.Warn("bus: cannot set whether JetStream refuses new events from NATS publishers; trying again", "err", err)

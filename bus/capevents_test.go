@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,13 +50,34 @@ func eventsStream(t *testing.T, b *JetStream) (jetstream.StreamConfig, uint64) {
 	return info.Config, info.State.Msgs
 }
 
+// offline runs f on a JetStream client of a server started on dir without
+// the bus, as a crashed routerd left it.
+func offline(t *testing.T, dir string, f func(jetstream.JetStream)) {
+	t.Helper()
+	nc, srv, err := StartEmbedded(EmbeddedOptions{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(js)
+}
+
 // TestNATSPublishersRefusedWhenFull fills a store held to 1 MiB past
 // IngestShare with deliveries: a plain NATS client's publish to
 // events.default is then refused by JetStream (10077, ErrStorageFull once
 // the bus wraps it) while deliveries and dead letters are still stored in
 // the room kept for them, and the event it published before is kept. Once
-// a consumer makes room, the client's publishes are taken again. A restart
-// of the bus while it refuses lifts the bound when there is room.
+// a consumer makes room, the client's publishes are taken again. Closing
+// the bus lifts the bound, and so does a start with room after a crash
+// while it refused.
 func TestNATSPublishersRefusedWhenFull(t *testing.T) {
 	const limit = 1 << 20
 	dir := t.TempDir()
@@ -118,8 +140,24 @@ func TestNATSPublishersRefusedWhenFull(t *testing.T) {
 		t.Errorf("the room kept for deliveries and dead letters refused them: %v", err)
 	}
 
-	// A restart while refusing, with room: the bound goes at start.
+	// Closed, the bus lifts the bound: its server stops with it. After a
+	// crash while refusing (the bound set again here, the bus not
+	// running), a start with room lifts it.
 	b.Close()
+	offline(t, dir, func(js jetstream.JetStream) {
+		s, err := js.Stream(context.Background(), "EVENTS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if cfg.MaxBytes != -1 || len(markedNodes(cfg.Metadata)) != 0 {
+			t.Errorf("EVENTS after the bus closed: max bytes %d, metadata %v; want no bound, no marks", cfg.MaxBytes, cfg.Metadata)
+		}
+		cfg.MaxBytes, cfg.Metadata = eventsCapBytes, map[string]string{capMark + "routerd": time.Now().UTC().Format(time.RFC3339)}
+		if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
 	b = open(4 * limit)
 	client = natsPublisher(t, srv)
 	start = time.Now()
@@ -207,5 +245,66 @@ func TestCapMarks(t *testing.T) {
 		if !maps.Equal(c.md, before) {
 			t.Errorf("%s: capMarks changed its argument", c.name)
 		}
+	}
+}
+
+// TestClusterRefusal runs three nodes whose disks the test empties and
+// fills: one node low on disk bounds EVENTS for every node, a second
+// marks it too, and the bound holds until the last node with a low disk
+// has room: nodes do not undo each other's refusal.
+func TestClusterRefusal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node NATS cluster")
+	}
+	const floor = 100 << 20
+	opts := clusterOptions(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	nodes := make([]*JetStream, len(opts))
+	srvs := make([]*server.Server, len(opts))
+	free := make([]atomic.Int64, len(opts))
+	errs := make(chan error, len(opts))
+	for i, o := range opts {
+		free[i].Store(10 << 30)
+		o.MinFreeDisk = floor
+		go func() {
+			b, srv, err := OpenEmbedded(ctx, o, JetStreamOptions{Replicas: 3, storageEvery: 50 * time.Millisecond,
+				diskFree: func() (int64, bool) { return free[i].Load(), true }})
+			if err == nil {
+				t.Cleanup(func() { b.Close() })
+			}
+			nodes[i], srvs[i] = b, srv
+			errs <- err
+		}()
+	}
+	for range opts {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := natsPublisher(t, srvs[2])
+	marks := func() []string {
+		cfg, _ := eventsStream(t, nodes[2])
+		return markedNodes(cfg.Metadata)
+	}
+	waitFor(t, "a NATS publish taken", func() bool { return publishEntry(client, 0) == nil })
+
+	free[0].Store(floor - 1)
+	waitFor(t, "node 2's NATS client refused while node 0's disk is low", func() bool { return publishEntry(client, 1) != nil })
+	if m := marks(); len(m) != 1 || m[0] != srvs[0].Name() {
+		t.Errorf("EVENTS marked by %v, want node 0 (%s)", m, srvs[0].Name())
+	}
+	free[1].Store(floor - 1)
+	waitFor(t, "node 1's mark", func() bool { return len(marks()) == 2 })
+	free[0].Store(10 << 30)
+	waitFor(t, "node 0's mark gone", func() bool { m := marks(); return len(m) == 1 && m[0] == srvs[1].Name() })
+	time.Sleep(capCheckEvery + time.Second) // every node checks the stream once more
+	if err := publishEntry(client, 2); err == nil {
+		t.Fatal("NATS publish taken while node 1's disk is low")
+	}
+	free[1].Store(10 << 30)
+	waitFor(t, "NATS publishes taken once every disk has room", func() bool { return publishEntry(client, 3) == nil })
+	if cfg, _ := eventsStream(t, nodes[0]); cfg.MaxBytes != -1 || len(markedNodes(cfg.Metadata)) != 0 {
+		t.Errorf("EVENTS at the end: max bytes %d, metadata %v", cfg.MaxBytes, cfg.Metadata)
 	}
 }

@@ -222,6 +222,7 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
 	js.node = srv.Name()
+	js.liftOnClose = !o.clustered()
 	js.diskDir = storeDir(o.DataDir)
 	if js.diskFree == nil {
 		js.diskFree = func() (int64, bool) { return diskFree(js.diskDir) }

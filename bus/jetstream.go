@@ -56,6 +56,7 @@ type JetStreamOptions struct {
 	diskFree     func() (int64, bool)    // free space of the store's file system (OpenEmbedded; tests)
 	minFreeDisk  int64                   // below it, new events are refused; 0: no guard
 	diskDir      string                  // the store's directory, for the log
+	liftOnClose  bool                    // lift EVENTS' bound as the bus closes (the embedded server of a single node)
 	storageEvery time.Duration           // how often to measure the store; default storageEvery (tests)
 }
 
@@ -80,11 +81,12 @@ type JetStream struct {
 
 	seal *Seal
 
-	room   storeUse      // for IngestShare
-	refuse atomic.Bool   // JetStream is to refuse new events from NATS publishers (capEvents)
-	wake   chan struct{} // tells capEvents that refuse changed
-	stop   chan struct{} // closed by Close
-	health health
+	room    storeUse      // for IngestShare
+	refuse  atomic.Bool   // JetStream is to refuse new events from NATS publishers (capEvents)
+	wake    chan struct{} // tells capEvents that refuse changed
+	capDone chan struct{} // closed when capEvents returns
+	stop    chan struct{} // closed by Close
+	health  health
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
@@ -135,7 +137,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.Logger = slog.Default()
 	}
 	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
-		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{}), wake: make(chan struct{}, 1)}
+		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{}), wake: make(chan struct{}, 1), capDone: make(chan struct{})}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
@@ -659,6 +661,12 @@ func (b *JetStream) Close() error {
 		s.stop()
 	}
 	waitTimeout(&b.acks, 5*time.Second)
+	if b.opts.liftOnClose { // capEvents may be lifting EVENTS' bound
+		select {
+		case <-b.capDone:
+		case <-time.After(callTimeout):
+		}
+	}
 	err := b.nc.FlushTimeout(2 * time.Second)
 	b.nc.Close()
 	for _, f := range b.onClose {
