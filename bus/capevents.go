@@ -91,12 +91,11 @@ func (b *JetStream) capEvents() {
 	defer t.Stop()
 	var c capState
 	for {
-		c.check(b, node)
+		c.check(b, node, b.refuse.Load())
 		select {
 		case <-b.stop:
 			if b.opts.liftOnClose && c.capped {
-				b.refuse.Store(false)
-				c.check(b, node)
+				c.check(b, node, false)
 			}
 			return
 		case <-b.wake:
@@ -113,8 +112,8 @@ type capState struct {
 }
 
 // check reads EVENTS and updates it when its marks or bound differ from
-// what this node wants.
-func (c *capState) check(b *JetStream, node string) {
+// what this node wants: new events refused or not.
+func (c *capState) check(b *JetStream, node string, want bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	s, err := b.js.Stream(ctx, "EVENTS")
@@ -123,7 +122,6 @@ func (c *capState) check(b *JetStream, node string) {
 		return
 	}
 	cfg := s.CachedInfo().Config
-	want := b.refuse.Load()
 	md, changed := capMarks(cfg.Metadata, node, want, time.Now())
 	marks := markedNodes(md)
 	bound := int64(-1)

@@ -128,13 +128,13 @@ func (b *JetStream) watchStorage(d time.Duration) {
 		if err == nil {
 			b.room.measured(s)
 			if s.Disk {
-				low := b.room.diskLow.Load()
-				switch now := lowDisk(s.DiskFree, s.MinFreeDisk, low); {
-				case now && !low:
+				wasLow := b.room.diskLow.Load()
+				switch low := lowDisk(s.DiskFree, s.MinFreeDisk, wasLow); {
+				case low && !wasLow:
 					b.log.Warn("bus: the disk of the store has less free than bus.nats.min_free_disk: new events are refused (503) until it has room; the rest is kept for the events accepted",
 						"dir", b.opts.diskDir, "free", formatBytes(s.DiskFree), "min_free_disk", formatBytes(s.MinFreeDisk))
 					b.room.diskLow.Store(true)
-				case low && !now:
+				case wasLow && !low:
 					b.log.Info("bus: room on the disk of the store again: new events are accepted",
 						"dir", b.opts.diskDir, "free", formatBytes(s.DiskFree), "min_free_disk", formatBytes(s.MinFreeDisk))
 					b.room.diskLow.Store(false)
