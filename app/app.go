@@ -324,6 +324,7 @@ func embeddedOptions(cfg *config.Config, log *slog.Logger) bus.EmbeddedOptions {
 		DataDir:         filepath.Clean(cfg.Bus.DataDir),
 		SyncAlways:      cfg.Bus.Sync == config.SyncAlways,
 		MaxStore:        int64(n.MaxStore),
+		MinFreeDisk:     minFreeDisk(n.MinFreeDisk),
 		Token:           n.Token,
 		User:            n.User,
 		Password:        n.Password,
@@ -748,4 +749,16 @@ func (a *App) serveReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, `{"reloaded":true}`)
+}
+
+// minFreeDisk is bus.nats.min_free_disk as the embedded bus takes it:
+// left out, 0 (its default); 0, negative (off).
+func minFreeDisk(v config.ByteSize) int64 {
+	switch v {
+	case config.DefaultMinFreeDisk:
+		return 0
+	case 0:
+		return -1
+	}
+	return int64(v)
 }

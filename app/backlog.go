@@ -18,6 +18,8 @@ type backlogCollector struct {
 	dlq        *prometheus.Desc
 	storeUsed  *prometheus.Desc
 	storeLimit *prometheus.Desc
+	diskFree   *prometheus.Desc
+	diskMin    *prometheus.Desc
 }
 
 func newBacklogCollector(a *App) *backlogCollector {
@@ -35,6 +37,12 @@ func newBacklogCollector(a *App) *backlogCollector {
 		storeLimit: prometheus.NewDesc("eventrouter_bus_storage_limit_bytes",
 			"The bus's storage bound (bus.nats.max_store, or the NATS account's): from 90% of it ingest answers 503, keeping the rest for the events already accepted. Absent when the bus knows none.",
 			nil, nil),
+		diskFree: prometheus.NewDesc("eventrouter_bus_storage_disk_free_bytes",
+			"Free space of the file system holding the bus's JetStream store (the embedded server's data_dir), for unprivileged writers. Absent when the bus cannot tell (an external NATS server).",
+			nil, nil),
+		diskMin: prometheus.NewDesc("eventrouter_bus_storage_disk_min_free_bytes",
+			"The free-disk floor (bus.nats.min_free_disk): below it ingest answers 503, as at 90% of the storage bound. Absent when the guard is off.",
+			nil, nil),
 	}
 }
 
@@ -43,6 +51,8 @@ func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.dlq
 	ch <- c.storeUsed
 	ch <- c.storeLimit
+	ch <- c.diskFree
+	ch <- c.diskMin
 }
 
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -63,6 +73,12 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.storeUsed, prometheus.GaugeValue, float64(s.Used))
 			if s.Limit > 0 {
 				ch <- prometheus.MustNewConstMetric(c.storeLimit, prometheus.GaugeValue, float64(s.Limit))
+			}
+			if s.Disk {
+				ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(s.DiskFree))
+				if s.MinFreeDisk > 0 {
+					ch <- prometheus.MustNewConstMetric(c.diskMin, prometheus.GaugeValue, float64(s.MinFreeDisk))
+				}
 			}
 		}
 	}

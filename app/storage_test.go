@@ -17,6 +17,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/eventrouter/eventrouter/bus"
+	"github.com/eventrouter/eventrouter/config"
 	"github.com/eventrouter/eventrouter/event"
 )
 
@@ -263,4 +264,37 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestDiskMetrics checks that bus.nats.min_free_disk reaches the bus, and
+// that the disk's free space and the floor are exported next to the
+// store's use.
+func TestDiskMetrics(t *testing.T) {
+	for _, c := range []struct {
+		set  string
+		want func(floor float64) bool
+	}{
+		{"", func(f float64) bool { return f > 0 && f <= 1<<30 }}, // the default: 1GB or 5% of the disk
+		{", min_free_disk: 1MB", func(f float64) bool { return f == 1<<20 }},
+		{", min_free_disk: 0", func(f float64) bool { return f == -1 }}, // off: absent
+	} {
+		dir := t.TempDir()
+		inv := newDownstream(t)
+		a := startApp(t, storeConfig(t, dir, "64MB"+c.set, inv.URL, ""))
+		m := metricsText(t, a.Addr())
+		free, floor := -1.0, -1.0
+		fmt.Sscan(metricValue(m, "eventrouter_bus_storage_disk_free_bytes"), &free)
+		fmt.Sscan(metricValue(m, "eventrouter_bus_storage_disk_min_free_bytes"), &floor)
+		if free <= 0 || !c.want(floor) {
+			t.Errorf("min_free_disk%q: metrics say %v bytes free, floor %v:\n%s", c.set, free, floor, grepLines(m, "eventrouter_bus_storage_disk"))
+		}
+	}
+}
+
+func TestMinFreeDiskOption(t *testing.T) {
+	for in, want := range map[config.ByteSize]int64{config.DefaultMinFreeDisk: 0, 0: -1, 1 << 30: 1 << 30} {
+		if got := minFreeDisk(in); got != want {
+			t.Errorf("minFreeDisk(%d) = %d, want %d", in, got, want)
+		}
+	}
 }

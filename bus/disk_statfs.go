@@ -13,3 +13,12 @@ func diskFree(dir string) (int64, bool) {
 	}
 	return int64(uint64(fs.Bavail) * uint64(fs.Bsize)), true
 }
+
+// diskSize is the size of the file system holding dir, in bytes.
+func diskSize(dir string) (int64, bool) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		return 0, false
+	}
+	return int64(uint64(fs.Blocks) * uint64(fs.Bsize)), true
+}

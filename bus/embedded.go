@@ -41,6 +41,11 @@ type EmbeddedOptions struct {
 	// it, publishes are refused with ErrStorageFull until consumers take
 	// their messages or dead letters are purged. 0 takes DefaultMaxStore.
 	MaxStore int64
+	// MinFreeDisk is the free space, in bytes, below which the file system
+	// holding DataDir makes the bus refuse new events as when the store
+	// holds IngestShare of MaxStore. 0 takes DefaultMinFreeDisk; negative
+	// turns the guard off.
+	MinFreeDisk int64
 	// Token or User/Password protect the client port.
 	Token, User, Password string
 	// ServerName identifies this node's server. Default: "routerd" alone;
@@ -216,7 +221,18 @@ func OpenEmbedded(ctx context.Context, o EmbeddedOptions, js JetStreamOptions) (
 		js.node = func() (string, []string) { return srv.Name(), routedPeers(srv) }
 	}
 	js.serverStore = func() (Storage, error) { return serverStore(srv) }
+	js.markName = srv.Name()
+	js.liftOnClose = !o.clustered()
+	js.diskDir = storeDir(o.DataDir)
+	if js.diskFree == nil {
+		js.diskFree = func() (int64, bool) { return diskFree(js.diskDir) }
+	}
+	if js.minFreeDisk = o.MinFreeDisk; o.MinFreeDisk == 0 {
+		js.minFreeDisk, _ = DefaultMinFreeDisk(o.DataDir)
+	}
+	js.minFreeDisk = max(js.minFreeDisk, 0)
 	logStoreBound(js.Logger, o, srv.JetStreamConfig().MaxStore)
+	logDiskFloor(js.Logger, o, js.minFreeDisk)
 	b, err := NewJetStream(ctx, nc, js, func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -251,6 +267,24 @@ func logStoreBound(log *slog.Logger, o EmbeddedOptions, bound int64) {
 	if room, known := storeRoom(o.DataDir); known && o.MaxStore > room/2 {
 		log.Warn("bus: bus.nats.max_store is more than half the space free for data_dir: JetStream's files can take up to twice what it stores, so the disk may fill first, and a full disk loses acknowledgements and stops routerd from starting",
 			"max_store", formatBytes(o.MaxStore), "free", formatBytes(room), "data_dir", o.DataDir)
+	}
+}
+
+// logDiskFloor says at start below what free space of data_dir's disk
+// the bus refuses new events.
+func logDiskFloor(log *slog.Logger, o EmbeddedOptions, floor int64) {
+	if log == nil {
+		log = slog.Default()
+	}
+	switch {
+	case floor > 0:
+		set := "bus.nats.min_free_disk"
+		if o.MinFreeDisk == 0 {
+			set = "default: 1GB or 5% of the disk, whichever is less"
+		}
+		log.Info("bus: below "+formatBytes(floor)+" free on data_dir's disk ("+set+"), ingest answers 503", "data_dir", o.DataDir)
+	case o.MinFreeDisk == 0:
+		log.Info("bus: the free space of data_dir's disk is not watched: its size cannot be told here", "data_dir", o.DataDir)
 	}
 }
 

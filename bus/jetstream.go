@@ -54,6 +54,11 @@ type JetStreamOptions struct {
 	serverStore   func() (Storage, error)     // the embedded server's own use and bound (OpenEmbedded)
 	reloadCluster func(EmbeddedOptions) error // an embedded cluster node's (OpenEmbedded)
 	node          clusterNode                 // an embedded cluster node's (OpenEmbedded)
+	markName      string                      // this node's name in EVENTS' refusal marks (capEvents); default the host's
+	diskFree      func() (int64, bool)        // free space of the store's file system (OpenEmbedded; tests)
+	minFreeDisk   int64                       // below it, new events are refused; 0: no guard
+	diskDir       string                      // the store's directory, for the log
+	liftOnClose   bool                        // lift EVENTS' bound as the bus closes (the embedded server of a single node)
 	storageEvery  time.Duration               // how often to measure the store; default storageEvery (tests)
 }
 
@@ -78,9 +83,12 @@ type JetStream struct {
 
 	seal *Seal
 
-	room   storeUse      // for IngestShare
-	stop   chan struct{} // closed by Close
-	health health
+	room    storeUse      // for IngestShare
+	refuse  atomic.Bool   // JetStream is to refuse new events from NATS publishers (capEvents)
+	wake    chan struct{} // tells capEvents that refuse changed
+	capDone chan struct{} // closed when capEvents returns
+	stop    chan struct{} // closed by Close
+	health  health
 
 	handBackMu sync.Mutex
 	handedBack map[storedAt]uint64 // see jsSub.handBack
@@ -152,7 +160,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.Logger = slog.Default()
 	}
 	b := &JetStream{nc: nc, opts: opts, log: opts.Logger, subs: map[*jsSub]struct{}{}, onClose: onClose,
-		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{})}
+		waiting: map[*nats.Msg]pubPlace{}, stop: make(chan struct{}), wake: make(chan struct{}, 1), capDone: make(chan struct{})}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { b.answered(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { b.answered(m, err) }))
@@ -200,6 +208,7 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, opts JetStreamOptions, onC
 		opts.storageEvery = storageEvery
 	}
 	go b.watchStorage(opts.storageEvery)
+	go b.capEvents()
 	return b, nil
 }
 
@@ -236,7 +245,10 @@ func (b *JetStream) provision(ctx context.Context) error {
 		return fmt.Errorf("bus: jetstream: %w", err)
 	}
 	streams := []jetstream.StreamConfig{
-		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+		// Discard new: capEvents bounds EVENTS' bytes to refuse new events
+		// while the store is full, and with discard old a bound removes
+		// events already accepted instead.
+		{Name: "EVENTS", Subjects: []string{EventsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew,
 			Description: "accepted events, one subject per event bus; removed once routed"},
 		{Name: "DELIVER", Subjects: []string{DeliverPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
 			Description: "one queue per consumer; removed once delivered or dead-lettered"},
@@ -302,7 +314,7 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
 		have.Description == want.Description && have.Duplicates == want.Duplicates &&
 		have.Storage == want.Storage && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect &&
-		have.MaxAge == want.MaxAge
+		have.MaxAge == want.MaxAge && have.Discard == want.Discard
 }
 
 // explain adds what Options.Explain says to err.
@@ -417,7 +429,7 @@ func (b *JetStream) PublishAll(out []Outgoing) error {
 	for i, o := range out {
 		if full && strings.HasPrefix(o.Topic, EventsPrefix) {
 			b.pubMu.Lock()
-			w.settle(i, i+1, fmt.Errorf("bus: publish to %s: %w: new events wait until it holds less than %d%% of its bound", o.Topic, ErrStorageFull, int(IngestShare*100)))
+			w.settle(i, i+1, fmt.Errorf("bus: publish to %s: %w: %s", o.Topic, ErrStorageFull, b.room.refusal()))
 			b.pubMu.Unlock()
 			continue
 		}
@@ -672,6 +684,12 @@ func (b *JetStream) Close() error {
 		s.stop()
 	}
 	waitTimeout(&b.acks, 5*time.Second)
+	if b.opts.liftOnClose { // capEvents may be lifting EVENTS' bound
+		select {
+		case <-b.capDone:
+		case <-time.After(callTimeout):
+		}
+	}
 	err := b.nc.FlushTimeout(2 * time.Second)
 	b.nc.Close()
 	for _, f := range b.onClose {

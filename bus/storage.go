@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -65,17 +66,19 @@ func publishError(subject string, err error) error {
 // work queue (EVENTS, DELIVER), which the store then removes: an estimate
 // close enough that a burst of events cannot overrun the share by much,
 // nor a fast flow through the store be taken for a full one. NATS clients
-// that publish to events.<bus> directly are refused only at the bound
-// itself.
+// that publish to events.<bus> directly are refused by JetStream itself
+// meanwhile: see capEvents.
 const IngestShare = 0.9
 
 // storageEvery is how often the bus measures its store for IngestShare.
 const storageEvery = 250 * time.Millisecond
 
-// storeUse is the store's use as the bus knows it, for IngestShare.
+// storeUse is the store's use as the bus knows it, for IngestShare and
+// the free-disk guard.
 type storeUse struct {
 	limit, used atomic.Int64 // as last measured; limit 0: no bound known
 	since       atomic.Int64 // bytes published since, less those acked on a work queue, roughly as the store counts them
+	diskLow     atomic.Bool  // the store's file system has less free than its floor (lowDisk)
 }
 
 // add counts a message published (n > 0) or removed (n < 0).
@@ -90,24 +93,54 @@ func (r *storeUse) measured(s Storage) {
 	r.limit.Store(s.Limit)
 }
 
-// full reports whether the store holds IngestShare of its bound.
-func (r *storeUse) full() bool {
+// full reports whether the bus refuses new events: the store holds
+// IngestShare of its bound, or its disk is low.
+func (r *storeUse) full() bool { return r.diskLow.Load() || r.shareFull() }
+
+// shareFull reports whether the store holds IngestShare of its bound.
+func (r *storeUse) shareFull() bool {
 	limit := r.limit.Load()
 	return limit > 0 && float64(r.used.Load()+r.since.Load()) >= IngestShare*float64(limit)
 }
 
-// watchStorage measures the store every d until the bus closes.
+// refusal says why new events are refused.
+func (r *storeUse) refusal() string {
+	if r.diskLow.Load() {
+		return "new events wait until the disk of the store has room again"
+	}
+	return fmt.Sprintf("new events wait until it holds less than %d%% of its bound", int(IngestShare*100))
+}
+
+// watchStorage measures the store and its disk every d until the bus
+// closes, and has JetStream refuse NATS publishers' new events
+// (capEvents) while the bus refuses its own: from the first measure that
+// finds the store full or its disk low, for at least capHold, until a
+// measure finds room.
 func (b *JetStream) watchStorage(d time.Duration) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	was := false
+	var refusedAt time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		s, err := b.Storage(ctx)
 		cancel()
 		if err == nil {
 			b.room.measured(s)
-			full := b.room.full()
+			if s.Disk {
+				wasLow := b.room.diskLow.Load()
+				switch low := lowDisk(s.DiskFree, s.MinFreeDisk, wasLow); {
+				case low && !wasLow:
+					b.log.Warn("bus: the disk of the store has less free than bus.nats.min_free_disk: new events are refused (503) until it has room; the rest is kept for the events accepted",
+						"dir", b.opts.diskDir, "free", formatBytes(s.DiskFree), "min_free_disk", formatBytes(s.MinFreeDisk))
+					b.room.diskLow.Store(true)
+				case wasLow && !low:
+					b.log.Info("bus: room on the disk of the store again: new events are accepted",
+						"dir", b.opts.diskDir, "free", formatBytes(s.DiskFree), "min_free_disk", formatBytes(s.MinFreeDisk))
+					b.room.diskLow.Store(false)
+				}
+			}
+			full := b.room.shareFull()
 			switch {
 			case full && !was:
 				b.log.Warn(fmt.Sprintf("bus: the store holds %d%% of its bound: new events are refused (503) until consumers make room; the rest is kept for the events accepted", int(IngestShare*100)),
@@ -116,6 +149,14 @@ func (b *JetStream) watchStorage(d time.Duration) {
 				b.log.Info("bus: room in the store again: new events are accepted", "used", formatBytes(s.Used), "bound", formatBytes(s.Limit))
 			}
 			was = full
+			full = full || b.room.diskLow.Load()
+			switch now := time.Now(); {
+			case full && !b.refuse.Load():
+				refusedAt = now
+				b.setRefuse(true)
+			case !full && b.refuse.Load() && now.Sub(refusedAt) >= capHold:
+				b.setRefuse(false)
+			}
 		}
 		select {
 		case <-b.stop:
@@ -131,6 +172,12 @@ type Storage struct {
 	// Limit is the bound past which publishes are refused with
 	// ErrStorageFull; 0 when the bus knows none.
 	Limit int64
+	// Disk tells whether the bus watches the free space of its store's
+	// file system (the embedded server, where it can be told), which
+	// DiskFree then is, in bytes. Below MinFreeDisk (0: no guard), the bus
+	// refuses new events as at IngestShare.
+	Disk                  bool
+	DiskFree, MinFreeDisk int64
 }
 
 // StorageReporter is a bus that can tell its Storage.
@@ -147,7 +194,12 @@ var _ StorageReporter = (*JetStream)(nil)
 // it has one.
 func (b *JetStream) Storage(ctx context.Context) (Storage, error) {
 	if b.opts.serverStore != nil {
-		return b.opts.serverStore()
+		s, err := b.opts.serverStore()
+		if err == nil && b.opts.diskFree != nil {
+			s.DiskFree, s.Disk = b.opts.diskFree()
+			s.MinFreeDisk = b.opts.minFreeDisk
+		}
+		return s, err
 	}
 	info, err := b.js.AccountInfo(ctx)
 	if err != nil {
@@ -186,6 +238,53 @@ func serverStore(srv *server.Server) (Storage, error) {
 func DefaultMaxStore(dataDir string) (int64, bool) {
 	room, ok := storeRoom(dataDir)
 	return room / 2, ok
+}
+
+// DefaultMinFreeDisk is the free-disk floor of an embedded server whose
+// options set none: 1GB, or 5% of the file system of dataDir when that is
+// less. Below it, the bus refuses new events as when its store holds
+// IngestShare of its bound: max_store is set once, at start, and other
+// programs (logs, backups, another store) may fill the disk afterwards,
+// and a full disk makes JetStream fail writes it has answered for and
+// then refuse to start. 1GB leaves room for what the events already
+// accepted still write (their deliveries, dead letters, JetStream's
+// compaction and metadata) and for an operator to act; 5% keeps a small
+// volume usable, where 1GB would be most of it (file systems keep about
+// as much for root by default). ok is false when the size of the file
+// system cannot be told: the guard is then off.
+func DefaultMinFreeDisk(dataDir string) (int64, bool) {
+	size, ok := diskSize(nearestDir(dataDir))
+	if !ok || size <= 0 {
+		return 0, false
+	}
+	return min(1<<30, size/20), true
+}
+
+// lowDisk reports whether free bytes are too few against floor (0: no
+// guard): below floor, and once below, until 10% above it, so that a disk
+// at the floor does not turn refusal on and off with every write.
+func lowDisk(free, floor int64, was bool) bool {
+	switch {
+	case floor <= 0:
+		return false
+	case was:
+		return free < floor+floor/10
+	}
+	return free < floor
+}
+
+// nearestDir is dir, or its nearest parent that exists: the directory
+// may not be made yet, and its nearest parent is on the same file system,
+// most likely.
+func nearestDir(dir string) string {
+	dir = filepath.Clean(dir)
+	for filepath.Dir(dir) != dir {
+		if _, err := os.Stat(dir); err == nil {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+	return dir
 }
 
 // storeRoom is the space JetStream may count on under dataDir: what the

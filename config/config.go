@@ -287,9 +287,21 @@ type NATS struct {
 	// half). For nats-embedded only: an external server has its own
 	// max_file_store.
 	MaxStore ByteSize `mapstructure:"max_store"`
+	// MinFreeDisk is the free space the disk of data_dir keeps: below it,
+	// ingest answers 503 as when the store holds 90% of max_store, since
+	// other programs may fill the disk after max_store was set, and a full
+	// disk makes JetStream lose acknowledgements and then refuse to start.
+	// A size as for MaxStore; 0 turns the guard off. Left out
+	// (DefaultMinFreeDisk): 1GB, or 5% of the disk when that is less
+	// (bus.DefaultMinFreeDisk says why). For nats-embedded only.
+	MinFreeDisk ByteSize `mapstructure:"min_free_disk"`
 
 	tokenFrom, passwordFrom string // the files Token and Password were read from
 }
+
+// DefaultMinFreeDisk stands for bus.nats.min_free_disk left out: the
+// default depends on the disk, known only at start.
+const DefaultMinFreeDisk ByteSize = -1
 
 // ByteSize is a size in bytes, written as a number of bytes or with a unit
 // of 1024: 512KB, 10GB (also 10G, 10GiB).
@@ -487,7 +499,7 @@ func Defaults() *Config {
 			DataDir:  "./data",
 			Sync:     SyncDefault,
 			Replicas: 1,
-			NATS:     NATS{Listen: "127.0.0.1:4222"},
+			NATS:     NATS{Listen: "127.0.0.1:4222", MinFreeDisk: DefaultMinFreeDisk},
 		},
 	}
 }

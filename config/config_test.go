@@ -178,7 +178,7 @@ func TestFull(t *testing.T) {
 	if js, _ := c.Schemas[1].InlineJSON(); !strings.Contains(string(js), `"additionalProperties":false`) {
 		t.Errorf("schema keys lost their case: %s", js)
 	}
-	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 || c.Bus.DLQMaxAge != 14*24*time.Hour {
+	if c.Bus.Sync != SyncAlways || c.Bus.Replicas != 3 || len(c.Bus.NATS.Cluster.Routes) != 2 || c.Bus.NATS.Cluster.ServerName != "node1" || c.Bus.NATS.MaxStore != 10<<30 || c.Bus.NATS.MinFreeDisk != 2<<30 || c.Bus.DLQMaxAge != 14*24*time.Hour {
 		t.Errorf("bus: %+v", c.Bus)
 	}
 	if cl := c.Bus.NATS.Cluster; cl.Password != "a-long-shared-secret" || cl.TLS != (ClusterTLS{CertFile: "node1.pem", KeyFile: "node1-key.pem", CAFile: "cluster-ca.pem"}) {
@@ -285,6 +285,40 @@ func TestByteSize(t *testing.T) {
 	t.Setenv("EVENTROUTER_BUS_NATS_MAX_STORE", "512MiB")
 	if c, err := Load(path); err != nil || c.Bus.NATS.MaxStore != 512<<20 {
 		t.Errorf("EVENTROUTER_BUS_NATS_MAX_STORE=512MiB: %v", err)
+	}
+}
+
+// TestMinFreeDisk checks bus.nats.min_free_disk: left out it stands for
+// the default the bus picks at start, 0 turns the guard off, and a size is
+// read as max_store is, from the file or the environment.
+func TestMinFreeDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	load := func(yaml string) ByteSize {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatalf("%q: %v", yaml, err)
+		}
+		return c.Bus.NATS.MinFreeDisk
+	}
+	if got := load("bus: {data_dir: ./data}\n"); got != DefaultMinFreeDisk {
+		t.Errorf("left out: %d, want DefaultMinFreeDisk", got)
+	}
+	if got := Defaults().Bus.NATS.MinFreeDisk; got != DefaultMinFreeDisk {
+		t.Errorf("without a config file: %d, want DefaultMinFreeDisk", got)
+	}
+	if got := load("bus: {nats: {min_free_disk: 0}}\n"); got != 0 {
+		t.Errorf("0: %d, want 0 (off)", got)
+	}
+	if got := load("bus: {nats: {min_free_disk: 2GB}}\n"); got != 2<<30 {
+		t.Errorf("2GB: %d", got)
+	}
+	t.Setenv("EVENTROUTER_BUS_NATS_MIN_FREE_DISK", "0")
+	if got := load("bus: {nats: {min_free_disk: 2GB}}\n"); got != 0 {
+		t.Errorf("EVENTROUTER_BUS_NATS_MIN_FREE_DISK=0 over 2GB: %d, want 0", got)
 	}
 }
 

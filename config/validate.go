@@ -333,6 +333,9 @@ func (c *Config) validateBus(p *problems) {
 		if n.MaxStore != 0 && n.MaxStore < MinMaxStore {
 			p.add("bus.nats.max_store", "must be at least 1MB, got %d bytes (leave it out for half the free space of data_dir)", n.MaxStore)
 		}
+		if n.MinFreeDisk < 0 && n.MinFreeDisk != DefaultMinFreeDisk {
+			p.add("bus.nats.min_free_disk", "must not be negative, got %d bytes (0 turns the guard off; leave it out for 1GB or 5%% of the disk, whichever is less)", n.MinFreeDisk)
+		}
 		if n.Listen == "" { // no client port: only routerd itself uses the server
 			if n.Cluster.Enabled() {
 				// NATS opens the cluster port only once the client port is
@@ -367,6 +370,9 @@ func (c *Config) validateBus(p *problems) {
 	}
 	if n.MaxStore != 0 && b.Type != BusNATSEmbedded {
 		p.add("bus.nats.max_store", "applies to bus type %s only; an external NATS server bounds its storage in its own config (jetstream max_file_store)", BusNATSEmbedded)
+	}
+	if n.MinFreeDisk != DefaultMinFreeDisk && b.Type != BusNATSEmbedded {
+		p.add("bus.nats.min_free_disk", "applies to bus type %s only; routerd watches the disk of its own data_dir, not an external server's", BusNATSEmbedded)
 	}
 }
 

@@ -78,7 +78,7 @@ func (s *server) ingest(r *http.Request, source string, entries []event.Entry, b
 				s.log.Warn("http: ingest failed, answering 503", "source", source, "entries", len(good),
 					"request_id", requestID(r.Context()), "err", err)
 			} else if ok, skipped := s.fullLog.Allow(s.now()); ok {
-				s.log.Warn("http: the event bus's storage is full, answering 503 (bus.nats.max_store; see routerctl dlq list and the consumers' backlog)",
+				s.log.Warn("http: the event bus's storage is full, answering 503 (bus.nats.max_store, or min_free_disk when err says the disk; see routerctl dlq list and the consumers' backlog)",
 					every.WithSkipped([]any{"source", source, "entries", len(good), "request_id", requestID(r.Context()), "err", err}, skipped)...)
 			}
 			return putEventsResponse{}, err
