@@ -598,7 +598,10 @@ const legacyMark = "1"
 func (r *Router) normalizeRaw(m *message.Message, busName string, ingested time.Time, tag string) ([]byte, string, bool) {
 	var e event.Entry
 	var bad *event.EntryError
-	counted := tag == legacyMark // counted when the older routerd took it
+	// Counted once, at its first delivery: a redelivery (a retry while the
+	// bus is full, a restart) is the same entry. One the older routerd
+	// took was counted by it.
+	counted := tag == legacyMark || bus.Delivered(m) > 1
 	switch tag {
 	case "":
 		e, bad = r.decodeRaw(m.Payload, busName, event.DecodeEntry)

@@ -3,7 +3,9 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,6 +166,41 @@ func TestRawNATSEntries(t *testing.T) {
 	}
 	if testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")) != 1 || testutil.ToFloat64(ingest.WithLabelValues("nats", "rejected")) != 2 {
 		t.Error("nats ingest not counted")
+	}
+}
+
+// fullOnce is a bus whose first PublishAll is refused for lack of room.
+type fullOnce struct {
+	bus.Bus
+	refused atomic.Bool
+}
+
+func (f *fullOnce) PublishAll(out []bus.Outgoing) error {
+	if f.refused.CompareAndSwap(false, true) {
+		return fmt.Errorf("test: %w", bus.ErrStorageFull)
+	}
+	return f.Bus.PublishAll(out)
+}
+
+// TestRawNATSEntryCountedOnce checks that an entry published to NATS is
+// counted once although the router takes it twice: its deliveries could
+// not be queued the first time (the bus full), so it was redelivered.
+func TestRawNATSEntryCountedOnce(t *testing.T) {
+	b := bus.NewMemory()
+	defer b.Close()
+	ingest := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"source", "result"})
+	fb := &fullOnce{Bus: b}
+	run(t, b, New(fb, orderRoutes(t), Options{Ingest: ingest}))
+
+	if err := b.Publish("events.default", message.NewMessage("", []byte(`{"source":"orders.service","detail-type":"OrderCreated","detail":{"total":5}}`))); err != nil {
+		t.Fatal(err)
+	}
+	take(t, b, bus.DeliverTopic("inventory"), 1)
+	if !fb.refused.Load() {
+		t.Fatal("the router's first attempt was not refused: the test tests nothing")
+	}
+	if got := testutil.ToFloat64(ingest.WithLabelValues("nats", "accepted")); got != 1 {
+		t.Errorf("accepted = %v after one entry taken twice, want 1", got)
 	}
 }
 
