@@ -1,8 +1,10 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,4 +128,23 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("%s within %s", what, time.Since(start).Round(time.Millisecond))
+}
+
+// TestDiskFloorAboveDiskWarns checks that a min_free_disk no less than the
+// whole disk, which would refuse every event, is said at start.
+func TestDiskFloorAboveDiskWarns(t *testing.T) {
+	dir := t.TempDir()
+	if _, ok := diskSize(dir); !ok {
+		t.Skip("the disk's size cannot be told here")
+	}
+	for _, c := range []struct {
+		floor int64
+		warn  bool
+	}{{1 << 20, false}, {1 << 61, true}} {
+		var out bytes.Buffer
+		logDiskFloor(slog.New(slog.NewTextHandler(&out, nil)), EmbeddedOptions{DataDir: dir, MinFreeDisk: c.floor}, c.floor)
+		if got := strings.Contains(out.String(), "no less than the whole of data_dir's disk"); got != c.warn {
+			t.Errorf("floor %d: warned %v, want %v; log:\n%s", c.floor, got, c.warn, out.String())
+		}
+	}
 }

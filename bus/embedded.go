@@ -283,6 +283,10 @@ func logDiskFloor(log *slog.Logger, o EmbeddedOptions, floor int64) {
 			set = "default: 1GB or 5% of the disk, whichever is less"
 		}
 		log.Info("bus: below "+formatBytes(floor)+" free on data_dir's disk ("+set+"), ingest answers 503", "data_dir", o.DataDir)
+		if size, ok := diskSize(nearestDir(o.DataDir)); ok && floor >= size {
+			// A typo (900GB for 90GB) would otherwise look like a full disk.
+			log.Warn("bus: bus.nats.min_free_disk is "+formatBytes(floor)+", no less than the whole of data_dir's disk ("+formatBytes(size)+"): ingest will refuse every event (503)", "data_dir", o.DataDir)
+		}
 	case o.MinFreeDisk == 0:
 		log.Info("bus: the free space of data_dir's disk is not watched: its size cannot be told here", "data_dir", o.DataDir)
 	}
