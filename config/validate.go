@@ -368,11 +368,19 @@ func (c *Config) validateBus(p *problems) {
 			p.add("bus.replicas", "the memory bus has no replicas")
 		}
 	}
-	if n.MaxStore != 0 && b.Type != BusNATSEmbedded {
-		p.add("bus.nats.max_store", "applies to bus type %s only; an external NATS server bounds its storage in its own config (jetstream max_file_store)", BusNATSEmbedded)
-	}
-	if n.MinFreeDisk != DefaultMinFreeDisk && b.Type != BusNATSEmbedded {
-		p.add("bus.nats.min_free_disk", "applies to bus type %s only; routerd watches the disk of its own data_dir, not an external server's", BusNATSEmbedded)
+	if b.Type != BusNATSEmbedded {
+		// Why the store's settings do not apply.
+		store, disk := "an external NATS server bounds its storage in its own config (jetstream max_file_store)",
+			"routerd watches the disk of its own data_dir, not an external server's"
+		if b.Type == BusMemory {
+			store, disk = "the memory bus keeps no store on disk", "the memory bus keeps no store on disk"
+		}
+		if n.MaxStore != 0 {
+			p.add("bus.nats.max_store", "applies to bus type %s only; %s", BusNATSEmbedded, store)
+		}
+		if n.MinFreeDisk != DefaultMinFreeDisk {
+			p.add("bus.nats.min_free_disk", "applies to bus type %s only; %s", BusNATSEmbedded, disk)
+		}
 	}
 }
 
