@@ -642,8 +642,12 @@ func clusterTLS(certFile, keyFile, caFile string, now time.Time) (*tls.Config, e
 		(!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth)) {
 		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate is not for server and client use both (extended key usage serverAuth and clientAuth): a node's routes go either way", key, certFile)
 	}
-	if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("bus: %s.ca_file %s holds no PEM certificate", key, caFile)
+	}
+	if err := verifyChain(leaf, certPEM, certFile, roots, now); err != nil {
+		return nil, fmt.Errorf("bus: %s.ca_file %s %w", key, caFile, err)
 	}
 	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: certFile, KeyFile: keyFile, CaFile: caFile, Verify: true})
 	if err != nil { // the files changed since they were read
@@ -654,6 +658,42 @@ func clusterTLS(certFile, keyFile, caFile string, now time.Time) (*tls.Config, e
 	// with a cluster's tls block.
 	tc.RootCAs = tc.ClientCAs
 	return tc, nil
+}
+
+// verifyChain checks that leaf, the first certificate of certPEM, chains
+// to one of roots, through any further certificates of certPEM, for server
+// and client use both, at now: the other nodes check it so at each
+// handshake, with the same CAs, and a node that passes its own start
+// would otherwise find its routes refused at the next reconnect.
+func verifyChain(leaf *x509.Certificate, certPEM []byte, certFile string, roots *x509.CertPool, now time.Time) error {
+	inter := x509.NewCertPool()
+	for rest, first := certPEM, true; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if first { // the leaf
+			first = false
+			continue
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			inter.AddCert(c)
+		}
+	}
+	for _, use := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{use}})
+		var unknown x509.UnknownAuthorityError
+		switch {
+		case errors.As(err, &unknown):
+			return fmt.Errorf("does not hold the CA that signed cert_file %s (issued by %q), nor one a chain in cert_file leads to", certFile, leaf.Issuer.String())
+		case err != nil:
+			return fmt.Errorf("does not verify cert_file %s: %w", certFile, err)
+		}
+	}
+	return nil
 }
 
 // firstCertificate parses the first certificate of a PEM file.
