@@ -96,6 +96,7 @@ bus:
 	}{
 		{"http cert not PEM", [3]string{garbage, webKey}, node, ": http.tls.cert_file: " + garbage + " holds no PEM certificate"},
 		{"http key of another certificate", [3]string{webCert, nodeKey}, node, ": http.tls.key_file: " + nodeKey + " is not the private key of cert_file " + webCert},
+		{"http key not PEM", [3]string{webCert, garbage}, node, ": http.tls.key_file: " + garbage + " holds no PEM private key"},
 		{"http cert missing", [3]string{dir + "/gone.pem", webKey}, node, ": http.tls.cert_file: " + dir + "/gone.pem: no such file or directory"},
 		{"cluster cert not PEM", web, [3]string{garbage, nodeKey, ca.File}, ": bus.nats.cluster.tls.cert_file: " + garbage + " holds no PEM certificate"},
 		{"cluster CA of another", web, [3]string{nodeCert, nodeKey, other.File}, ": bus.nats.cluster.tls.ca_file: " + other.File + " does not hold the CA that signed cert_file " + nodeCert},

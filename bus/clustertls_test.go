@@ -247,6 +247,15 @@ func TestClusterTLSChecksFiles(t *testing.T) {
 			t.Errorf("a CA file of both CAs, cert_file %s: %v", pair[0], err)
 		}
 	}
+	// A key file of garbage, or the certificate given for the key, is said
+	// to hold no key, not to be another certificate's.
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	os.WriteFile(garbage, []byte("not a key\n"), 0o600)
+	for _, k := range []string{garbage, cert} {
+		if _, err := clusterTLS(cert, k, ca.File, time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.key_file "+k+" holds no PEM private key") {
+			t.Errorf("key_file %s: err = %v", k, err)
+		}
+	}
 	if _, err := clusterTLS(cert, key, key, time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.ca_file "+key+" holds no PEM certificate") {
 		t.Errorf("a key for a CA file: err = %v", err)
 	}

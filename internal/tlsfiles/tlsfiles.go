@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -72,6 +73,11 @@ func CheckPair(prefix, certFile, keyFile string, now time.Time) (*Pair, error) {
 	if err != nil {
 		return nil, Errorf(certKey, "%s %v", certFile, err)
 	}
+	// The key file on its own first: of garbage, or a certificate given
+	// for the key, X509KeyPair would say only that the pair does not match.
+	if err := privateKey(keyPEM); err != nil {
+		return nil, Errorf(keyKey, "%s %v", keyFile, err)
+	}
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		return nil, Errorf(keyKey, "%s is not the private key of cert_file %s: %v", keyFile, certFile, err)
 	}
@@ -83,6 +89,30 @@ func CheckPair(prefix, certFile, keyFile string, now time.Time) (*Pair, error) {
 		return nil, Errorf(certKey, "%s: the certificate is valid only from %s", certFile, stamp(leaf.NotBefore))
 	}
 	return &Pair{CertPEM: certPEM, Leaf: leaf, Chain: certs[1:]}, nil
+}
+
+// privateKey checks that a PEM file holds a private key that can be read,
+// in one of the forms crypto/tls reads: PKCS #8, PKCS #1 (RSA), SEC 1 (EC).
+func privateKey(data []byte) error {
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return errors.New("holds no PEM private key")
+		}
+		if b.Type != "PRIVATE KEY" && !strings.HasSuffix(b.Type, " PRIVATE KEY") {
+			continue
+		}
+		if _, err := x509.ParsePKCS8PrivateKey(b.Bytes); err == nil {
+			return nil
+		}
+		if _, err := x509.ParsePKCS1PrivateKey(b.Bytes); err == nil {
+			return nil
+		}
+		if _, err := x509.ParseECPrivateKey(b.Bytes); err == nil {
+			return nil
+		}
+		return fmt.Errorf("holds a PEM private key (%s) that cannot be read", b.Type)
+	}
 }
 
 // certificates parses the certificates of a PEM file, at least one.
