@@ -25,6 +25,7 @@ import (
 	"github.com/eventrouter/eventrouter/config"
 	"github.com/eventrouter/eventrouter/consumers"
 	"github.com/eventrouter/eventrouter/event"
+	"github.com/eventrouter/eventrouter/internal/tlsfiles"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/schemas"
 	"github.com/eventrouter/eventrouter/sinks"
@@ -596,8 +597,34 @@ func Check(reg sinks.Registry) config.Check {
 				errs = append(errs, sinkError("consumers."+name+".sink", err))
 			}
 		}
-		return errs
+		return append(errs, checkTLSFiles(cfg, time.Now())...)
 	}
+}
+
+// checkTLSFiles checks the certificate files of the HTTP listener and of
+// the cluster's routes as routerd would use them, so that a bad one is
+// refused by routerctl config validate too, not only at start; each
+// problem at the key of its file. Files not set in pairs (or, for the
+// cluster, threes) are config's to report.
+func checkTLSFiles(cfg *config.Config, now time.Time) config.Errors {
+	var errs config.Errors
+	add := func(err error) {
+		var fe *tlsfiles.Error
+		switch {
+		case errors.As(err, &fe):
+			errs = append(errs, &config.Error{Path: fe.Key, Reason: fe.Reason, Err: err})
+		case err != nil:
+			errs = append(errs, &config.Error{Reason: err.Error(), Err: err})
+		}
+	}
+	if t := cfg.HTTP.TLS; t.CertFile != "" && t.KeyFile != "" {
+		_, err := tlsfiles.CheckPair("http.tls", t.CertFile, t.KeyFile, now)
+		add(err)
+	}
+	if t := cfg.Bus.NATS.Cluster.TLS; t.CertFile != "" && t.KeyFile != "" && t.CAFile != "" {
+		add(bus.CheckClusterTLS(t.CertFile, t.KeyFile, t.CAFile, now))
+	}
+	return errs
 }
 
 // sinkError reports a sink's problem at path, or at the key's own path when

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -53,6 +54,13 @@ func TestReloadClusterSettings(t *testing.T) {
 	dir := t.TempDir()
 	path := orderConfig(t, dir, config.BusNATSEmbedded, "")
 	listen, other, third := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	// Certificates that pass the config's checks, for the bus to be given:
+	// node-N.pem and node-N-key.pem beside ca.pem.
+	ca := testkit.NewCA(t, "cluster CA")
+	for _, n := range []string{"node-1", "node-2", "node-3"} {
+		ca.Node(t, n)
+	}
+	pem := func(name string) string { return filepath.Join(filepath.Dir(ca.File), name) }
 	b, _ := os.ReadFile(path)
 	b = bytes.Replace(b, []byte("    listen: \"\"\n"), []byte(`    listen: 127.0.0.1:0
     cluster:
@@ -60,7 +68,7 @@ func TestReloadClusterSettings(t *testing.T) {
       listen: `+listen+`
       routes: [nats-route://`+other+`]
       password: first-secret
-      tls: {cert_file: node-1.pem, key_file: node-1-key.pem, ca_file: ca.pem}
+      tls: {cert_file: `+pem("node-1.pem")+`, key_file: `+pem("node-1-key.pem")+`, ca_file: `+ca.File+`}
 `), 1)
 	write := func(b []byte) {
 		t.Helper()
@@ -96,7 +104,7 @@ func TestReloadClusterSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := cb.last(t)
-	if got.ClusterCertFile != "node-2.pem" || got.ClusterKeyFile != "node-2-key.pem" || got.ClusterCAFile != "ca.pem" ||
+	if got.ClusterCertFile != pem("node-2.pem") || got.ClusterKeyFile != pem("node-2-key.pem") || got.ClusterCAFile != ca.File ||
 		got.ClusterPassword != "second-secret" || !slices.Equal(got.Routes, []string{"nats-route://" + other, "nats-route://" + third}) {
 		t.Errorf("the bus was given %+v", got)
 	}
@@ -125,18 +133,18 @@ func TestReloadClusterSettings(t *testing.T) {
 	a.mu.Lock()
 	inForce, nrules := a.cfg.Bus.NATS.Cluster.TLS.CertFile, len(a.cfg.Rules)
 	a.mu.Unlock()
-	if inForce != "node-2.pem" || nrules != rules {
-		t.Errorf("after a refused certificate: cert_file %s, %d rules in force; want node-2.pem, %d", inForce, nrules, rules)
+	if inForce != pem("node-2.pem") || nrules != rules {
+		t.Errorf("after a refused certificate: cert_file %s, %d rules in force; want %s, %d", inForce, nrules, pem("node-2.pem"), rules)
 	}
 
 	// TLS turned off needs a restart: the certificates in force stay.
 	cb.err = nil
-	write(bytes.Replace(b, []byte("      tls: {cert_file: node-2.pem, key_file: node-2-key.pem, ca_file: ca.pem}\n"), nil, 1))
+	write(bytes.Replace(b, []byte("      tls: {cert_file: "+pem("node-2.pem")+", key_file: "+pem("node-2-key.pem")+", ca_file: "+ca.File+"}\n"), nil, 1))
 	if err := a.ReloadFile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := cb.last(t); got.ClusterCertFile != "node-2.pem" {
-		t.Errorf("tls turned off on reload: the bus was given cert_file %q, want node-2.pem", got.ClusterCertFile)
+	if got := cb.last(t); got.ClusterCertFile != pem("node-2.pem") {
+		t.Errorf("tls turned off on reload: the bus was given cert_file %q, want %s", got.ClusterCertFile, pem("node-2.pem"))
 	}
 	if want := "bus.nats.cluster.tls (turned on or off) cannot change on reload; restart routerd"; !strings.Contains(logs.String(), want) {
 		t.Errorf("the log does not say %q:\n%s", want, logs.String())

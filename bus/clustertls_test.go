@@ -30,7 +30,12 @@ func TestClusterTLS(t *testing.T) {
 			issuer = stranger
 		}
 		o.ClusterCertFile, o.ClusterKeyFile = issuer.Node(t, "node"+string(rune('0'+i)))
-		o.ClusterCAFile = ca.File // the stranger trusts the cluster's CA: the others must refuse it all the same
+		o.ClusterCAFile = ca.File
+		if i == 2 {
+			// The stranger trusts the cluster's CA, and its own, which it
+			// must to start: the others must refuse it all the same.
+			o.ClusterCAFile = testkit.Bundle(t, ca, stranger)
+		}
 		nc, srv, err := StartEmbedded(o)
 		if err != nil {
 			t.Fatal(err)
@@ -155,10 +160,7 @@ func TestClusterTLSReload(t *testing.T) {
 	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
 	newCert, newKey := next.Node(t, "node0-next")
 	_, otherKey := next.Node(t, "other")
-	bundle := filepath.Join(dir, "cas.pem")
-	caPEM, _ := os.ReadFile(ca.File)
-	nextPEM, _ := os.ReadFile(next.File)
-	os.WriteFile(bundle, append(caPEM, nextPEM...), 0o600)
+	bundle := testkit.Bundle(t, ca, next)
 
 	bad := []struct {
 		name      string
@@ -229,6 +231,30 @@ func TestClusterTLSChecksFiles(t *testing.T) {
 	}
 	if _, err := clusterTLS(cert, key, cert+".missing", time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.ca_file") {
 		t.Errorf("missing CA file: err = %v", err)
+	}
+	// A CA file without the CA that signed the node's certificate: the
+	// other nodes would refuse its routes at the next handshake.
+	other := testkit.NewCA(t, "other CA")
+	if _, err := clusterTLS(cert, key, other.File, time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.ca_file "+other.File+" does not hold the CA that signed cert_file "+cert) {
+		t.Errorf("a CA file of another CA: err = %v", err)
+	}
+	// Both the old and the new CA, as while a cluster moves to a new one:
+	// a certificate of either passes.
+	bundle := testkit.Bundle(t, other, ca)
+	otherCert, otherKey := other.Node(t, "other")
+	for _, pair := range [][2]string{{cert, key}, {otherCert, otherKey}} {
+		if _, err := clusterTLS(pair[0], pair[1], bundle, time.Now()); err != nil {
+			t.Errorf("a CA file of both CAs, cert_file %s: %v", pair[0], err)
+		}
+	}
+	// A key file of garbage, or the certificate given for the key, is said
+	// to hold no key, not to be another certificate's.
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	os.WriteFile(garbage, []byte("not a key\n"), 0o600)
+	for _, k := range []string{garbage, cert} {
+		if _, err := clusterTLS(cert, k, ca.File, time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.key_file "+k+" holds no PEM private key") {
+			t.Errorf("key_file %s: err = %v", k, err)
+		}
 	}
 	if _, err := clusterTLS(cert, key, key, time.Now()); err == nil || !strings.Contains(err.Error(), "bus.nats.cluster.tls.ca_file "+key+" holds no PEM certificate") {
 		t.Errorf("a key for a CA file: err = %v", err)

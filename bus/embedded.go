@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventrouter/eventrouter/internal/tlsfiles"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -603,11 +603,10 @@ func setClusterAuth(opts *server.Options, o EmbeddedOptions) error {
 }
 
 // clusterTLS reads a node's certificate, its key and the cluster's CAs
-// into the TLS configuration of its routes, and checks them first, so
-// that a bad file is refused, naming it and what is wrong with it, rather
-// than found at the next handshake, by the other nodes, in words that name
-// neither (a node's certificate must be valid now, for server and client
-// use both: routes go either way).
+// into the TLS configuration of its routes, and checks them first
+// (CheckClusterTLS), so that a bad file is refused, naming it and what is
+// wrong with it, rather than found at the next handshake, by the other
+// nodes, in words that name neither.
 func clusterTLS(certFile, keyFile, caFile string, now time.Time) (*tls.Config, error) {
 	const key = "bus.nats.cluster.tls"
 	switch {
@@ -617,37 +616,8 @@ func clusterTLS(certFile, keyFile, caFile string, now time.Time) (*tls.Config, e
 		// Without one, any certificate of a public CA would do.
 		return nil, errors.New("bus: nats cluster tls needs a CA file (" + key + ".ca_file)")
 	}
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("bus: %s.cert_file: %w", key, err)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("bus: %s.key_file: %w", key, err)
-	}
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("bus: %s.ca_file: %w", key, err)
-	}
-	leaf, err := firstCertificate(certPEM)
-	if err != nil {
-		return nil, fmt.Errorf("bus: %s.cert_file %s: %w", key, certFile, err)
-	}
-	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		return nil, fmt.Errorf("bus: %s.key_file %s is not the private key of cert_file %s: %w", key, keyFile, certFile, err)
-	}
-	switch stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }; {
-	case now.After(leaf.NotAfter):
-		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate expired at %s", key, certFile, stamp(leaf.NotAfter))
-	case now.Before(leaf.NotBefore):
-		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate is valid only from %s", key, certFile, stamp(leaf.NotBefore))
-	}
-	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) &&
-		(!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth)) {
-		return nil, fmt.Errorf("bus: %s.cert_file %s: the certificate is not for server and client use both (extended key usage serverAuth and clientAuth): a node's routes go either way", key, certFile)
-	}
-	if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("bus: %s.ca_file %s holds no PEM certificate", key, caFile)
+	if err := CheckClusterTLS(certFile, keyFile, caFile, now); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
 	}
 	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: certFile, KeyFile: keyFile, CaFile: caFile, Verify: true})
 	if err != nil { // the files changed since they were read
@@ -660,22 +630,50 @@ func clusterTLS(certFile, keyFile, caFile string, now time.Time) (*tls.Config, e
 	return tc, nil
 }
 
-// firstCertificate parses the first certificate of a PEM file.
-func firstCertificate(data []byte) (*x509.Certificate, error) {
-	for rest := data; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			return nil, errors.New("holds no PEM certificate")
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("the certificate cannot be read: %w", err)
-		}
-		return c, nil
+// CheckClusterTLS checks the files of a cluster node's TLS
+// (bus.nats.cluster.tls's cert_file, key_file and ca_file, all set) as
+// the node uses them: the certificate must be valid at now, for server
+// and client use both (routes go either way), the key must be its, and
+// ca_file must hold the CA that signed it, through any further
+// certificates of cert_file: the other nodes check it so at each
+// handshake, with the same CAs, and a node that passed its own start
+// would otherwise find its routes refused at the next reconnect. A
+// problem is a *tlsfiles.Error, naming the key and the file; routerd
+// checks so at start and on reload, routerctl config validate too.
+func CheckClusterTLS(certFile, keyFile, caFile string, now time.Time) error {
+	const key = "bus.nats.cluster.tls"
+	pair, err := tlsfiles.CheckPair(key, certFile, keyFile, now)
+	if err != nil {
+		return err
 	}
+	leaf := pair.Leaf
+	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) &&
+		(!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth)) {
+		return tlsfiles.Errorf(key+".cert_file", "%s: the certificate is not for server and client use both (extended key usage serverAuth and clientAuth): a node's routes go either way", certFile)
+	}
+	caPEM, err := tlsfiles.Read(key+".ca_file", caFile)
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return tlsfiles.Errorf(key+".ca_file", "%s holds no PEM certificate", caFile)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range pair.Chain {
+		inter.AddCert(c)
+	}
+	for _, use := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{use}})
+		var unknown x509.UnknownAuthorityError
+		switch {
+		case errors.As(err, &unknown):
+			return tlsfiles.Errorf(key+".ca_file", "%s does not hold the CA that signed cert_file %s (issued by %q), nor one a chain in cert_file leads to", caFile, certFile, leaf.Issuer.String())
+		case err != nil:
+			return tlsfiles.Errorf(key+".ca_file", "%s does not verify cert_file %s: %v", caFile, certFile, err)
+		}
+	}
+	return nil
 }
 
 // reloadCluster gives the running server of a cluster node o's routes,

@@ -84,22 +84,37 @@ bus:
 	for _, c := range []struct {
 		cluster, nats, sigv4 string
 		want                 []string
+		not                  []string // problems a file's own hides
 	}{
 		{"password: x\n      password_file: " + cluster, "", "secret_access_key: s",
-			[]string{"bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both"}},
+			[]string{"bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both"}, nil},
 		{"password_file: " + missing, "token_file: " + empty, "secret_access_key: s, secret_access_key_file: " + sigv4,
 			[]string{
 				"http.auth.sigv4[0].secret_access_key_file: set http.auth.sigv4[0].secret_access_key or http.auth.sigv4[0].secret_access_key_file, not both",
 				"bus.nats.token_file: " + empty + " is empty",
 				"bus.nats.cluster.password_file: cannot read " + missing + ": no such file or directory",
-			}},
+			}, nil},
 		{"password_file: " + dir, "", "secret_access_key: s",
-			[]string{"bus.nats.cluster.password_file: cannot read " + dir + ": is a directory"}},
+			[]string{"bus.nats.cluster.password_file: cannot read " + dir + ": is a directory"}, nil},
+		// A file that cannot be read is the problem, not the secret it
+		// would have given.
+		{"password_file: " + cluster, "user: routerd\n    password_file: " + empty, "secret_access_key_file: " + missing,
+			[]string{
+				"2 problems:",
+				"http.auth.sigv4[0].secret_access_key_file: cannot read " + missing + ": no such file or directory",
+				"bus.nats.password_file: " + empty + " is empty",
+			},
+			[]string{"secret_access_key: is required", "user and password must be set together"}},
 	} {
 		_, err := Load(config(c.cluster, c.nats, c.sigv4))
 		for _, w := range c.want {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%s / %s / %s: err = %v, want %q", c.cluster, c.nats, c.sigv4, err, w)
+			}
+		}
+		for _, w := range c.not {
+			if err != nil && strings.Contains(err.Error(), w) {
+				t.Errorf("%s / %s / %s: err = %v, want none saying %q", c.cluster, c.nats, c.sigv4, err, w)
 			}
 		}
 	}

@@ -242,7 +242,7 @@ func (c *Config) validateHTTP(p *problems) {
 			p.add(path+".access_key_id", "%q is used by another credential", k.AccessKeyID)
 		}
 		ids[k.AccessKeyID] = true
-		if k.SecretAccessKey == "" {
+		if k.SecretAccessKey == "" && k.SecretAccessKeyFile == "" { // a file that gave none is reported as such
 			p.add(path+".secret_access_key", "is required")
 		}
 		checkScopes(p, path+".scopes", k.Scopes)
@@ -322,7 +322,8 @@ func (c *Config) validateBus(p *problems) {
 	if n.Token != "" && (n.User != "" || n.Password != "") {
 		p.add("bus.nats", "set token or user and password, not both")
 	}
-	if (n.User == "") != (n.Password == "") {
+	// A password_file that gave no password is reported as such.
+	if (n.User == "") != (n.Password == "") && (n.Password != "" || n.PasswordFile == "") {
 		p.add("bus.nats", "user and password must be set together")
 	}
 	switch b.Type {

@@ -47,6 +47,13 @@ consumers:
 	if r.code != 2 || !strings.Contains(r.stderr, "consumers.c.sink") || !strings.Contains(r.stderr, "timeot") {
 		t.Errorf("sink key typo: %+v", r)
 	}
+	// The TLS files are read and checked, not only named.
+	garbage := writeFile(t, "garbage.pem", "not a certificate\n")
+	tlsBad := writeFile(t, "tls.yaml", "http: {tls: {cert_file: "+garbage+", key_file: "+garbage+"}}\n")
+	r = run(t, "", "config", "validate", "--config", tlsBad)
+	if want := "http.tls.cert_file: " + garbage + " holds no PEM certificate"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("garbage http.tls.cert_file: want exit 2 and %q; got %+v", want, r)
+	}
 	// Every sink and schema problem, in file order, whatever the map order.
 	sinks := writeFile(t, "sinks.yaml", `schemas:
   - {source: a, detail-type: b, schema: {type: 5}}

@@ -250,11 +250,16 @@ func TestClusterTLS(t *testing.T) {
 			issuer = stranger
 		}
 		cert, key := issuer.Node(t, fmt.Sprint("node", i))
+		caFile := ca.File
+		if i == 2 {
+			// It trusts its own CA too, which it must to start.
+			caFile = testkit.Bundle(t, ca, stranger)
+		}
 		b, err := os.ReadFile(nd.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := strings.Replace(string(b), "password: cluster-secret", fmt.Sprintf("tls: {cert_file: %s, key_file: %s, ca_file: %s}", cert, key, ca.File), 1)
+		c := strings.Replace(string(b), "password: cluster-secret", fmt.Sprintf("tls: {cert_file: %s, key_file: %s, ca_file: %s}", cert, key, caFile), 1)
 		if err := os.WriteFile(nd.cfg, []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}

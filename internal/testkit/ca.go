@@ -94,3 +94,18 @@ func (ca *CA) Node(t testing.TB, name string) (certFile, keyFile string) {
 	}
 	return ca.write(t, name+".pem", "CERTIFICATE", der), ca.write(t, name+"-key.pem", "PRIVATE KEY", kder)
 }
+
+// Bundle writes the certificates of cas into one ca_file, as a cluster
+// moving from one CA to another trusts both, and returns its path.
+func Bundle(t testing.TB, cas ...*CA) string {
+	t.Helper()
+	var data []byte
+	for _, ca := range cas {
+		data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...)
+	}
+	path := filepath.Join(t.TempDir(), "cas.pem")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
