@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // backends lists every Bus implementation for the shared tests.
@@ -852,5 +854,43 @@ func TestHandedBackNotCounted(t *testing.T) {
 				Ack(m)
 			}
 		})
+	}
+}
+
+// slowElection is a JetStream whose first CreateOrUpdateConsumer calls
+// time out, as they do while a cluster's streams elect their leaders.
+type slowElection struct {
+	jetstream.JetStream
+	timeouts, calls atomic.Int32
+}
+
+func (s *slowElection) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	if s.calls.Add(1) <= s.timeouts.Load() {
+		return nil, fmt.Errorf("test: %w", context.DeadlineExceeded)
+	}
+	return s.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+}
+
+// TestConsumeWaitsOutAnElection checks that a cluster node (Wait) asks
+// again for a consumer that JetStream did not answer for in time, and
+// that a single node does not, and fails at once.
+func TestConsumeWaitsOutAnElection(t *testing.T) {
+	b := newEmbedded(t, t.TempDir())
+	slow := &slowElection{JetStream: b.js}
+	slow.timeouts.Store(2)
+	b.js = slow
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	if _, err := b.Consume(ctx, "deliver.single", ConsumeOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("without Wait: err = %v, want the time-out at once", err)
+	}
+	slow.calls.Store(0)
+	b.opts.Wait = true
+	if _, err := b.Consume(ctx, "deliver.cluster", ConsumeOptions{}); err != nil {
+		t.Fatalf("with Wait: %v", err)
+	}
+	if got := slow.calls.Load(); got != 3 {
+		t.Errorf("with Wait: %d calls, want 3 (two timed out)", got)
 	}
 }

@@ -592,6 +592,52 @@ func (b *JetStream) Subscribe(ctx context.Context, topic string) (<-chan *messag
 	return b.Consume(ctx, topic, ConsumeOptions{Durable: durableName(topic)})
 }
 
+// consumerWait bounds how long createConsumer keeps asking.
+const consumerWait = 2 * time.Minute
+
+// createConsumer creates or updates a durable consumer. With Wait (the
+// nodes of a cluster), it asks again, for up to consumerWait, while
+// JetStream does not answer: when nodes start or reconnect, the streams
+// elect their leaders, and until they have, a request about one of their
+// consumers times out. A node that found the cluster's JetStream up
+// (NewJetStream) must not then exit because one election took longer
+// than one request.
+func (b *JetStream) createConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	until := time.Now().Add(consumerWait)
+	for said := false; ; {
+		cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		if err == nil || !b.opts.Wait || !unanswered(err) || ctx.Err() != nil || time.Now().After(until) {
+			return cons, err
+		}
+		if !said {
+			b.log.Info("bus: JetStream did not answer for a consumer; asking again while the cluster elects its stream leaders",
+				"consumer", cfg.Durable, "stream", stream, "err", err)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-b.stop:
+			return nil, ErrClosed
+		case <-time.After(waitRetryEvery):
+		}
+	}
+}
+
+// unanswered reports whether err is JetStream not answering a request in
+// time, or saying it is not available for now.
+func unanswered(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode == jsClusterNotAvailable
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
+
+// jsClusterNotAvailable is JetStream's "JetStream system temporarily
+// unavailable".
+const jsClusterNotAvailable = 10008
+
 // Consume delivers the topic's messages through a durable JetStream consumer.
 // The channel closes when ctx ends or the bus closes; messages not yet taken
 // from it go back to the broker.
@@ -612,7 +658,7 @@ func (b *JetStream) Consume(ctx context.Context, topic string, opts ConsumeOptio
 	if opts.Durable == "" {
 		opts.Durable = durableName(topic)
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+	cons, err := b.createConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       opts.Durable,
 		FilterSubject: topic,
 		AckPolicy:     jetstream.AckExplicitPolicy,
