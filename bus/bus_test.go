@@ -873,24 +873,30 @@ func (s *slowElection) CreateOrUpdateConsumer(ctx context.Context, stream string
 
 // TestConsumeWaitsOutAnElection checks that a cluster node (Wait) asks
 // again for a consumer that JetStream did not answer for in time, and
-// that a single node does not, and fails at once.
+// that a single node does not, and fails at once. It asks through a bus
+// value of its own over the running bus's JetStream, so that nothing
+// running reads the slow one.
 func TestConsumeWaitsOutAnElection(t *testing.T) {
 	b := newEmbedded(t, t.TempDir())
 	slow := &slowElection{JetStream: b.js}
-	slow.timeouts.Store(2)
-	b.js = slow
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	cfg := jetstream.ConsumerConfig{Durable: "elected", FilterSubject: "deliver.elected", AckPolicy: jetstream.AckExplicitPolicy}
 
-	if _, err := b.Consume(ctx, "deliver.single", ConsumeOptions{}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("without Wait: err = %v, want the time-out at once", err)
-	}
-	slow.calls.Store(0)
-	b.opts.Wait = true
-	if _, err := b.Consume(ctx, "deliver.cluster", ConsumeOptions{}); err != nil {
-		t.Fatalf("with Wait: %v", err)
-	}
-	if got := slow.calls.Load(); got != 3 {
-		t.Errorf("with Wait: %d calls, want 3 (two timed out)", got)
+	for _, wait := range []bool{false, true} {
+		slow.timeouts.Store(2)
+		slow.calls.Store(0)
+		tb := &JetStream{js: slow, opts: JetStreamOptions{Wait: wait}, log: b.log, stop: make(chan struct{})}
+		_, err := tb.createConsumer(ctx, "DELIVER", cfg)
+		switch {
+		case !wait && !errors.Is(err, context.DeadlineExceeded):
+			t.Errorf("without Wait: err = %v, want the time-out at once", err)
+		case !wait && slow.calls.Load() != 1:
+			t.Errorf("without Wait: %d calls, want 1", slow.calls.Load())
+		case wait && err != nil:
+			t.Errorf("with Wait: %v", err)
+		case wait && slow.calls.Load() != 3:
+			t.Errorf("with Wait: %d calls, want 3 (two timed out)", slow.calls.Load())
+		}
 	}
 }
