@@ -6,12 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // TestClusterPasswordReload changes the cluster's password on its two
-// nodes, one after the other, while they run: between the two reloads the
-// nodes refuse each other (each presents a password the other does not
-// hold), after the second they are routed again. And a node's routes
+// nodes, one after the other, while they run: after the second reload they
+// are routed again. (Between the two, the nodes are routed or not
+// depending on which of them made the route: a reload drops only the
+// routes a node accepted with the old password.) And a node's routes
 // follow a reload: given none, it drops the one it made; given it back,
 // it makes it again.
 func TestClusterPasswordReload(t *testing.T) {
@@ -38,6 +41,7 @@ func TestClusterPasswordReload(t *testing.T) {
 		}
 	}
 	wait("at start", true)
+	before := routeIDs(a.srv)
 	for i, e := range nodes {
 		o := opts[i]
 		o.ClusterPassword = "new-secret"
@@ -45,7 +49,24 @@ func TestClusterPasswordReload(t *testing.T) {
 			t.Fatal(err)
 		}
 		opts[i] = o
-		wait("after node "+string(rune('0'+i))+"'s reload", i == 1)
+	}
+	wait("after both reloads", true)
+	// Every route made with the old password is gone: each node dropped
+	// those it had accepted with it.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		now := routeIDs(a.srv)
+		old := 0
+		for id := range now {
+			if before[id] {
+				old++
+			}
+		}
+		if old == 0 && len(now) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after both reloads: %d of node 0's %d routes are still those made with the old password", old, len(now))
+		}
 	}
 
 	o := opts[0]
@@ -130,4 +151,15 @@ func TestNodeConfigRecords(t *testing.T) {
 	if err := single.RecordNodeConfig(ctx, nil); !errors.Is(err, ErrNotCluster) {
 		t.Errorf("a single node's record: err = %v, want ErrNotCluster", err)
 	}
+}
+
+// routeIDs are the ids of srv's route connections.
+func routeIDs(srv *server.Server) map[uint64]bool {
+	ids := map[uint64]bool{}
+	if rz, err := srv.Routez(nil); err == nil {
+		for _, r := range rz.Routes {
+			ids[r.Rid] = true
+		}
+	}
+	return ids
 }
