@@ -290,14 +290,7 @@ func nearestDir(dir string) string {
 // storeRoom is the space JetStream may count on under dataDir: what the
 // file system has free plus what the store's files already take.
 func storeRoom(dataDir string) (int64, bool) {
-	// The directory may not be made yet: its nearest parent is on the
-	// same file system, most likely.
-	dir := filepath.Clean(dataDir)
-	free, ok := diskFree(dir)
-	for !ok && filepath.Dir(dir) != dir {
-		dir = filepath.Dir(dir)
-		free, ok = diskFree(dir)
-	}
+	free, ok := diskFree(nearestDir(dataDir))
 	if !ok {
 		return 0, false
 	}
