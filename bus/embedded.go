@@ -383,6 +383,11 @@ const clusterUser = "routerd"
 // clustered reports whether the server joins a cluster.
 func (o EmbeddedOptions) clustered() bool { return o.ClusterName != "" || o.ClusterListen != "" }
 
+// routeTLS reports whether o secures the cluster's routes with TLS.
+func (o EmbeddedOptions) routeTLS() bool {
+	return o.ClusterCertFile != "" || o.ClusterKeyFile != "" || o.ClusterCAFile != ""
+}
+
 // serverNameFile keeps a cluster node's server name in its data directory.
 const serverNameFile = "server_name"
 
@@ -581,7 +586,7 @@ func setClusterAuth(opts *server.Options, o EmbeddedOptions) error {
 		opts.Cluster.Username, opts.Cluster.Password = clusterUser, o.ClusterPassword
 	}
 	opts.Cluster.TLSConfig = nil
-	if o.ClusterCertFile != "" || o.ClusterKeyFile != "" || o.ClusterCAFile != "" {
+	if o.routeTLS() {
 		tc, err := clusterTLS(o.ClusterCertFile, o.ClusterKeyFile, o.ClusterCAFile, time.Now())
 		if err != nil {
 			return err
@@ -690,16 +695,13 @@ func (e *embedded) reloadCluster(o EmbeddedOptions) error {
 	defer e.mu.Unlock()
 	cur := e.o
 	if !cur.clustered() {
-		return errors.New("bus: not a cluster node")
+		return ErrNotCluster
 	}
-	tlsOn := func(o EmbeddedOptions) bool {
-		return o.ClusterCertFile != "" || o.ClusterKeyFile != "" || o.ClusterCAFile != ""
-	}
-	if tlsOn(cur) != tlsOn(o) {
+	if cur.routeTLS() != o.routeTLS() {
 		// Routes up would stay as they are, with or without TLS.
 		return errors.New("bus: bus.nats.cluster.tls cannot be turned on or off on reload; restart routerd")
 	}
-	if !tlsOn(o) && o.ClusterPassword == cur.ClusterPassword && slices.Equal(o.Routes, cur.Routes) {
+	if !o.routeTLS() && o.ClusterPassword == cur.ClusterPassword && slices.Equal(o.Routes, cur.Routes) {
 		return nil
 	}
 	next := e.opts.Clone()
