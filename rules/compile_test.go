@@ -172,3 +172,40 @@ func TestPopularValueDrivesWhenItSplits(t *testing.T) {
 		t.Errorf("Match = %v, want [main3]", got)
 	}
 }
+
+// Rules that check the same condition share its matcher, lists and all, so
+// that checking candidates of thousands of rules reads a few matchers that
+// stay in cache; conditions that differ in any value do not share.
+func TestEqualConditionsShareAMatcher(t *testing.T) {
+	checks := []string{
+		`{"anything-but":["AVE","BLVD"]}`, `{"anything-but":["AVE","BLVD"]}`, `{"anything-but":["AVE","BLV"]}`,
+		`{"anything-but":{"prefix":"A"}}`, `{"anything-but":{"prefix":"A"}}`, `{"anything-but":{"suffix":"A"}}`,
+		`{"wildcard":"a*b"}`, `{"wildcard":"a*b"}`, `{"wildcard":"a*c"}`,
+		`{"cidr":"10.0.0.0/8"}`, `{"cidr":"10.0.0.0/8"}`, `{"cidr":"10.0.0.0/16"}`,
+		`{"anything-but":[1,2]}`, `{"anything-but":[1,2]}`, `{"anything-but":[1,3]}`,
+	}
+	var rs []Rule
+	for i, c := range checks {
+		rs = append(rs, Rule{Name: fmt.Sprint(i), Pattern: MustCompile(fmt.Sprintf(`{"id":["%d"],"v":[%s]}`, i, c))})
+	}
+	tb, err := NewTable(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := tb.idx
+	mOff := func(i int) int32 {
+		ps := ix.fields[ix.alts[i].conds[ix.alts[i].driver].field].strs.get(fmt.Sprint(i))
+		if len(ps) != 1 || ps[0].nchecks != 1 {
+			t.Fatalf("rule %d: postings %+v, want one with one check", i, ps)
+		}
+		return ix.checks[ps[0].checks].mOff
+	}
+	for i := 0; i < len(checks); i += 3 {
+		if a, b := mOff(i), mOff(i+1); a != b {
+			t.Errorf("%s and its copy use matchers %d and %d, want one", checks[i], a, b)
+		}
+		if a, c := mOff(i), mOff(i+2); a == c {
+			t.Errorf("%s and %s share matcher %d", checks[i], checks[i+2], a)
+		}
+	}
+}

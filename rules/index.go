@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // index is a Table's compiled form. Every alternative of every pattern gets
@@ -182,14 +184,48 @@ type check struct {
 	absentOK bool
 }
 
-// matcherKey identifies a matcher without extras, for sharing; one with
-// extras (lists, CIDR, wildcards) is shared only with itself.
+// matcherKey identifies a matcher by what it tests, for sharing: thousands
+// of rules test the same few conditions, anything-but lists among them
+// ("ST_TYPE": [{"anything-but": ["AVE", "BLVD"]}]), and a check then reads
+// a matcher, and its list, that other candidates keep in cache.
 type matcherKey struct {
 	kind  mkind
 	s     string
 	num   float64
 	rng   numRange
-	extra *matcherExtra
+	extra string // extraKey of the matcher's extras
+}
+
+// extraKey spells out what a matcher's extras hold, so that two with the
+// same lists, prefix or wildcards get the same key.
+func extraKey(m *matcher) string {
+	x := m.matcherExtra
+	if x == nil {
+		return ""
+	}
+	var b strings.Builder
+	quote := func(tag string, ss []string) {
+		b.WriteString(tag)
+		for _, s := range ss {
+			b.WriteString(strconv.Quote(s))
+		}
+	}
+	if x.pfx.IsValid() {
+		b.WriteString("p" + x.pfx.String())
+	}
+	if x.wc != nil {
+		quote("w", x.wc.parts)
+	}
+	quote("s", x.strs)
+	b.WriteString("n")
+	for _, n := range x.nums {
+		b.WriteString(strconv.FormatFloat(n, 'g', -1, 64) + ",")
+	}
+	for _, w := range x.wcs {
+		quote("W", w.parts)
+	}
+	quote("S", slices.Sorted(maps.Keys(x.set)))
+	return b.String()
 }
 
 // newCheck makes the check of condition c, its matchers appended to
@@ -198,7 +234,7 @@ func (ix *index) newCheck(c acond, shared map[matcherKey]int32) check {
 	k := check{field: c.field, absentOK: c.c.absentOK, mOff: int32(len(ix.matchers)), mLen: int16(len(c.c.ms))}
 	if len(c.c.ms) == 1 {
 		m := c.c.ms[0]
-		key := matcherKey{m.kind, m.s, m.num, m.rng, m.matcherExtra}
+		key := matcherKey{m.kind, m.s, m.num, m.rng, extraKey(&m)}
 		if off, ok := shared[key]; ok {
 			k.mOff = off
 			return k
