@@ -266,6 +266,7 @@ type fieldIndex struct {
 	// fieldIndex spans a dozen cache lines, and second-level ones, of
 	// which there are many, are rarely in cache.
 	has        fieldHas
+	only       fieldHas // has, when it is one of hasStrs, hasPrefix and flat hasRanges alone: see probe
 	strs       strIndex
 	nums       map[float64][]posting
 	lits       [3][]posting // true, false, null
@@ -304,6 +305,20 @@ func (fi *fieldIndex) build() {
 	} {
 		if h.on {
 			fi.has |= h.bit
+		}
+	}
+	fi.setOnly()
+}
+
+// setOnly sets only, once the range index is flattened (or not).
+func (fi *fieldIndex) setOnly() {
+	fi.only = 0
+	switch fi.has {
+	case hasStrs, hasPrefix:
+		fi.only = fi.has
+	case hasRanges:
+		if fi.ranges.flatOff != nil {
+			fi.only = hasRanges
 		}
 	}
 }
@@ -596,9 +611,11 @@ func buildIndex(rules []Rule) *index {
 	ix.layOutChecks()
 	for _, fi := range ix.fields {
 		fi.ranges.flatten()
+		fi.setOnly()
 	}
 	for _, sub := range ix.subs[1:] {
 		sub.fi.ranges.flatten()
+		sub.fi.setOnly()
 	}
 	ix.root.finish()
 	return ix

@@ -213,6 +213,28 @@ func (s *matchState) addMore(r *leafRec, v leaf) {
 }
 
 func (s *matchState) probe(fi *fieldIndex, v *leaf) {
+	// Most fields, and nearly every second-level index, hold one kind of
+	// driver: the structure is probed directly, without the tests below,
+	// whose branches follow the event's values.
+	switch fi.only {
+	case hasStrs:
+		if v.kind == lkString {
+			s.hits(fi.strs.get(v.str))
+		}
+		return
+	case hasPrefix:
+		if v.kind == lkString {
+			s.affix(&fi.prefix, v.str)
+		}
+		return
+	case hasRanges:
+		if v.kind == lkNumber {
+			ri := &fi.ranges
+			slot := ri.slot(v.num)
+			s.hits(ri.flat[ri.flatOff[slot]:ri.flatOff[slot+1]])
+		}
+		return
+	}
 	has := fi.has
 	switch v.kind {
 	case lkString:

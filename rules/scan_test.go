@@ -133,6 +133,7 @@ func TestSecondLevelIndexAgreesWithReference(t *testing.T) {
 		`{"src":"s","o":[{"p":"q"},{"p":"r"}],"x":[],"y":[]}`,
 		`{"src":"s","a":[{"x":"1","y":9},{"x":"2","y":3}]}`,
 		`{"src":"s","x":"1","y":3,"z":true,"w":[]}`,
+		`{"src":"s","x":1,"y":"3","z":"true"}`, // each value of the other kind
 	}
 	checkAgainstReference(t, pats, events)
 
