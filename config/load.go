@@ -86,11 +86,20 @@ func noteEnv(err error) error {
 		return err
 	}
 	for _, e := range es {
-		if name := envVar(e.Path); name != "" && os.Getenv(name) != "" { // viper ignores empty ones
+		if name := envSetting(e.Path); name != "" {
 			e.Env = name
 		}
 	}
 	return err
+}
+
+// envSetting is the environment variable that set the key at path, or ""
+// when none did (viper ignores empty ones).
+func envSetting(path string) string {
+	if name := envVar(path); name != "" && os.Getenv(name) != "" {
+		return name
+	}
+	return ""
 }
 
 // envVar is the environment variable that overrides the key at path, or

@@ -37,7 +37,10 @@ func readSecret(p *problems, key string, value *string, file string, from *strin
 		return
 	}
 	if *value != "" && *from != file {
-		p.add(fileKey, "set %s or %s, not both", key, fileKey)
+		// The problem is at fileKey, whose variable Load names; the one
+		// that set key is named here, or the error would point at a file
+		// that does not hold the value.
+		p.add(fileKey, "set %s or %s, not both", keyFrom(key, envSetting(key)), fileKey)
 		return
 	}
 	data, err := os.ReadFile(file)

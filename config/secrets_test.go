@@ -118,9 +118,59 @@ bus:
 			}
 		}
 	}
-	t.Setenv("EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD", "from-env")
-	if _, err := Load(config("password_file: "+cluster, "", "secret_access_key: s")); err == nil ||
-		!strings.Contains(err.Error(), "bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both") {
-		t.Errorf("password from the environment and a file: err = %v", err)
+}
+
+// TestSecretAndFileFromEnv checks that a secret set both directly and by
+// its file names the environment variable that set either, as every
+// problem with a value from the environment does.
+func TestSecretAndFileFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "cluster")
+	if err := os.WriteFile(secret, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		keyEnv  = "EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD"
+		fileEnv = "EVENTROUTER_BUS_NATS_CLUSTER_PASSWORD_FILE"
+	)
+	for _, c := range []struct {
+		name   string
+		inFile string            // bus.nats.cluster's keys in the file
+		env    map[string]string // environment variables set
+		want   string
+	}{
+		{"key from the environment", "password_file: " + secret, map[string]string{keyEnv: "from-env"},
+			"bus.nats.cluster.password_file: set bus.nats.cluster.password (from " + keyEnv + ") or bus.nats.cluster.password_file, not both"},
+		{"file from the environment", "password: in-file", map[string]string{fileEnv: secret},
+			"bus.nats.cluster.password_file (from " + fileEnv + "): set bus.nats.cluster.password or bus.nats.cluster.password_file, not both"},
+		{"both from the environment", "", map[string]string{keyEnv: "from-env", fileEnv: secret},
+			"bus.nats.cluster.password_file (from " + fileEnv + "): set bus.nats.cluster.password (from " + keyEnv + ") or bus.nats.cluster.password_file, not both"},
+		{"both in the file", "password: in-file\n      password_file: " + secret, nil,
+			"bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both"},
+		// An empty variable sets nothing (viper ignores it), so it is not named.
+		{"empty variable", "password: in-file\n      password_file: " + secret, map[string]string{keyEnv: ""},
+			"bus.nats.cluster.password_file: set bus.nats.cluster.password or bus.nats.cluster.password_file, not both"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			path := filepath.Join(t.TempDir(), "routerd.yaml")
+			err := os.WriteFile(path, []byte(`
+bus:
+  nats:
+    cluster:
+      name: test
+      listen: 127.0.0.1:6222
+      `+c.inFile+`
+`), 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Load(path)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v\nwant %q", err, c.want)
+			}
+		})
 	}
 }

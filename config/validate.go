@@ -34,13 +34,19 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	switch {
-	case e.Path == "":
+	if e.Path == "" {
 		return e.Reason
-	case e.Env != "":
-		return e.Path + " (from " + e.Env + "): " + e.Reason
 	}
-	return e.Path + ": " + e.Reason
+	return keyFrom(e.Path, e.Env) + ": " + e.Reason
+}
+
+// keyFrom names the key at path as problems do: with the environment
+// variable env that set it, when one did.
+func keyFrom(path, env string) string {
+	if env != "" {
+		return path + " (from " + env + ")"
+	}
+	return path
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eventrouter/eventrouter/internal/client"
 	"github.com/eventrouter/eventrouter/internal/patterntest"
 	"github.com/eventrouter/eventrouter/internal/rulebench"
 )
@@ -27,6 +28,9 @@ const (
 type globals struct {
 	endpoint string
 	token    string
+	// An AWS access key to sign with (SigV4), and the signature's region;
+	// see credentials.go.
+	accessKeyID, secretAccessKey, region string
 }
 
 func newRoot() *cobra.Command {
@@ -39,6 +43,11 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", "http://127.0.0.1:8080", "routerd HTTP endpoint (online commands)")
 	root.PersistentFlags().StringVar(&g.token, "token", "", "API key sent as Authorization: Bearer (online commands)")
+	root.PersistentFlags().StringVar(&g.accessKeyID, "access-key-id", "",
+		"AWS access key id to sign with (SigV4; online commands); default $AWS_ACCESS_KEY_ID when --token is not given")
+	root.PersistentFlags().StringVar(&g.secretAccessKey, "secret-access-key", "",
+		"its secret; default $AWS_SECRET_ACCESS_KEY (the variable keeps it out of the process list)")
+	root.PersistentFlags().StringVar(&g.region, "region", client.DefaultRegion, "region of the SigV4 signature (routerd takes any)")
 	root.AddCommand(newTestPatternCmd(), newRulesCmd(), newConfigCmd(),
 		newPutEventsCmd(&g), newDLQCmd(&g), newReloadCmd(&g), newBenchCmd())
 	return root

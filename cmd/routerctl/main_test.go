@@ -250,7 +250,8 @@ func TestRulesBench(t *testing.T) {
 // The persistent flags the online commands will read are there already.
 func TestRootFlags(t *testing.T) {
 	r := run(t, "", "--help")
-	for _, want := range []string{"--endpoint string", "http://127.0.0.1:8080", "--token string", "test-pattern", "rules"} {
+	for _, want := range []string{"--endpoint string", "http://127.0.0.1:8080", "--token string", "test-pattern", "rules",
+		"--access-key-id string", "--secret-access-key string", "--region string", `(default "local")`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("routerctl --help lacks %q:\n%s", want, r.stdout)
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/eventrouter/eventrouter/internal/client"
 	"github.com/eventrouter/eventrouter/internal/patterntest"
 )
 
@@ -57,7 +56,11 @@ holding JSON); the other flags build one entry.`,
 			default:
 				return &patterntest.InputError{What: "put-events", Err: fmt.Errorf("give --entries, or --source and --detail-type")}
 			}
-			res, err := client.New(g.endpoint, g.token).PutEvents(cmd.Context(), list)
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.PutEvents(cmd.Context(), list)
 			if err != nil {
 				return err
 			}
@@ -108,7 +111,11 @@ func newDLQCmd(g *globals) *cobra.Command {
 on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			d, err := client.New(g.endpoint, g.token).DLQList(cmd.Context(), consumer, listLimit)
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := c.DLQList(cmd.Context(), consumer, listLimit)
 			if err != nil {
 				return err
 			}
@@ -129,7 +136,11 @@ on stderr.`,
 		Short: "Queue dead letters for delivery again (oldest first), removing them from the DLQ",
 		Args:  cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			n, err := client.New(g.endpoint, g.token).DLQReplay(cmd.Context(), consumer, replayLimit)
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := c.DLQReplay(cmd.Context(), consumer, replayLimit)
 			if err != nil {
 				return err
 			}
@@ -143,7 +154,11 @@ on stderr.`,
 		Short: "Drop every dead letter of the consumer",
 		Args:  cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			n, err := client.New(g.endpoint, g.token).DLQPurge(cmd.Context(), consumer)
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := c.DLQPurge(cmd.Context(), consumer)
 			if err != nil {
 				return err
 			}
@@ -162,7 +177,11 @@ func newReloadCmd(g *globals) *cobra.Command {
 		Short: "Make routerd reload its configuration file (like SIGHUP)",
 		Args:  cobra.NoArgs,
 		RunE: body(func(cmd *cobra.Command, _ []string) error {
-			if err := client.New(g.endpoint, g.token).Reload(cmd.Context()); err != nil {
+			c, err := g.client(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.Reload(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), `{"reloaded":true}`)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -206,5 +208,117 @@ func TestPutEventsEntriesNotAList(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "RawMessage") {
 			t.Errorf("--entries %s: want exit 2 and %q: %+v", in, want, r)
 		}
+	}
+}
+
+// TestOnlineSigV4 drives a routerd that knows only SigV4 keys (and one API
+// key) with routerctl signing: from the flags, from the AWS environment
+// variables, and refused with a wrong secret or alongside --token.
+func TestOnlineSigV4(t *testing.T) {
+	const opsKey = "ops-api-key-for-the-test"
+	sum := sha256.Sum256([]byte(opsKey))
+	path := writeFile(t, "routerd.yaml", `http:
+  listen: "127.0.0.1:0"
+  auth:
+    api_keys:
+      - {name: ops, sha256: "`+hex.EncodeToString(sum[:])+`", scopes: [admin]}
+    sigv4:
+      - {access_key_id: AKIDSHOP, secret_access_key: shop-secret, scopes: [ingest]}
+      - {access_key_id: AKIDOPS, secret_access_key: ops/secret+key, scopes: [ingest, admin]}
+bus: {type: memory}
+rules:
+  - {name: orders, pattern: {source: [orders.service]}, targets: [out]}
+consumers:
+  out: {sink: {type: log}}
+`)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(cfg, app.Options{})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Stop(ctx)
+	}()
+	ep := "--endpoint=http://" + a.Addr()
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	ops := []string{"--access-key-id", "AKIDOPS", "--secret-access-key", "ops/secret+key"}
+	put := []string{"put-events", ep, "--source", "orders.service", "--detail-type", "OrderCreated", "--detail", `{"total":5}`}
+
+	// Flags.
+	if r := run(t, "", append([]string{"reload", ep}, ops...)...); r.code != 0 || !strings.Contains(r.stdout, `"reloaded":true`) {
+		t.Errorf("reload signed with the flags: %+v", r)
+	}
+	if r := run(t, "", append(put, "--access-key-id", "AKIDSHOP", "--secret-access-key", "shop-secret", "--region", "eu-west-1")...); r.code != 0 || !strings.Contains(r.stdout, `"EventId"`) {
+		t.Errorf("put-events signed with the flags: %+v", r)
+	}
+	if r := run(t, "", append([]string{"dlq", "list", ep, "--consumer", "out"}, ops...)...); r.code != 0 || !strings.Contains(r.stderr, "0 of 0 dead letters") {
+		t.Errorf("dlq list signed with the flags: %+v", r)
+	}
+	// A wrong secret, and a key without the admin scope.
+	r := run(t, "", "reload", ep, "--access-key-id", "AKIDOPS", "--secret-access-key", "wrong")
+	if r.code != 1 || !strings.Contains(r.stderr, "403: InvalidSignatureException") || !strings.Contains(r.stderr, "signed with access key AKIDOPS from --access-key-id") {
+		t.Errorf("wrong secret: %+v", r)
+	}
+	r = run(t, "", "dlq", "purge", ep, "--consumer", "out", "--access-key-id", "AKIDSHOP", "--secret-access-key", "shop-secret")
+	if r.code != 1 || !strings.Contains(r.stderr, "403: AccessDeniedException") {
+		t.Errorf("ingest key on the admin API: %+v", r)
+	}
+	// No credentials at all.
+	if r = run(t, "", "reload", ep); r.code != 1 || !strings.Contains(r.stderr, "401") {
+		t.Errorf("no credentials: %+v", r)
+	}
+
+	// The environment, when neither --token nor the flags are given.
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDOPS")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "ops/secret+key")
+	t.Setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLE")
+	if r = run(t, "", "reload", ep); r.code != 0 {
+		t.Errorf("reload signed with the environment: %+v", r)
+	}
+	if r = run(t, "", put...); r.code != 0 {
+		t.Errorf("put-events signed with the environment: %+v", r)
+	}
+	// The flags win over the environment, and --token leaves it unread.
+	if r = run(t, "", "reload", ep, "--access-key-id", "AKIDSHOP", "--secret-access-key", "shop-secret"); r.code != 1 ||
+		!strings.Contains(r.stderr, "AccessDeniedException") || !strings.Contains(r.stderr, "AKIDSHOP from --access-key-id") {
+		t.Errorf("flags over the environment: %+v", r)
+	}
+	if r = run(t, "", "reload", ep, "--token", opsKey); r.code != 0 {
+		t.Errorf("--token with AWS variables set: %+v", r)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+	if r = run(t, "", "reload", ep); r.code != 1 || !strings.Contains(r.stderr, "signed with access key AKIDOPS from AWS_ACCESS_KEY_ID") {
+		t.Errorf("wrong secret in the environment: %+v", r)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if r = run(t, "", "reload", ep); r.code != 2 || !strings.Contains(r.stderr, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not") {
+		t.Errorf("only AWS_ACCESS_KEY_ID: %+v", r)
+	}
+
+	// Usage errors, refused before anything is sent.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--token", opsKey, "--access-key-id", "AKIDOPS", "--secret-access-key", "x"},
+			"--token: a bearer API key cannot go with --access-key-id and --secret-access-key, which sign with an AWS access key (SigV4)"},
+		{[]string{"--token", opsKey, "--region", "eu-west-1"}, "--token: a bearer API key cannot go with --region"},
+		{[]string{"--access-key-id", "AKIDOPS"}, "--secret-access-key: missing or empty"},
+		{[]string{"--secret-access-key", "x"}, "--access-key-id: missing or empty"},
+	} {
+		if r = run(t, "", append([]string{"reload", ep}, c.args...)...); r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: want exit 2 and %q; got %+v", c.args, c.want, r)
+		}
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	if r = run(t, "", "reload", ep, "--region", "eu-west-1"); r.code != 2 || !strings.Contains(r.stderr, "--region: signs nothing without an access key") {
+		t.Errorf("--region alone: %+v", r)
 	}
 }

@@ -1,24 +1,61 @@
 // Package client is routerctl's HTTP client for routerd: PutEvents and the
-// admin API. It speaks to one endpoint with an optional bearer token.
+// admin API. It speaks to one endpoint and authenticates with a bearer
+// token, an AWS Signature Version 4, or not at all.
 package client
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// SigV4 signing, as the AWS SDKs sign for EventBridge: routerd's verifier
+// (sources/http/sigv4.go) takes the service "events" and any region.
+const (
+	// SigV4Service is the service a signature is scoped to: EventBridge's
+	// signing name, the only one routerd accepts.
+	SigV4Service = "events"
+	// DefaultRegion is routerd's default region (config's region), which
+	// routerctl signs for unless told another; routerd takes any.
+	DefaultRegion = "local"
 )
 
 // Client talks to one routerd.
 type Client struct {
 	Endpoint string // e.g. http://127.0.0.1:8080
 	Token    string // sent as Authorization: Bearer when set
-	HTTP     *http.Client
+	// SigV4, when set, signs every request with an AWS access key
+	// (Authorization: AWS4-HMAC-SHA256 ...). Not with Token.
+	SigV4 *SigV4
+	HTTP  *http.Client
+}
+
+// SigV4 is an AWS access key to sign requests with, for a routerd whose
+// http.auth.sigv4 lists it.
+type SigV4 struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	// SessionToken, from temporary credentials, is sent as
+	// X-Amz-Security-Token and signed; routerd ignores it.
+	SessionToken string
+	// Region is the signature's region; "" is DefaultRegion.
+	Region string
+	// From says where the key came from ("--access-key-id",
+	// "AWS_ACCESS_KEY_ID"); the error of a 401 or 403 answer names it with
+	// the access key id, which is not secret.
+	From string
 }
 
 // New returns a client for endpoint.
@@ -26,10 +63,26 @@ func New(endpoint, token string) *Client {
 	return &Client{Endpoint: strings.TrimRight(endpoint, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
 
+// sign adds the SigV4 Authorization (and X-Amz-Date, X-Amz-Security-Token)
+// to req, whose body is body: the signature covers the SHA-256 of exactly
+// the bytes sent.
+func (k *SigV4) sign(ctx context.Context, req *http.Request, body []byte) error {
+	region := k.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, SessionToken: k.SessionToken}
+	return v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), SigV4Service, region, time.Now())
+}
+
 // Error is a non-2xx answer from routerd.
 type Error struct {
 	Status int
 	Body   string
+	// Signer, for a 401 or 403 answer to a signed request, names the key
+	// that signed it: "access key AKID from AWS_ACCESS_KEY_ID".
+	Signer string
 }
 
 func (e *Error) Error() string {
@@ -47,6 +100,9 @@ func (e *Error) Error() string {
 			msg = strings.TrimSpace(j.Type + ": " + j.Message)
 		}
 	}
+	if e.Signer != "" {
+		msg += " (signed with " + e.Signer + ")"
+	}
 	return fmt.Sprintf("routerd answered %d: %s", e.Status, msg)
 }
 
@@ -59,8 +115,15 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	if c.Token != "" {
+	switch {
+	case c.Token != "" && c.SigV4 != nil:
+		return errors.New("client: a bearer token and a SigV4 key: give one")
+	case c.Token != "":
 		req.Header.Set("Authorization", "Bearer "+c.Token)
+	case c.SigV4 != nil:
+		if err := c.SigV4.sign(ctx, req, body); err != nil {
+			return fmt.Errorf("signing the request: %w", err)
+		}
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
@@ -72,7 +135,14 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 		return fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return &Error{Status: resp.StatusCode, Body: string(b)}
+		e := &Error{Status: resp.StatusCode, Body: string(b)}
+		if k := c.SigV4; k != nil && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
+			e.Signer = "access key " + k.AccessKeyID
+			if k.From != "" {
+				e.Signer += " from " + k.From
+			}
+		}
+		return e
 	}
 	if out == nil {
 		return nil
