@@ -198,7 +198,7 @@ func TestEqualConditionsShareAMatcher(t *testing.T) {
 		if len(ps) != 1 || ps[0].nchecks != 1 {
 			t.Fatalf("rule %d: postings %+v, want one with one check", i, ps)
 		}
-		return ix.checks[ps[0].checks].mOff
+		return ps[0].first.mOff
 	}
 	for i := 0; i < len(checks); i += 3 {
 		if a, b := mOff(i), mOff(i+1); a != b {

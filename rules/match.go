@@ -104,7 +104,7 @@ func (s *matchState) evalCands(cands []posting) {
 		c := &cands[i]
 		var ok bool
 		if s.arrays == 0 {
-			ok = s.evalChecks(s.ix.checksOf(c))
+			ok = s.checksHold(c)
 		} else {
 			ok = s.eval(s.ix.alts[c.alt].conds)
 		}
@@ -160,7 +160,7 @@ func (s *matchState) hits(ps []posting) {
 		// lead to one alternative only when two values of its driver hold
 		// (a prefix and the exact string), and the rule listed twice is
 		// compacted in match.
-		if p.sure || p.nchecks == 0 || s.evalChecks(s.ix.checksOf(p)) {
+		if p.sure || s.checksHold(p) {
 			s.matched = append(s.matched, p.rule)
 		}
 	}
@@ -297,19 +297,27 @@ func (s *matchState) probeSub(sub *subIndex) {
 // field then has at most one value, and array consistency cannot fail.
 func (s *matchState) evalChecks(checks []check) bool {
 	for i := range checks {
-		c := &checks[i]
-		l := &s.first[c.field]
-		if l.gen != s.gen {
-			if !c.absentOK {
-				return false
-			}
-			continue
-		}
-		if !c.test(s.ix.matchers, &l.leaf, &s.fold) {
-			return false // a value is there, so exists:false cannot help
+		if !s.holds(&checks[i]) {
+			return false
 		}
 	}
 	return true
+}
+
+// checksHold reports whether what is left to check of p's alternative
+// holds, in an event without arrays.
+func (s *matchState) checksHold(p *posting) bool {
+	return p.nchecks == 0 || s.holds(&p.first) && (p.nchecks == 1 || s.evalChecks(s.ix.moreChecks(p)))
+}
+
+// holds reports whether check c holds in an event without arrays: the
+// field's value passes it, or the field has none and c allows that (a
+// value that fails cannot be saved by exists:false).
+func (s *matchState) holds(c *check) bool {
+	if l := &s.first[c.field]; l.gen == s.gen {
+		return c.test(s.ix.matchers, &l.leaf, &s.fold)
+	}
+	return c.absentOK
 }
 
 func (s *matchState) eval(conds []acond) bool {
