@@ -114,20 +114,7 @@ rules:
 consumers:
   hook: {sink: {type: http, url: %q}}
 `, hook.URL))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := app.New(cfg, app.Options{})
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Stop(ctx)
-	}()
-	ep := "--endpoint=http://" + a.Addr()
+	ep := "--endpoint=http://" + startRouterd(t, path)
 
 	r := run(t, "", "put-events", ep, "--source", "orders.service", "--detail-type", "OrderCreated", "--detail", `{"total":5}`)
 	var res struct {
@@ -231,20 +218,7 @@ rules:
 consumers:
   out: {sink: {type: log}}
 `)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := app.New(cfg, app.Options{})
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Stop(ctx)
-	}()
-	ep := "--endpoint=http://" + a.Addr()
+	ep := "--endpoint=http://" + startRouterd(t, path)
 	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 		t.Setenv(v, "")
 	}
@@ -321,4 +295,24 @@ consumers:
 	if r = run(t, "", "reload", ep, "--region", "eu-west-1"); r.code != 2 || !strings.Contains(r.stderr, "--region: signs nothing without an access key") {
 		t.Errorf("--region alone: %+v", r)
 	}
+}
+
+// startRouterd starts routerd in the test's process with the config file
+// at path, stops it when the test ends, and returns its HTTP address.
+func startRouterd(t *testing.T, path string) string {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(cfg, app.Options{})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Stop(ctx)
+	})
+	return a.Addr()
 }
