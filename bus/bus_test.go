@@ -230,7 +230,10 @@ func TestDirectAnswers(t *testing.T) {
 			defer cancel()
 			publish(t, b, "deliver.direct", "m1", "m2", "m3")
 			ch, err := b.Consume(ctx, "deliver.direct", ConsumeOptions{
-				Durable: "direct", MaxInFlight: 2, AckWait: time.Second, DirectAnswers: true})
+				// An ack wait long enough that m2's does not pass on a
+				// loaded machine before it is nacked (under -race in CI
+				// it did, at 1s: m2 came back first, then m3).
+				Durable: "direct", MaxInFlight: 2, AckWait: 3 * time.Second, DirectAnswers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +264,7 @@ func TestDirectAnswers(t *testing.T) {
 			select {
 			case m := <-ch:
 				t.Fatalf("%s (delivery %d) came back after being acked", m.UUID, Delivered(m))
-			case <-time.After(1500 * time.Millisecond):
+			case <-time.After(3500 * time.Millisecond):
 			}
 		})
 	}
