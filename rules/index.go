@@ -310,10 +310,10 @@ func (fi *fieldIndex) build() {
 			fi.has |= h.bit
 		}
 	}
-	fi.setOnly()
 }
 
-// setOnly sets only, once the range index is flattened (or not).
+// setOnly sets only, once the range index is flattened (or not): see
+// buildIndex, which calls it for every field and second-level index.
 func (fi *fieldIndex) setOnly() {
 	fi.only = 0
 	switch fi.has {

@@ -229,9 +229,7 @@ func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 		return
 	case hasRanges:
 		if v.kind == lkNumber {
-			ri := &fi.ranges
-			slot := ri.slot(v.num)
-			s.hits(ri.flat[ri.flatOff[slot]:ri.flatOff[slot+1]])
+			s.rangeHits(&fi.ranges, v.num)
 		}
 		return
 	}
@@ -266,12 +264,7 @@ func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 			s.hits(fi.nums[v.num])
 		}
 		if has&hasRanges != 0 {
-			ri := &fi.ranges
-			if slot := ri.slot(v.num); ri.flatOff != nil {
-				s.hits(ri.flat[ri.flatOff[slot]:ri.flatOff[slot+1]])
-			} else {
-				ri.walk(slot, s.hits)
-			}
+			s.rangeHits(&fi.ranges, v.num)
 		}
 	case lkTrue, lkFalse, lkNull:
 		if has&hasLits != 0 {
@@ -280,6 +273,16 @@ func (s *matchState) probe(fi *fieldIndex, v *leaf) {
 	}
 	if has&hasPresent != 0 {
 		s.hits(fi.present)
+	}
+}
+
+// rangeHits hits the postings of every range of ri that holds x: one
+// flat list, or the lists on the way down the tree.
+func (s *matchState) rangeHits(ri *rangeIndex, x float64) {
+	if slot := ri.slot(x); ri.flatOff != nil {
+		s.hits(ri.flat[ri.flatOff[slot]:ri.flatOff[slot+1]])
+	} else {
+		ri.walk(slot, s.hits)
 	}
 }
 
