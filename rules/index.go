@@ -853,6 +853,7 @@ func addDriver(fi *fieldIndex, c acond, p posting) {
 type rangeIndex struct {
 	pending []pendingRange
 	ends    []float64
+	keys    []uint64 // orderKey of each end, for slot
 	tree    [][]posting
 	slots   int
 	flat    []posting // slot i's postings are flat[flatOff[i]:flatOff[i+1]]
@@ -891,6 +892,10 @@ func (ri *rangeIndex) build() {
 	}
 	sort.Float64s(ri.ends)
 	ri.ends = slices.Compact(ri.ends)
+	ri.keys = make([]uint64, len(ri.ends))
+	for i, e := range ri.ends {
+		ri.keys[i] = orderKey(e)
+	}
 	m := len(ri.ends)
 	ri.slots = 2*m + 1
 	ri.tree = make([][]posting, 4*ri.slots)
@@ -976,10 +981,42 @@ func (ri *rangeIndex) walk(slot int, f func([]posting)) {
 }
 
 // slot returns the elementary slot holding x.
+//
+// The search halves the range with a conditional move rather than a
+// branch: where x falls among the ends varies from event to event, and a
+// branch on it is mispredicted every other step. It compares the ends'
+// order keys (see orderKey), integers, whose comparison's borrow
+// selects the half without a branch.
 func (ri *rangeIndex) slot(x float64) int {
-	j, found := slices.BinarySearch(ri.ends, x)
-	if found {
-		return 2*j + 1
+	e := ri.keys
+	if len(e) == 0 {
+		return 0
 	}
-	return 2 * j
+	k := orderKey(x)
+	base, n := 0, len(e)
+	for n > 1 {
+		half := n >> 1
+		_, below := stdbits.Sub64(e[base+half-1], k, 0) // 1 when that end < k
+		base += half & -int(below)
+		n -= half
+	}
+	// e[:base] < k; e[base] is the only end left that may not be.
+	if e[base] < k {
+		return 2*base + 2
+	}
+	if e[base] == k {
+		return 2*base + 1
+	}
+	return 2 * base
+}
+
+// orderKey maps a float64 other than NaN to an integer that orders as the
+// number does: the sign bit flipped for positive numbers, every bit for
+// negative ones, and -0 taken as 0.
+func orderKey(x float64) uint64 {
+	b := math.Float64bits(x + 0) // -0 + 0 is 0
+	if b>>63 != 0 {
+		return ^b
+	}
+	return b | 1<<63
 }
