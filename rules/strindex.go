@@ -79,31 +79,47 @@ func (x *strIndex) build() {
 // least one posting.
 func (sl *strSlot) used() bool { return sl.postLen != 0 }
 
-// get returns the postings of key, nil if it has none.
+// get returns the postings of key, nil if it has none. Keys of up to 16
+// bytes, nearly all, are looked up without a call, so that the lookup
+// keeps its values in registers; longer ones go to getLong.
 func (x *strIndex) get(key string) []posting {
 	if x.slots == nil {
 		return nil
 	}
-	head, tail := keyWords(key)
-	seed := x.seed
 	if len(key) > 16 {
-		seed = middleHash(key, seed)
+		return x.getLong(key)
 	}
+	head, tail := keyWords(key)
 	mask := uint64(len(x.slots) - 1)
-	for i := strHash(head, tail, len(key), seed) >> x.shift; ; i = (i + 1) & mask {
+	for i := strHash(head, tail, len(key), x.seed) >> x.shift; ; i = (i + 1) & mask {
 		sl := &x.slots[i]
 		if !sl.used() {
 			return nil
 		}
-		if sl.head == head && sl.tail == tail && int(sl.keyLen) == len(key) && (len(key) <= 16 || x.longKeyIs(sl, key)) {
+		if sl.head == head && sl.tail == tail && int(sl.keyLen) == len(key) {
+			return x.posts[sl.postOff : sl.postOff+sl.postLen]
+		}
+	}
+}
+
+// getLong is get for a key longer than 16 bytes.
+//
+//go:noinline
+func (x *strIndex) getLong(key string) []posting {
+	head, tail := keyWords(key)
+	mask := uint64(len(x.slots) - 1)
+	for i := strHash(head, tail, len(key), middleHash(key, x.seed)) >> x.shift; ; i = (i + 1) & mask {
+		sl := &x.slots[i]
+		if !sl.used() {
+			return nil
+		}
+		if sl.head == head && sl.tail == tail && int(sl.keyLen) == len(key) && x.longKeyIs(sl, key) {
 			return x.posts[sl.postOff : sl.postOff+sl.postLen]
 		}
 	}
 }
 
 // longKeyIs compares the rest of a key longer than 16 bytes.
-//
-//go:noinline
 func (x *strIndex) longKeyIs(sl *strSlot, key string) bool {
 	return bytesString(x.long[sl.longOff:sl.longOff+sl.keyLen]) == key
 }
