@@ -22,6 +22,7 @@ import (
 type index struct {
 	root     *pathNode
 	nodes    int           // path nodes, for per-state stamps
+	nodeList []*pathNode   // the path nodes by id
 	fields   []*fieldIndex // by field id
 	alts     []altInfo
 	always   []posting  // alternatives with nothing but exists:false: checked for every event
@@ -37,6 +38,13 @@ type pathNode struct {
 	field    int32 // field id of a condition on exactly this path, or -1
 	children map[string]*pathNode
 	table    childTable // the children, looked up with one probe when table.slots is set
+
+	// The node's own key, for the walk's guess of the next named key (see
+	// walkObject): its keyWords, and whether its raw JSON text can be
+	// the key itself (it holds no quote or backslash, which JSON escapes).
+	key        string
+	head, tail uint64
+	guessable  bool
 }
 
 type childKey struct {
@@ -112,12 +120,16 @@ func (n *pathNode) child(key string) *pathNode {
 }
 
 // finish prepares the lookup structures of n and its subtree.
-func (n *pathNode) finish() {
+func (n *pathNode) finish(ix *index) {
+	ix.nodeList[n.id] = n
+	n.head, n.tail = keyWords(n.key)
+	// The root stands for "no guess" (guess holds 0): it has no key.
+	n.guessable = n != ix.root && !strings.ContainsAny(n.key, `"\`)
 	if len(n.children) > 0 {
 		n.table.build(n.children)
 	}
 	for _, c := range n.children {
-		c.finish()
+		c.finish(ix)
 	}
 }
 
@@ -511,7 +523,7 @@ func buildIndex(rules []Rule) *index {
 				if n.children == nil {
 					n.children = map[string]*pathNode{}
 				}
-				c = &pathNode{id: int32(ix.nodes), field: -1}
+				c = &pathNode{id: int32(ix.nodes), field: -1, key: k}
 				ix.nodes++
 				n.children[k] = c
 			}
@@ -620,7 +632,8 @@ func buildIndex(rules []Rule) *index {
 		sub.fi.ranges.flatten()
 		sub.fi.setOnly()
 	}
-	ix.root.finish()
+	ix.nodeList = make([]*pathNode, ix.nodes)
+	ix.root.finish(ix)
 	return ix
 }
 

@@ -54,6 +54,7 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 	}
 	visit := s.visits
 	remaining := len(n.children)
+	last := 2 * n.id // guess's entry for the key being read: see below
 	i++
 	for first := true; ; first = false {
 		i = skipSpace(ev, i)
@@ -75,11 +76,29 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 		if ev[i] != '"' {
 			return walkBroken
 		}
-		key, j := s.readString(ev, i)
-		if j < 0 {
-			return walkBroken
+		// Events of one kind hold their keys in one order: the named key
+		// that followed the last one (or began the object) last time is
+		// tried first, by comparing the event's bytes with it, without
+		// finding the string's end or hashing it. A guess is only a
+		// guess: a key that is not it is read and looked up as usual.
+		// guess[2*id] is the named key that began object id's value last
+		// time, guess[2*id+1] the one that followed key id: either is a
+		// child of the object being walked, never of another.
+		var c *pathNode
+		if g := ix.nodeList[s.guess[last]]; g.guessable {
+			if end := i + 1 + len(g.key); end < len(ev) && ev[end] == '"' && keyIs(ev[i+1:end], g) {
+				c, i = g, end+1
+			}
 		}
-		i = skipSpace(ev, j)
+		if c == nil {
+			key, j := s.readString(ev, i)
+			if j < 0 {
+				return walkBroken
+			}
+			i = j
+			c = n.child(key)
+		}
+		i = skipSpace(ev, i)
 		if i >= len(ev) || ev[i] != ':' {
 			return walkBroken
 		}
@@ -87,7 +106,9 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 		if i >= len(ev) {
 			return walkBroken
 		}
-		c := n.child(key)
+		if c != nil {
+			s.guess[last], last = c.id, 2*c.id+1
+		}
 		if c == nil || s.nodeSeen[c.id] == visit {
 			// Not named, or a repeated key: only the first counts.
 			if i = skipValue(ev, i); i < 0 {
@@ -558,4 +579,11 @@ func skipRest(ev string, i int) int {
 		i++
 	}
 	return -1
+}
+
+// keyIs reports whether raw, the text of an event's key, is node g's key.
+// g is guessable and raw as long as its key.
+func keyIs(raw string, g *pathNode) bool {
+	head, tail := keyWords(raw)
+	return head == g.head && tail == g.tail && (len(raw) <= 16 || raw == g.key)
 }

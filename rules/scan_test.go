@@ -35,6 +35,13 @@ func TestWalkAgreesWithReference(t *testing.T) {
 		`{"n":[{"numeric":[">=",1e300]}]}`,
 		`{"s":["a\\b"]}`,
 		`{"s":["a/b"]}`,
+		// Keys the walk guesses (see walkObject): one the start of another,
+		// one longer than 16 bytes, one that only its escaped form spells.
+		`{"ab":["1"],"abc":["2"]}`,
+		`{"g":{"ab":[{"exists":true}],"` + long + `":["3"]}}`,
+		`{"":["e"],"q/r":["4"]}`,
+		`{"p":{"g":["1"]}}`,
+		`{"g":["2"]}`,
 	}
 	events := []string{
 		`{"a":"v"}`,
@@ -73,6 +80,30 @@ func TestWalkAgreesWithReference(t *testing.T) {
 		`{"s":"a\\b"}`,
 		`{"s":"a\/b"}`,
 		`{"s":"a\\\\b"}`,
+		`{"ab":"1","abc":"2"}`,
+		`{"abc":"2","ab":"1"}`,
+		`{"ab":"2","abc":"1"}`,
+		`{"abc":"1"}`,
+		`{"ab":"1","ab":"2","abc":"2"}`,
+		`{"abc":"2","ab":"1"}`,
+		`{"a\u0062":"1","abc":"2"}`,
+		`{"g":{"ab":0,"` + long + `":"3"}}`,
+		`{"g":{"ab":0,"` + long + `x":"3"}}`,
+		`{"g":{"ab":0,"` + long[1:] + `":"3"}}`,
+		`{"g":{"ab":0,"` + long + `":"3"}}`,
+		`{"g":{"ab":0,"` + long[:8] + strings.Repeat("y", len(long)-16) + long[:8] + `":"3"}}`,
+		`{"g":{"ab":0,"` + long + `":"3"}}`,
+		`{"g":{"` + long + `":"3","ab":0}}`,
+		`{"":"e","q/r":"4"}`,
+		`{"":"e","q\/r":"4"}`,
+		`{"q/r":"4","":"e"}`,
+		`{"ab":"1","abc":"2"}`,
+		// A key that follows an object's key in one object, and begins
+		// the object under it in the next event: the guess must not take
+		// one for the other.
+		`{"p":{"x":0},"g":"1"}`,
+		`{"p":{"g":"2"}}`,
+		`{"p":{"g":"1"},"g":"2"}`,
 	}
 	checkAgainstReference(t, pats, events)
 }
