@@ -22,7 +22,6 @@ import (
 type index struct {
 	root     *pathNode
 	nodes    int           // path nodes, for per-state stamps
-	nodeList []*pathNode   // the path nodes by id
 	fields   []*fieldIndex // by field id
 	alts     []altInfo
 	always   []posting  // alternatives with nothing but exists:false: checked for every event
@@ -39,12 +38,19 @@ type pathNode struct {
 	children map[string]*pathNode
 	table    childTable // the children, looked up with one probe when table.slots is set
 
-	// The node's own key, for the walk's guess of the next named key (see
-	// walkObject): its keyWords, and whether its raw JSON text can be
-	// the key itself (it holds no quote or backslash, which JSON escapes).
-	key        string
+	key   string
+	guess keyGuess // the node as the walk's guess of a key, see walkObject
+}
+
+// keyGuess is a path node as the walk's guess of the next key: the node,
+// and its key's length and keyWords, so that the walk compares an event's
+// key with it without reading the node. node is nil for no guess, and for
+// a key whose raw JSON text cannot be the key itself (it holds a quote or
+// a backslash, which JSON escapes).
+type keyGuess struct {
+	node       *pathNode
 	head, tail uint64
-	guessable  bool
+	n          int
 }
 
 type childKey struct {
@@ -121,10 +127,10 @@ func (n *pathNode) child(key string) *pathNode {
 
 // finish prepares the lookup structures of n and its subtree.
 func (n *pathNode) finish(ix *index) {
-	ix.nodeList[n.id] = n
-	n.head, n.tail = keyWords(n.key)
-	// The root stands for "no guess" (guess holds 0): it has no key.
-	n.guessable = n != ix.root && !strings.ContainsAny(n.key, `"\`)
+	if n != ix.root && !strings.ContainsAny(n.key, `"\`) {
+		head, tail := keyWords(n.key)
+		n.guess = keyGuess{node: n, head: head, tail: tail, n: len(n.key)}
+	}
 	if len(n.children) > 0 {
 		n.table.build(n.children)
 	}
@@ -632,7 +638,6 @@ func buildIndex(rules []Rule) *index {
 		sub.fi.ranges.flatten()
 		sub.fi.setOnly()
 	}
-	ix.nodeList = make([]*pathNode, ix.nodes)
 	ix.root.finish(ix)
 	return ix
 }

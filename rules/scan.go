@@ -85,9 +85,9 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 		// time, guess[2*id+1] the one that followed key id: either is a
 		// child of the object being walked, never of another.
 		var c *pathNode
-		if g := ix.nodeList[s.guess[last]]; g.guessable {
-			if end := i + 1 + len(g.key); end < len(ev) && ev[end] == '"' && keyIs(ev[i+1:end], g) {
-				c, i = g, end+1
+		if g := &s.guess[last]; g.node != nil {
+			if end := i + 1 + g.n; end < len(ev) && ev[end] == '"' && g.is(ev[i+1:end]) {
+				c, i = g.node, end+1
 			}
 		}
 		if c == nil {
@@ -107,7 +107,10 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 			return walkBroken
 		}
 		if c != nil {
-			s.guess[last], last = c.id, 2*c.id+1
+			if s.guess[last].node != c {
+				s.guess[last] = c.guess
+			}
+			last = 2*c.id + 1
 		}
 		if c == nil || s.nodeSeen[c.id] == visit {
 			// Not named, or a repeated key: only the first counts.
@@ -581,9 +584,9 @@ func skipRest(ev string, i int) int {
 	return -1
 }
 
-// keyIs reports whether raw, the text of an event's key, is node g's key.
-// g is guessable and raw as long as its key.
-func keyIs(raw string, g *pathNode) bool {
+// is reports whether raw, the text of an event's key as long as g's, is
+// g's key.
+func (g *keyGuess) is(raw string) bool {
 	head, tail := keyWords(raw)
-	return head == g.head && tail == g.tail && (len(raw) <= 16 || raw == g.key)
+	return head == g.head && tail == g.tail && (len(raw) <= 16 || raw == g.node.key)
 }
