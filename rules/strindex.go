@@ -102,7 +102,10 @@ func (x *strIndex) get(key string) []posting {
 	}
 }
 
-// getLong is get for a key longer than 16 bytes.
+// getLong is get for a key longer than 16 bytes: the same probe, with the
+// bytes between the key's words hashed and compared too. The loop is
+// get's, written twice so that get's makes no call (a call in it made the
+// compiler keep its values on the stack).
 //
 //go:noinline
 func (x *strIndex) getLong(key string) []posting {
