@@ -20,6 +20,7 @@ type backlogCollector struct {
 	storeLimit *prometheus.Desc
 	diskFree   *prometheus.Desc
 	diskMin    *prometheus.Desc
+	diskLow    *prometheus.Desc
 }
 
 func newBacklogCollector(a *App) *backlogCollector {
@@ -43,6 +44,9 @@ func newBacklogCollector(a *App) *backlogCollector {
 		diskMin: prometheus.NewDesc("eventrouter_bus_storage_disk_min_free_bytes",
 			"The free-disk floor (bus.nats.min_free_disk): below it ingest answers 503, as at 90% of the storage bound. Absent when the guard is off.",
 			nil, nil),
+		diskLow: prometheus.NewDesc("eventrouter_bus_storage_disk_low",
+			"1 while the free-disk guard refuses new events (ingest answers 503): from below bus.nats.min_free_disk until the disk has 10% more than it free; 0 otherwise. Absent when the guard is off.",
+			nil, nil),
 	}
 }
 
@@ -53,6 +57,7 @@ func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.storeLimit
 	ch <- c.diskFree
 	ch <- c.diskMin
+	ch <- c.diskLow
 }
 
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -78,6 +83,11 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(s.DiskFree))
 				if s.MinFreeDisk > 0 {
 					ch <- prometheus.MustNewConstMetric(c.diskMin, prometheus.GaugeValue, float64(s.MinFreeDisk))
+					low := 0.0
+					if s.DiskLow {
+						low = 1
+					}
+					ch <- prometheus.MustNewConstMetric(c.diskLow, prometheus.GaugeValue, low)
 				}
 			}
 		}

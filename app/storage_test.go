@@ -267,16 +267,17 @@ func grepLines(text, substr string) string {
 }
 
 // TestDiskMetrics checks that bus.nats.min_free_disk reaches the bus, and
-// that the disk's free space and the floor are exported next to the
-// store's use.
+// that the disk's free space, the floor and the guard's state are
+// exported next to the store's use.
 func TestDiskMetrics(t *testing.T) {
 	for _, c := range []struct {
 		set  string
 		want func(floor float64) bool
+		low  string // eventrouter_bus_storage_disk_low: "" when absent
 	}{
-		{"", func(f float64) bool { return f > 0 && f <= 1<<30 }}, // the default: 1GB or 5% of the disk
-		{", min_free_disk: 1MB", func(f float64) bool { return f == 1<<20 }},
-		{", min_free_disk: 0", func(f float64) bool { return f == -1 }}, // off: absent
+		{"", func(f float64) bool { return f > 0 && f <= 1<<30 }, "0"}, // the default: 1GB or 5% of the disk
+		{", min_free_disk: 1MB", func(f float64) bool { return f == 1<<20 }, "0"},
+		{", min_free_disk: 0", func(f float64) bool { return f == -1 }, ""}, // off: absent
 	} {
 		dir := t.TempDir()
 		inv := newDownstream(t)
@@ -285,8 +286,9 @@ func TestDiskMetrics(t *testing.T) {
 		free, floor := -1.0, -1.0
 		fmt.Sscan(metricValue(m, "eventrouter_bus_storage_disk_free_bytes"), &free)
 		fmt.Sscan(metricValue(m, "eventrouter_bus_storage_disk_min_free_bytes"), &floor)
-		if free <= 0 || !c.want(floor) {
-			t.Errorf("min_free_disk%q: metrics say %v bytes free, floor %v:\n%s", c.set, free, floor, grepLines(m, "eventrouter_bus_storage_disk"))
+		low := metricValue(m, "eventrouter_bus_storage_disk_low")
+		if free <= 0 || !c.want(floor) || low != c.low {
+			t.Errorf("min_free_disk%q: metrics say %v bytes free, floor %v, low %q:\n%s", c.set, free, floor, low, grepLines(m, "eventrouter_bus_storage_disk"))
 		}
 	}
 }

@@ -74,8 +74,12 @@ func TestFreeDiskGuard(t *testing.T) {
 		t.Fatalf("NATS publish with room on the disk: %v", err)
 	}
 	st, err := b.Storage(context.Background())
-	if err != nil || !st.Disk || st.DiskFree != 10<<30 || st.MinFreeDisk != floor {
-		t.Errorf("Storage() = %+v, %v; want the disk's free space and floor", st, err)
+	if err != nil || !st.Disk || st.DiskFree != 10<<30 || st.MinFreeDisk != floor || st.DiskLow {
+		t.Errorf("Storage() = %+v, %v; want the disk's free space and floor, not low", st, err)
+	}
+	diskLow := func() bool {
+		st, err := b.Storage(context.Background())
+		return err == nil && st.DiskLow
 	}
 
 	free.Store(floor - 1)
@@ -84,6 +88,9 @@ func TestFreeDiskGuard(t *testing.T) {
 		t.Errorf("refusal says %v", err)
 	}
 	waitFor(t, "NATS publishes refused below the floor", func() bool { return publishEntry(client, 1) != nil })
+	if !diskLow() {
+		t.Error("Storage().DiskLow false while new events are refused below the floor")
+	}
 	if err := b.PublishAll([]Outgoing{{Topic: "dlq.slow", UUID: "d", Payload: []byte(`{}`)}, {Topic: "deliver.other", UUID: "o", Payload: []byte(`{}`)}}); err != nil {
 		t.Errorf("deliveries and dead letters refused while the disk is low: %v", err)
 	}
@@ -93,9 +100,15 @@ func TestFreeDiskGuard(t *testing.T) {
 	if err := event(); !errors.Is(err, ErrStorageFull) {
 		t.Errorf("new events taken at 5%% over the floor, after refusing them below it: %v", err)
 	}
+	if !diskLow() {
+		t.Error("Storage().DiskLow false at 5% over the floor, where new events are still refused")
+	}
 
 	free.Store(floor + floor/10)
 	waitFor(t, "new events taken again", func() bool { return event() == nil })
+	if diskLow() {
+		t.Error("Storage().DiskLow true once new events are taken again")
+	}
 	waitFor(t, "NATS publishes taken again", func() bool { return publishEntry(client, 2) == nil })
 }
 

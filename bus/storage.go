@@ -175,9 +175,11 @@ type Storage struct {
 	// Disk tells whether the bus watches the free space of its store's
 	// file system (the embedded server, where it can be told), which
 	// DiskFree then is, in bytes. Below MinFreeDisk (0: no guard), the bus
-	// refuses new events as at IngestShare.
+	// refuses new events as at IngestShare, until the disk has 10% more
+	// than the floor free again: DiskLow says whether it does now.
 	Disk                  bool
 	DiskFree, MinFreeDisk int64
+	DiskLow               bool
 }
 
 // StorageReporter is a bus that can tell its Storage.
@@ -198,6 +200,7 @@ func (b *JetStream) Storage(ctx context.Context) (Storage, error) {
 		if err == nil && b.opts.diskFree != nil {
 			s.DiskFree, s.Disk = b.opts.diskFree()
 			s.MinFreeDisk = b.opts.minFreeDisk
+			s.DiskLow = b.room.diskLow.Load()
 		}
 		return s, err
 	}
