@@ -38,7 +38,7 @@ type pathNode struct {
 	children map[string]*pathNode
 	table    childTable // the children, looked up with one probe when table.slots is set
 
-	key   string
+	key   string   // the last step of its path ("" for the root)
 	guess keyGuess // the node as the walk's guess of a key, see walkObject
 }
 
@@ -1000,11 +1000,10 @@ func (ri *rangeIndex) walk(slot int, f func([]posting)) {
 
 // slot returns the elementary slot holding x.
 //
-// The search halves the range with a conditional move rather than a
-// branch: where x falls among the ends varies from event to event, and a
-// branch on it is mispredicted every other step. It compares the ends'
-// order keys (see orderKey), integers, whose comparison's borrow
-// selects the half without a branch.
+// The search halves the range without a branch: where x falls among the
+// ends varies from event to event, and a branch on it is mispredicted
+// every other step. It compares the ends' order keys (see orderKey),
+// integers, so that the comparison's borrow can pick the half.
 func (ri *rangeIndex) slot(x float64) int {
 	e := ri.keys
 	if len(e) == 0 {
