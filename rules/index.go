@@ -862,16 +862,16 @@ func addDriver(fi *fieldIndex, c acond, p posting) {
 
 // rangeIndex answers "which intervals contain x" in O(log n + hits) with a
 // segment tree over the elementary slots that the interval ends cut the
-// number line into: slot 2j+1 is the point ends[j], slot 2j the open gap
-// below it, slot 2m everything above the last end.
+// number line into: with the m distinct ends in ascending order, slot 2j+1
+// is the point end j, slot 2j the open gap below it, slot 2m everything
+// above the last end.
 //
 // When copying costs little memory, flatten also lays out, slot after slot,
 // every posting of the ranges holding each slot: a probe then reads one
 // list instead of one per level of the tree, each a likely cache miss.
 type rangeIndex struct {
 	pending []pendingRange
-	ends    []float64
-	keys    []uint64 // orderKey of each end, for slot
+	keys    []uint64 // orderKey of each interval end, ascending, for slot
 	tree    [][]posting
 	slots   int
 	flat    []posting // slot i's postings are flat[flatOff[i]:flatOff[i+1]]
@@ -900,36 +900,32 @@ func (ri *rangeIndex) build() {
 	if len(ri.pending) == 0 {
 		return
 	}
+	var ends []float64
 	for _, pr := range ri.pending {
 		if !math.IsInf(pr.r.lo, 0) {
-			ri.ends = append(ri.ends, pr.r.lo)
+			ends = append(ends, pr.r.lo)
 		}
 		if !math.IsInf(pr.r.hi, 0) {
-			ri.ends = append(ri.ends, pr.r.hi)
+			ends = append(ends, pr.r.hi)
 		}
 	}
-	sort.Float64s(ri.ends)
-	ri.ends = slices.Compact(ri.ends)
-	ri.keys = make([]uint64, len(ri.ends))
-	for i, e := range ri.ends {
+	sort.Float64s(ends)
+	ends = slices.Compact(ends)
+	ri.keys = make([]uint64, len(ends))
+	for i, e := range ends {
 		ri.keys[i] = orderKey(e)
 	}
-	m := len(ri.ends)
-	ri.slots = 2*m + 1
+	ri.slots = 2*len(ends) + 1
 	ri.tree = make([][]posting, 4*ri.slots)
 	for _, pr := range ri.pending {
-		a, b := 0, 2*m
+		a, b := 0, ri.slots-1
 		if !math.IsInf(pr.r.lo, 0) {
-			j, _ := slices.BinarySearch(ri.ends, pr.r.lo)
-			a = 2*j + 1
-			if !pr.r.loIncl {
+			if a = ri.slot(pr.r.lo); !pr.r.loIncl {
 				a++
 			}
 		}
 		if !math.IsInf(pr.r.hi, 0) {
-			k, _ := slices.BinarySearch(ri.ends, pr.r.hi)
-			b = 2*k + 1
-			if !pr.r.hiIncl {
+			if b = ri.slot(pr.r.hi); !pr.r.hiIncl {
 				b--
 			}
 		}

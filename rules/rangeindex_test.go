@@ -23,29 +23,29 @@ func TestRangeSlot(t *testing.T) {
 		return r.NormFloat64() * 1e3
 	}
 	for range 2000 {
-		var ri rangeIndex
+		var ends []float64
 		for range 1 + r.IntN(40) {
-			ri.ends = append(ri.ends, pick())
+			ends = append(ends, pick())
 		}
-		slices.Sort(ri.ends)
-		ri.ends = slices.Compact(ri.ends)
-		ri.keys = make([]uint64, len(ri.ends))
-		for i, e := range ri.ends {
+		slices.Sort(ends)
+		ends = slices.Compact(ends)
+		ri := rangeIndex{keys: make([]uint64, len(ends))}
+		for i, e := range ends {
 			ri.keys[i] = orderKey(e)
 		}
 		for range 50 {
 			x := pick()
 			if r.IntN(3) == 0 {
-				e := ri.ends[r.IntN(len(ri.ends))]
+				e := ends[r.IntN(len(ends))]
 				x = [...]float64{e, math.Nextafter(e, math.Inf(1)), math.Nextafter(e, math.Inf(-1))}[r.IntN(3)]
 			}
-			j, found := slices.BinarySearch(ri.ends, x)
+			j, found := slices.BinarySearch(ends, x)
 			want := 2 * j
 			if found {
 				want++
 			}
 			if got := ri.slot(x); got != want {
-				t.Fatalf("ends %v: slot(%v) = %d, want %d", ri.ends, x, got, want)
+				t.Fatalf("ends %v: slot(%v) = %d, want %d", ends, x, got, want)
 			}
 		}
 	}
