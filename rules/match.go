@@ -21,7 +21,7 @@ type matchState struct {
 	arrays   int32      // arrays seen so far in this event
 	nodeSeen []uint32   // per path node: the object visit that saw its key
 	visits   uint32
-	guess    []keyGuess // per path node, twice: the named keys that began its object and followed it last (see walkObject)
+	guess    []childKey // per path node, twice: the named keys that began its object and followed it last (see walkObject)
 	arena    []byte     // decoded strings that held escapes, and folded values being probed
 
 	// Candidates and results.
@@ -56,7 +56,7 @@ func newMatchState(ix *index) *matchState {
 	return &matchState{
 		first:    make([]leafRec, len(ix.fields)),
 		nodeSeen: make([]uint32, ix.nodes),
-		guess:    make([]keyGuess, 2*ix.nodes),
+		guess:    make([]childKey, 2*ix.nodes),
 		altStamp: make([]stamp, len(ix.alts)),
 	}
 }

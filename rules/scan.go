@@ -86,7 +86,7 @@ func (s *matchState) walkObject(ix *index, ev string, i int, n *pathNode, needEn
 		// child of the object being walked, never of another.
 		var c *pathNode
 		if g := &s.guess[last]; g.node != nil {
-			if end := i + 1 + g.n; end < len(ev) && ev[end] == '"' && g.is(ev[i+1:end]) {
+			if end := i + 1 + len(g.key); end < len(ev) && ev[end] == '"' && g.is(ev[i+1:end]) {
 				c, i = g.node, end+1
 			}
 		}
@@ -582,11 +582,4 @@ func skipRest(ev string, i int) int {
 		i++
 	}
 	return -1
-}
-
-// is reports whether raw, the text of an event's key as long as g's, is
-// g's key.
-func (g *keyGuess) is(raw string) bool {
-	head, tail := keyWords(raw)
-	return head == g.head && tail == g.tail && (len(raw) <= 16 || raw == g.node.key)
 }
