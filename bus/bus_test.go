@@ -232,8 +232,9 @@ func TestDirectAnswers(t *testing.T) {
 			ch, err := b.Consume(ctx, "deliver.direct", ConsumeOptions{
 				// An ack wait long enough that m2's does not pass on a
 				// loaded machine before it is nacked (under -race in CI
-				// it did, at 1s: m2 came back first, then m3).
-				Durable: "direct", MaxInFlight: 2, AckWait: 3 * time.Second, DirectAnswers: true})
+				// it did, at 1s: m2 came back first, then m3; at 3s with
+				// a fuzzer on both cores beside CI).
+				Durable: "direct", MaxInFlight: 2, AckWait: 5 * time.Second, DirectAnswers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +265,7 @@ func TestDirectAnswers(t *testing.T) {
 			select {
 			case m := <-ch:
 				t.Fatalf("%s (delivery %d) came back after being acked", m.UUID, Delivered(m))
-			case <-time.After(3500 * time.Millisecond):
+			case <-time.After(5500 * time.Millisecond):
 			}
 		})
 	}
