@@ -71,6 +71,18 @@ func TestClusterPasswordReload(t *testing.T) {
 			t.Fatalf("after both reloads: %d of node 0's %d routes are still those made with the old password", old, len(now))
 		}
 	}
+	// Let the routes settle: a route the new password's reconnects are
+	// still dialing when the routes are taken out below is made after the
+	// reload has closed the others, and NATS keeps it.
+	settled := func() string { return fmt.Sprint(routeIDs(a.srv), routeIDs(b.srv)) }
+	for last, since, deadline := settled(), time.Now(), time.Now().Add(15*time.Second); time.Since(since) < time.Second; time.Sleep(50 * time.Millisecond) {
+		if now := settled(); now != last {
+			last, since = now, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after both reloads: routes still changing after 15s: %s; %s", describeRoutes(a.srv), describeRoutes(b.srv))
+		}
+	}
 
 	o := opts[0]
 	o.Routes = nil
