@@ -230,11 +230,12 @@ func TestDirectAnswers(t *testing.T) {
 			defer cancel()
 			publish(t, b, "deliver.direct", "m1", "m2", "m3")
 			ch, err := b.Consume(ctx, "deliver.direct", ConsumeOptions{
-				// An ack wait long enough that m2's does not pass on a
-				// loaded machine before it is nacked (under -race in CI
-				// it did, at 1s: m2 came back first, then m3; at 3s with
-				// a fuzzer on both cores beside CI).
-				Durable: "direct", MaxInFlight: 2, AckWait: 5 * time.Second, DirectAnswers: true})
+				// An ack wait longer than m3 can take to come. In CI's
+				// full run m2, unanswered meanwhile, came back first at
+				// ack waits of 1, 3 and 5s (got m3 (delivery 1), want m2
+				// again), each time ~5s into the test: most likely m3
+				// waited for a lost pull's expiry (5s, see Consume).
+				Durable: "direct", MaxInFlight: 2, AckWait: 8 * time.Second, DirectAnswers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +266,7 @@ func TestDirectAnswers(t *testing.T) {
 			select {
 			case m := <-ch:
 				t.Fatalf("%s (delivery %d) came back after being acked", m.UUID, Delivered(m))
-			case <-time.After(5500 * time.Millisecond):
+			case <-time.After(8500 * time.Millisecond):
 			}
 		})
 	}
